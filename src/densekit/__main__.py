@@ -1,0 +1,5 @@
+import sys
+
+from densekit._cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Compiled kernels. Private: the public API lives in the family modules."""

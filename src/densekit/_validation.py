@@ -1,0 +1,136 @@
+"""Argument checks shared by the public modules: every kernel input passes through here."""
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "as_float_array",
+    "check_float_dtype",
+    "check_number",
+    "check_out",
+    "check_shape",
+]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_dtype(dtype, name="dtype", default=np.float32, allowed=FLOAT_DTYPES):
+    """Return `dtype` as an np.dtype from `allowed` (None gives `default`), else TypeError."""
+    if dtype is None:
+        return np.dtype(default)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"Argument `{name}` must be a floating dtype. Received: {name}={dtype!r}"
+        ) from None
+    if resolved not in allowed:
+        names = ", ".join(str(d) for d in allowed)
+        raise TypeError(
+            f"Argument `{name}` must be one of {names}. Received: {name}={dtype!r}"
+        )
+    return resolved
+
+
+def check_shape(shape, name="shape"):
+    """Return `shape` (an int, or a sequence of ints) as a tuple of non-negative ints.
+
+    Non-integer entries raise TypeError; negative ones raise ValueError.
+    """
+    if isinstance(shape, (list, tuple)):
+        dims = shape
+    elif isinstance(shape, np.ndarray) and shape.ndim == 1:
+        dims = shape.tolist()
+    else:
+        dims = (shape,)
+    out = []
+    for dim in dims:
+        if isinstance(dim, bool) or isinstance(dim, (float, np.floating)):
+            raise TypeError(
+                f"Argument `{name}` must hold integers. "
+                f"'{type(dim).__name__}' object cannot be interpreted as an integer. "
+                f"Received: {name}={shape!r}"
+            )
+        try:
+            dim = operator.index(dim)
+        except TypeError:
+            raise TypeError(
+                f"Argument `{name}` must hold integers. "
+                f"'{type(dim).__name__}' object cannot be interpreted as an integer. "
+                f"Received: {name}={shape!r}"
+            ) from None
+        if dim < 0:
+            raise ValueError(
+                f"Argument `{name}` must not have negative dimensions. "
+                f"Received: {name}={shape!r}"
+            )
+        out.append(int(dim))
+    return tuple(out)
+
+
+def check_number(value, name, *, minimum=None, exclusive=False, allow_none=False):
+    """Return `value` as a float, checking it is a real, finite number (>= or > `minimum`)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"Argument `{name}` must be a finite number. Received: {name}={value!r}"
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"Argument `{name}` must be a finite number. Received: {name}={value!r}"
+        )
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        bound = f"> {minimum}" if exclusive else f">= {minimum}"
+        raise ValueError(
+            f"Argument `{name}` must be {bound}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def as_float_array(x, name="x"):
+    """Coerce an array-like to a C-contiguous float32/float64 ndarray.
+
+    float32 and float64 keep their dtype; booleans and integers become float32;
+    float16 becomes float32; anything else (complex, object, strings) is a TypeError.
+    The input is never modified; a copy is made only when needed.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if arr.dtype in FLOAT_DTYPES:
+        pass
+    elif kind in "biuf":
+        arr = arr.astype(np.float32)
+    else:
+        raise TypeError(
+            f"Argument `{name}` must hold real numbers. Received dtype {arr.dtype}."
+        )
+    return np.ascontiguousarray(arr)
+
+
+def check_out(out, shape, dtype, name="out"):
+    """Check a caller's output array: an ndarray of exactly `shape` and `dtype`,
+    writable and C-contiguous. Raises TypeError (type, dtype) or ValueError (shape,
+    read-only, layout) and never touches the array."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(
+            f"Argument `{name}` must be a numpy.ndarray. Received: type {type(out).__name__}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(
+            f"Argument `{name}` must have dtype {np.dtype(dtype)}. Received dtype {out.dtype}."
+        )
+    if out.shape != tuple(shape):
+        raise ValueError(
+            f"Argument `{name}` must have shape {tuple(shape)}. Received shape {out.shape}."
+        )
+    if not out.flags.writeable:
+        raise ValueError(f"Argument `{name}` must be writable; it is read-only.")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"Argument `{name}` must be C-contiguous.")
+    return out

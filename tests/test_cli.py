@@ -1,0 +1,62 @@
+import subprocess
+import sys
+
+import pytest
+
+
+def densekit_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "densekit", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_info_reports_build_threads_and_versions():
+    proc = densekit_cli("info")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    import densekit
+    import numpy
+
+    assert f"densekit {densekit.__version__}" in out
+    assert "openmp: enabled, version" in out
+    assert f"threads: {densekit.get_num_threads()}" in out
+    assert "simd: " in out
+    assert f"numpy: {numpy.__version__}" in out
+    assert "scipy: " in out and "blas: " in out
+    assert "compiler: " in out
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["info", "--help"], ["demo", "--help"]])
+def test_help(args):
+    proc = densekit_cli(*args)
+    if args:
+        assert proc.returncode == 0
+        assert "usage: densekit" in proc.stdout
+    else:
+        assert proc.returncode == 2
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["bogus"], ["demo", "--size", "-3"], ["demo", "--size", "x"], ["info", "--nope"],
+     ["demo", "--threads", "0"]],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args):
+    proc = densekit_cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("densekit"), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_console_script_is_installed():
+    import shutil
+
+    exe = shutil.which("densekit")
+    if exe is None:  # the venv's bin directory may not be on PATH
+        from pathlib import Path
+
+        exe = str(Path(sys.executable).with_name("densekit"))
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "usage: densekit" in proc.stdout
