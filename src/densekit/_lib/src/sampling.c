@@ -12,8 +12,8 @@
 #include "sampling.h"
 #include "sampling_math.h"
 
-/* The AVX-512 kernels live in sampling_avx512.c (compiled with target attributes). */
-#define DK_USE_AVX512 0
+/* The AVX-512 kernels live in sampling_avx512.c (functions with target attributes). */
+#define DK_USE_AVX512 DK_HAVE_AVX512
 
 /* ---------------------------------------------------------------- 16-bit conversions */
 
@@ -22,7 +22,7 @@ uint16_t dk_float_to_bfloat16(float f) { return dk_f32_to_bf16(f); }
 
 /* ---------------------------------------------------------------- portable path */
 
-static inline void store_f32(int out_type, void *out, int64_t j, float v)
+void dk_store_f32(int out_type, void *out, int64_t j, float v)
 {
     if (out_type == DK_OUT_F32)
         ((float *)out)[j] = v;
@@ -43,7 +43,7 @@ static float trunc_retry_f32(const dk_params_t *p, uint64_t blk, int lane)
     }
 }
 
-static void run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
+void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
 {
     int64_t i = i0, end = i0 + n;
     while (i < end) {
@@ -63,7 +63,7 @@ static void run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *
                     z = trunc_retry_f32(p, blk, lane);
                 v = dk_affine_f32(p, z);
             }
-            store_f32(p->out_type, out, i - i0, v);
+            dk_store_f32(p->out_type, out, i - i0, v);
         }
     }
 }
@@ -104,10 +104,6 @@ static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
     }
 }
 
-#if DK_USE_AVX512
-void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out);
-#endif
-
 void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, void *out,
                  double a, double b, int simd_level)
 {
@@ -127,7 +123,7 @@ void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, v
 #else
     (void)simd_level;
 #endif
-    run_f32_portable(&p, i0, n, out);
+    dk_run_f32_portable(&p, i0, n, out);
 }
 
 int dk_sampling_level(int level)

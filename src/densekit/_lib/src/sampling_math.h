@@ -297,4 +297,11 @@ static inline double dk_uniform_f64(const dk_params_t *p, uint64_t x)
 
 static inline double dk_affine_f64(const dk_params_t *p, double z) { return p->da + p->db * z; }
 
+/* Shared between the paths (sampling.c, sampling_avx512.c). */
+void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+void dk_store_f32(int out_type, void *out, int64_t j, float v);
+#if DK_HAVE_AVX512
+void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+#endif
+
 #endif
