@@ -1,6 +1,6 @@
 /* Stateless samplers on Philox4x32-10 (see _random.pyx for the counter layout).
  *
- * Every path (portable C here, AVX-512 in sampling_avx512.c) evaluates the same float
+ * Every path (portable C here, AVX-512 and AVX2 in their own files) evaluates the same float
  * operations in the same order, without FMA contraction (-ffp-contract=off), with our own
  * polynomial log and sincos: the bits of every element are the same on every CPU.
  */
@@ -12,7 +12,8 @@
 #include "sampling.h"
 #include "sampling_math.h"
 
-/* The AVX-512 kernels live in sampling_avx512.c (functions with target attributes). */
+/* The AVX-512 and AVX2 kernels live in sampling_avx512.c and sampling_avx2.c (functions
+ * with target attributes, so the library still runs on any x86-64). */
 #define DK_USE_AVX512 DK_HAVE_AVX512
 
 /* ---------------------------------------------------------------- 16-bit conversions */
@@ -53,12 +54,15 @@ void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
         if (stop > end)
             stop = end;
         dk_philox4x32_ctr_t x = dk_block(p, blk, 0);
+        float zb[4];
+        if (p->kind != DK_UNIFORM)
+            dk_normal_block_f32(x.v, zb);
         for (; i < stop; i++, lane++) {
             float v;
             if (p->kind == DK_UNIFORM) {
                 v = dk_uniform_f32(p, x.v[lane]);
             } else {
-                float z = dk_normal_lane_f32(x.v, lane);
+                float z = zb[lane];
                 if (p->kind == DK_TRUNCATED_NORMAL && !dk_accept_f32(z))
                     z = trunc_retry_f32(p, blk, lane);
                 v = dk_affine_f32(p, z);
@@ -120,6 +124,10 @@ void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, v
         dk_run_f32_avx512(&p, i0, n, out);
         return;
     }
+    if (simd_level >= DK_SIMD_AVX2) {
+        dk_run_f32_avx2(&p, i0, n, out);
+        return;
+    }
 #else
     (void)simd_level;
 #endif
@@ -131,6 +139,8 @@ int dk_sampling_level(int level)
 #if DK_USE_AVX512
     if (level >= DK_SIMD_AVX512)
         return DK_SIMD_AVX512;
+    if (level >= DK_SIMD_AVX2)
+        return DK_SIMD_AVX2;
 #endif
     (void)level;
     return DK_SIMD_BASELINE;

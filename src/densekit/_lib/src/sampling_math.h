@@ -154,6 +154,18 @@ static inline float dk_normal_lane_f32(const uint32_t *x, int lane)
     return (lane & 1) ? r * s : r * c;
 }
 
+/* All four lanes of a float32 block (two Box-Muller pairs), as dk_normal_lane_f32 gives them. */
+static inline void dk_normal_block_f32(const uint32_t *x, float z[4])
+{
+    for (int p = 0; p < 2; p++) {
+        float r = sqrtf(-2.0f * dk_log_f32(dk_u01c_f32(x[2 * p])));
+        float s, c;
+        dk_sincos2pi_f32(dk_u01_f32(x[2 * p + 1]), &s, &c);
+        z[2 * p] = r * c;
+        z[2 * p + 1] = r * s;
+    }
+}
+
 static inline int dk_accept_f32(float z) { return fabsf(z) <= 2.0f; }
 
 static inline float dk_uniform_f32(const dk_params_t *p, uint32_t x)
@@ -302,6 +314,7 @@ void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
 void dk_store_f32(int out_type, void *out, int64_t j, float v);
 #if DK_HAVE_AVX512
 void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+void dk_run_f32_avx2(const dk_params_t *p, int64_t i0, int64_t n, void *out);
 #endif
 
 #endif
