@@ -1,0 +1,221 @@
+"""Keras 3 initializers on densekit's deterministic, parallel samplers.
+
+``from densekit import initializers`` gives the Keras 3 classes (with their
+defaults), their snake_case aliases, ``get``, ``serialize`` and ``deserialize``.
+Every initializer is called as ``init(shape, dtype=None, *, out=None,
+n_threads=None)`` and has ``init.block(shape, index, ...)``, which returns
+exactly ``init(shape)[index]`` while computing only that block.
+"""
+
+import inspect
+import re
+
+from densekit.initializers._layout import compute_fans
+from densekit.initializers.constant_initializers import Constant, Identity, Ones, Zeros
+from densekit.initializers.initializer import Initializer
+from densekit.initializers.random_initializers import (
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    LecunNormal,
+    LecunUniform,
+    Orthogonal,
+    RandomInitializer,
+    RandomNormal,
+    RandomUniform,
+    TruncatedNormal,
+    VarianceScaling,
+)
+
+# Keras' other names for the same classes.
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+
+# The snake_case names Keras exports (they are the classes).
+zeros = Zeros
+ones = Ones
+constant = Constant
+random_normal = RandomNormal
+random_uniform = RandomUniform
+truncated_normal = TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_normal = GlorotNormal
+glorot_uniform = GlorotUniform
+he_normal = HeNormal
+he_uniform = HeUniform
+lecun_normal = LecunNormal
+lecun_uniform = LecunUniform
+orthogonal = Orthogonal
+identity = Identity
+
+ALL_OBJECTS = {
+    Initializer,
+    Constant,
+    Identity,
+    Ones,
+    Zeros,
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    LecunNormal,
+    LecunUniform,
+    RandomNormal,
+    TruncatedNormal,
+    RandomUniform,
+    VarianceScaling,
+    Orthogonal,
+}
+
+
+def _to_snake_case(name):
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
+ALL_OBJECTS_DICT.update({_to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
+ALL_OBJECTS_DICT.update(
+    {
+        "uniform": RandomUniform,
+        "normal": RandomNormal,
+        "one": Ones,
+        "zero": Zeros,
+        "IdentityInitializer": Identity,
+        "OrthogonalInitializer": Orthogonal,
+    }
+)
+
+_MODULE = "densekit.initializers"
+
+__all__ = sorted(
+    {cls.__name__ for cls in ALL_OBJECTS}
+    | {"IdentityInitializer", "OrthogonalInitializer", "RandomInitializer"}
+    | {name for name in ALL_OBJECTS_DICT if name.islower() and name in globals()}
+    | {"ALL_OBJECTS", "ALL_OBJECTS_DICT", "compute_fans", "deserialize", "get", "serialize"}
+)
+
+
+def serialize(initializer):
+    """Return the configuration of `initializer` as a JSON-serializable dict.
+
+    Parameters
+    ----------
+    initializer : Initializer or None
+
+    Returns
+    -------
+    dict or None
+        ``{"module": "densekit.initializers", "class_name": ..., "config":
+        initializer.get_config(), "registered_name": None}`` (for a class of
+        your own, `module` is its module and `registered_name` its name).
+
+    Examples
+    --------
+    >>> from densekit.initializers import HeNormal, serialize
+    >>> serialize(HeNormal(seed=3))
+    {'module': 'densekit.initializers', 'class_name': 'HeNormal', 'config': {'seed': 3}, \
+'registered_name': None}
+    """
+    if initializer is None:
+        return None
+    if isinstance(initializer, str):
+        return initializer
+    cls = type(initializer)
+    if not hasattr(initializer, "get_config"):
+        raise ValueError(
+            f"Cannot serialize {initializer!r}: it has no `get_config()` method."
+        )
+    builtin = cls in ALL_OBJECTS
+    return {
+        "module": _MODULE if builtin else cls.__module__,
+        "class_name": cls.__name__,
+        "config": initializer.get_config(),
+        "registered_name": None if builtin else cls.__name__,
+    }
+
+
+def _lookup(name, custom_objects):
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    return ALL_OBJECTS_DICT.get(name)
+
+
+def deserialize(config, custom_objects=None):
+    """Build an initializer from :func:`serialize`'s output (or a name).
+
+    Parameters
+    ----------
+    config : dict or str
+        ``{"class_name": ..., "config": {...}}`` (other keys are ignored), or a
+        class name, snake_case name or alias.
+    custom_objects : dict, optional
+        Extra name -> class mappings, searched first.
+
+    Returns
+    -------
+    Initializer
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown ("Could not interpret initializer identifier: ...").
+    """
+    if config is None:
+        return None
+    if isinstance(config, str):
+        cls = _lookup(config, custom_objects)
+        if cls is None:
+            raise ValueError(f"Could not interpret initializer identifier: {config}")
+        return cls()
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"Could not interpret initializer identifier: {config}")
+    name = config.get("registered_name") or config["class_name"]
+    cls = _lookup(name, custom_objects) or _lookup(config["class_name"], custom_objects)
+    if cls is None:
+        raise ValueError(f"Could not interpret initializer identifier: {config}")
+    inner = config.get("config") or {}
+    if not isinstance(inner, dict):
+        raise ValueError(f"Could not interpret initializer identifier: {config}")
+    return cls.from_config(inner)
+
+
+def get(identifier):
+    """Return an initializer for `identifier`, as ``keras.initializers.get`` does.
+
+    Parameters
+    ----------
+    identifier : None, str, dict, class, Initializer or callable
+        None gives None; a class name, snake_case name or alias (``"normal"``,
+        ``"uniform"``, ``"zero"``, ``"one"``, ``"IdentityInitializer"``,
+        ``"OrthogonalInitializer"``; case-sensitive) gives a default instance; a
+        config dict is deserialized; a class is instantiated; an instance or
+        any other callable is returned as is.
+
+    Returns
+    -------
+    Initializer or callable or None
+
+    Raises
+    ------
+    ValueError
+        "Could not interpret initializer identifier: ..." for anything else.
+
+    Examples
+    --------
+    >>> from densekit import initializers
+    >>> initializers.get("he_normal")
+    HeNormal(seed=None)
+    >>> initializers.get({"class_name": "RandomUniform", "config": {"seed": 1}})
+    RandomUniform(minval=-0.05, maxval=0.05, seed=1)
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, (dict, str)):
+        return deserialize(identifier)
+    if inspect.isclass(identifier):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret initializer identifier: {identifier}")

@@ -1,0 +1,208 @@
+"""Initializers with fixed values: Zeros, Ones, Constant, Identity."""
+
+import numbers
+
+import numpy as np
+
+from densekit.initializers.initializer import _KernelInitializer, fill_constant
+
+__all__ = ["Constant", "Identity", "Ones", "Zeros"]
+
+
+def _cast_scalar(value, dtype):
+    """`value` as a numpy scalar of `dtype` (16-bit floats via float32, as the samplers)."""
+    if dtype.kind in "biu":
+        if not np.isfinite(value):
+            raise ValueError(
+                f"Cannot fill an integer array ({dtype}) with the value {value!r}."
+            )
+        info = np.iinfo(dtype) if dtype.kind != "b" else None
+        if info is not None and not info.min <= int(value) <= info.max:
+            raise ValueError(
+                f"The value {value!r} does not fit in the integer dtype {dtype}."
+            )
+        return np.asarray(value).astype(dtype)
+    with np.errstate(over="ignore"):
+        if dtype.itemsize == 2:
+            return np.asarray(np.float32(value)).astype(dtype)
+        return np.asarray(value, dtype=np.float64).astype(dtype)
+
+
+def _fill_scalar(out, value, n_threads):
+    if out.dtype.kind in "biu":
+        out.fill(_cast_scalar(value, out.dtype))
+    else:
+        with np.errstate(over="ignore"):
+            fill_constant(out, value, n_threads)
+
+
+class _ConstantBase(_KernelInitializer):
+    # Zeros, Ones and Constant accept integer and boolean dtypes, as in Keras.
+    _allow_integer = True
+
+    def _value(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _write(self, out, plan, shape, n_threads):
+        _fill_scalar(out, self._value(), n_threads)
+
+
+class Zeros(_ConstantBase):
+    """Initializer that fills tensors with 0.
+
+    Floating outputs are written in parallel; integer and boolean dtypes are
+    accepted too. No seed, no randomness.
+
+    Examples
+    --------
+    >>> from densekit.initializers import Zeros
+    >>> Zeros()((2, 3)).tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+
+    def _value(self):
+        return 0.0
+
+
+class Ones(_ConstantBase):
+    """Initializer that fills tensors with 1.
+
+    Examples
+    --------
+    >>> from densekit.initializers import Ones
+    >>> Ones()(3, dtype="float64").tolist()
+    [1.0, 1.0, 1.0]
+    """
+
+    def _value(self):
+        return 1.0
+
+
+class Constant(_ConstantBase):
+    """Initializer that fills tensors with `value`.
+
+    Parameters
+    ----------
+    value : float or array_like, default=0.0
+        A real number, or an array of real numbers that broadcasts to the shape
+        of every tensor it fills (checked at call time).
+
+    Notes
+    -----
+    The value is converted to the output dtype (float16 and bfloat16 via float32,
+    rounding to nearest even). Integer and boolean dtypes are accepted.
+
+    Examples
+    --------
+    >>> from densekit.initializers import Constant
+    >>> Constant(2.5)((2,)).tolist()
+    [2.5, 2.5]
+    >>> Constant([1.0, 2.0])((2, 2)).tolist()
+    [[1.0, 2.0], [1.0, 2.0]]
+    """
+
+    def __init__(self, value=0.0):
+        if isinstance(value, numbers.Real):
+            self._array = None
+        else:
+            try:
+                arr = np.asarray(value)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is None or arr.dtype.kind not in "biuf":
+                raise ValueError(
+                    "Argument `value` must be a real number or an array of real "
+                    f"numbers. Received: value={value!r}"
+                )
+            self._array = arr if arr.ndim else None
+            if arr.ndim == 0:
+                value = arr.item()
+        self.value = value
+
+    def _value(self):
+        return self.value
+
+    def _check_call_shape(self, shape):
+        if self._array is not None:
+            try:
+                fits = np.broadcast_shapes(self._array.shape, shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"The `value` of shape {self._array.shape} of Constant does not "
+                    f"broadcast to shape={shape}."
+                )
+
+    def _write(self, out, plan, shape, n_threads):
+        if self._array is None:
+            _fill_scalar(out, self.value, n_threads)
+            return
+        src = self._array
+        if out.dtype.itemsize == 2 and out.dtype.kind not in "biu":
+            src = src.astype(np.float32)  # 16-bit values are float32 values rounded
+        src = np.broadcast_to(src, shape)
+        if plan is not None:
+            src = src[plan.key]
+        np.copyto(out, src, casting="unsafe")
+
+    def get_config(self):
+        value = self.value
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        return {"value": value}
+
+
+class Identity(_KernelInitializer):
+    """Initializer that generates ``gain * eye(rows, cols)`` for 2-D shapes.
+
+    Non-square shapes are allowed (ones on the main diagonal). Blocks are
+    computed directly, without the whole matrix.
+
+    Parameters
+    ----------
+    gain : float, default=1.0
+        Multiplicative factor applied to the identity matrix.
+
+    Raises
+    ------
+    ValueError
+        When called with a shape whose rank is not 2.
+
+    Examples
+    --------
+    >>> from densekit.initializers import Identity
+    >>> Identity(gain=2.0)((2, 3)).tolist()
+    [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+    """
+
+    _allow_integer = True
+
+    def __init__(self, gain=1.0):
+        if isinstance(gain, bool) or not isinstance(gain, numbers.Real):
+            raise ValueError(f"Argument `gain` must be a real number. Received: gain={gain!r}")
+        self.gain = gain
+
+    def _check_call_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(
+                "Identity matrix initializer can only be used for 2D matrices. "
+                f"Received: shape={shape} of rank {len(shape)}."
+            )
+
+    def _write(self, out, plan, shape, n_threads):
+        _fill_scalar(out, 0.0, n_threads)
+        if plan is None:
+            r0 = c0 = 0
+            n_r, n_c = shape
+        else:
+            (r0, c0), (n_r, n_c) = plan.starts, plan.lengths
+        g0, g1 = max(r0, c0), min(r0 + n_r, c0 + n_c)
+        if g1 <= g0:
+            return
+        # Global diagonal entries (g, g) for g0 <= g < g1 fall in this block.
+        k = np.arange(g1 - g0)
+        out.reshape(n_r, n_c)[g0 - r0 + k, g0 - c0 + k] = _cast_scalar(self.gain, out.dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}

@@ -1,0 +1,563 @@
+"""Random initializers on densekit's counter-based (Philox4x32-10) samplers.
+
+Every value is element ``i`` (C order) of a stream that depends only on the
+seed, the distribution, the precision (float32 streams feed float32, float16
+and bfloat16 outputs; float64 has its own) and ``i``. Hence identical bytes for
+any thread count, and ``init.block(shape, index) == init(shape)[index]``.
+
+How each initializer maps to a stream (``fill(kind, seed, a, b)``):
+
+==========================  ================================================
+RandomUniform(lo, hi)       UNIFORM, a=lo, b=hi: ``lo + (hi - lo) * u``
+RandomNormal(m, s)          NORMAL, a=m, b=s: ``m + s * z``
+TruncatedNormal(m, s)       TRUNCATED_NORMAL, a=m, b=s (``|z| <= 2``, rejection)
+VarianceScaling uniform     UNIFORM, a=-limit, b=limit
+VarianceScaling trunc.      TRUNCATED_NORMAL, a=0, b=sqrt(s)/0.8796...
+VarianceScaling untrunc.    NORMAL, a=0, b=sqrt(s)
+Orthogonal                  NORMAL, a=0, b=1 for the (max, min) matrix, then QR
+==========================  ================================================
+
+So, for instance, ``GlorotUniform(seed=s)`` and ``RandomUniform(-limit, limit,
+seed=s)`` give the same values.
+"""
+
+import math
+import numbers
+import random as _py_random
+
+import numpy as np
+import scipy.linalg
+
+from densekit._lib import _random
+from densekit._validation import check_number
+from densekit.initializers._layout import compute_fans
+from densekit.initializers.initializer import _KernelInitializer, fill_stream
+
+__all__ = [
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "LecunNormal",
+    "LecunUniform",
+    "Orthogonal",
+    "RandomInitializer",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+]
+
+# Standard deviation of a standard normal truncated to [-2, 2] (Keras' constant).
+TRUNCATED_STD = 0.87962566103423978
+
+_MAX_SEED = 2**64
+
+
+def _resolve_seed(seed):
+    """The int seed used by the samplers: `seed` itself, or one drawn now if None."""
+    if seed is None:
+        # As Keras: drawn once, so one instance repeats itself and two differ.
+        return _py_random.randint(1, int(1e9))
+    if not isinstance(seed, int):
+        raise ValueError(
+            "`seed` argument should be an integer in [0, 2**64) or None "
+            f"(keras.random.SeedGenerator is not supported). Received: seed={seed!r}"
+        )
+    if not 0 <= seed < _MAX_SEED:
+        raise ValueError(
+            "`seed` argument should be an integer in [0, 2**64) or None. "
+            f"Received: seed={seed!r}"
+        )
+    return int(seed)
+
+
+class RandomInitializer(_KernelInitializer):
+    """Base class of the seeded initializers.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        An int in ``[0, 2**64)`` gives the same values on every call and in
+        every process. None draws a seed once, at construction (Python's
+        `random`), so one instance repeats itself and two instances differ, as
+        in Keras. ``get_config()`` keeps the seed as given (None stays None).
+    """
+
+    def __init__(self, seed=None):
+        self._init_seed = seed
+        self.seed = _resolve_seed(seed)
+
+    def get_config(self):
+        return {"seed": self._init_seed}
+
+
+class _StreamInitializer(RandomInitializer):
+    """A random initializer whose output is one sampler stream."""
+
+    def _stream(self, shape):  # pragma: no cover - abstract
+        """Return ``(kind, a, b)`` for a tensor of the full `shape`."""
+        raise NotImplementedError
+
+    def _write(self, out, plan, shape, n_threads):
+        kind, a, b = self._stream(shape)
+        fill_stream(out, plan, kind, self.seed, a, b, n_threads)
+
+
+class RandomNormal(_StreamInitializer):
+    """Initializer drawing from a normal distribution N(mean, stddev**2).
+
+    Parameters
+    ----------
+    mean : float, default=0.0
+        Mean of the values.
+    stddev : float, default=0.05
+        Standard deviation of the values (>= 0).
+    seed : int or None, default=None
+        See :class:`RandomInitializer`: an int repeats, None draws one seed at
+        construction.
+
+    Notes
+    -----
+    Stream: ``NORMAL`` with ``a=mean, b=stddev``. Values do not depend on the
+    thread count; ``block`` gives the matching part of the whole.
+
+    Examples
+    --------
+    >>> from densekit.initializers import RandomNormal
+    >>> init = RandomNormal(mean=0.0, stddev=1.0, seed=0)
+    >>> init((2, 2)).shape
+    (2, 2)
+    >>> bool((init((2, 2)) == init((2, 2))).all())
+    True
+    """
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self._mean = check_number(mean, "mean")
+        self._stddev = check_number(stddev, "stddev", minimum=0.0)
+        self.mean = mean
+        self.stddev = stddev
+        super().__init__(seed=seed)
+
+    def _stream(self, shape):
+        return _random.NORMAL, self._mean, self._stddev
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class TruncatedNormal(_StreamInitializer):
+    """Initializer drawing from a normal distribution truncated at 2 stddev.
+
+    Values are N(mean, stddev**2) conditioned on
+    ``|x - mean| <= 2 * stddev``: every value outside is redrawn (rejection,
+    never clipping, never giving up), so the sample standard deviation is
+    ``0.8796 * stddev``.
+
+    Parameters
+    ----------
+    mean : float, default=0.0
+        Mean of the values.
+    stddev : float, default=0.05
+        Standard deviation of the normal before truncation (>= 0).
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Notes
+    -----
+    Stream: ``TRUNCATED_NORMAL`` with ``a=mean, b=stddev``.
+
+    Examples
+    --------
+    >>> from densekit.initializers import TruncatedNormal
+    >>> x = TruncatedNormal(stddev=1.0, seed=0)((1000,))
+    >>> bool(abs(x).max() <= 2.0)
+    True
+    """
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self._mean = check_number(mean, "mean")
+        self._stddev = check_number(stddev, "stddev", minimum=0.0)
+        self.mean = mean
+        self.stddev = stddev
+        super().__init__(seed=seed)
+
+    def _stream(self, shape):
+        return _random.TRUNCATED_NORMAL, self._mean, self._stddev
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class RandomUniform(_StreamInitializer):
+    """Initializer drawing from a uniform distribution on [minval, maxval).
+
+    Parameters
+    ----------
+    minval : float, default=-0.05
+        Lower bound (inclusive).
+    maxval : float, default=0.05
+        Upper bound (exclusive in float32 and float64; float16 and bfloat16
+        values are float32 values rounded, so they may round onto `maxval`).
+        ``minval == maxval`` gives that constant.
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Notes
+    -----
+    Stream: ``UNIFORM`` with ``a=minval, b=maxval``.
+
+    Examples
+    --------
+    >>> from densekit.initializers import RandomUniform
+    >>> x = RandomUniform(0.0, 1.0, seed=1)((3, 4))
+    >>> bool(((0.0 <= x) & (x < 1.0)).all())
+    True
+    """
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self._minval = check_number(minval, "minval")
+        self._maxval = check_number(maxval, "maxval")
+        if self._maxval < self._minval:
+            raise ValueError(
+                "Argument `maxval` must be >= `minval`. "
+                f"Received: minval={minval!r}, maxval={maxval!r}"
+            )
+        self.minval = minval
+        self.maxval = maxval
+        super().__init__(seed=seed)
+
+    def _stream(self, shape):
+        return _random.UNIFORM, self._minval, self._maxval
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+_MODES = ("fan_in", "fan_out", "fan_avg")
+_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+
+def _set_repr(names):
+    return "{" + ", ".join(repr(n) for n in names) + "}"
+
+
+class VarianceScaling(_StreamInitializer):
+    """Initializer whose scale adapts to the shape of the tensor.
+
+    With ``s = scale / max(1, n)``, where `n` is the fan-in, the fan-out or
+    their mean (`mode`):
+
+    - ``"truncated_normal"`` (alias ``"normal"``): a normal truncated at two
+      standard deviations with ``stddev = sqrt(s) / 0.87962566103423978``, so
+      the values' standard deviation is ``sqrt(s)``;
+    - ``"untruncated_normal"``: N(0, s);
+    - ``"uniform"``: U[-sqrt(3 s), sqrt(3 s)).
+
+    Fans: rank 0 gives (1, 1); rank 1 ``(n,)`` gives (n, n); rank 2 ``(a, b)``
+    gives (a, b); rank >= 3 multiplies both by ``prod(shape[:-2])``. For
+    :meth:`block`, the fans come from the whole shape.
+
+    Parameters
+    ----------
+    scale : float, default=1.0
+        Positive scaling factor.
+    mode : {"fan_in", "fan_out", "fan_avg"}, default="fan_in"
+    distribution : {"truncated_normal", "untruncated_normal", "uniform"}, \
+default="truncated_normal"
+        Case-insensitive; ``"normal"`` means ``"truncated_normal"``.
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Raises
+    ------
+    ValueError
+        If `scale` is not positive, or `mode` or `distribution` is unknown.
+
+    Examples
+    --------
+    >>> from densekit.initializers import VarianceScaling
+    >>> init = VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=0)
+    >>> bool(abs(init((100, 10))).max() <= (3 * 2.0 / 100) ** 0.5)
+    True
+    """
+
+    def __init__(
+        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None
+    ):
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, numbers.Real)
+            or not math.isfinite(scale)
+            or scale <= 0.0
+        ):
+            raise ValueError(
+                f"Argument `scale` must be positive float. Received: scale={scale}"
+            )
+        if not isinstance(mode, str) or mode not in _MODES:
+            raise ValueError(
+                f"Invalid `mode` argument: {mode}. Please use one of {_set_repr(_MODES)}"
+            )
+        name = distribution.lower() if isinstance(distribution, str) else distribution
+        if name == "normal":
+            name = "truncated_normal"
+        if name not in _DISTRIBUTIONS:
+            raise ValueError(
+                f"Invalid `distribution` argument: {name}. "
+                f"Please use one of {_set_repr(_DISTRIBUTIONS)}"
+            )
+        self.scale = scale
+        self.mode = mode
+        self.distribution = name
+        super().__init__(seed=seed)
+
+    def _variance(self, shape):
+        fan_in, fan_out = compute_fans(shape)
+        if self.mode == "fan_in":
+            n = fan_in
+        elif self.mode == "fan_out":
+            n = fan_out
+        else:
+            n = (fan_in + fan_out) / 2.0
+        return float(self.scale) / max(1.0, n)
+
+    def _stream(self, shape):
+        s = self._variance(shape)
+        if self.distribution == "truncated_normal":
+            return _random.TRUNCATED_NORMAL, 0.0, math.sqrt(s) / TRUNCATED_STD
+        if self.distribution == "untruncated_normal":
+            return _random.NORMAL, 0.0, math.sqrt(s)
+        limit = math.sqrt(3.0 * s)
+        return _random.UNIFORM, -limit, limit
+
+    def get_config(self):
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            **super().get_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        # Keras 3.15 configs carry input_axes/output_axes; their default (None)
+        # is the only behaviour densekit has.
+        config = dict(config)
+        for key in ("input_axes", "output_axes"):
+            if key in config:
+                value = config.pop(key)
+                if value is not None:
+                    raise ValueError(
+                        f"densekit does not support `{key}`; only None is accepted. "
+                        f"Received: {key}={value!r}"
+                    )
+        return cls(**config)
+
+
+class _FixedVarianceScaling(VarianceScaling):
+    """A VarianceScaling with fixed (scale, mode, distribution): only a seed."""
+
+    _args = None
+
+    def __init__(self, seed=None):
+        scale, mode, distribution = self._args
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+
+    def get_config(self):
+        return {"seed": self._init_seed}
+
+
+class GlorotNormal(_FixedVarianceScaling):
+    """Glorot (Xavier) normal: truncated normal with std ``sqrt(2 / (fan_in + fan_out))``.
+
+    ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="truncated_normal")``.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Examples
+    --------
+    >>> from densekit.initializers import GlorotNormal
+    >>> GlorotNormal(seed=0)((64, 32)).dtype
+    dtype('float32')
+    """
+
+    _args = (1.0, "fan_avg", "truncated_normal")
+
+
+class GlorotUniform(_FixedVarianceScaling):
+    """Glorot (Xavier) uniform: U[-limit, limit), ``limit = sqrt(6 / (fan_in + fan_out))``.
+
+    ``VarianceScaling(scale=1.0, mode="fan_avg", distribution="uniform")``.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Examples
+    --------
+    >>> from densekit.initializers import GlorotUniform
+    >>> bool(abs(GlorotUniform(seed=0)((64, 32))).max() < (6 / 96) ** 0.5)
+    True
+    """
+
+    _args = (1.0, "fan_avg", "uniform")
+
+
+class HeNormal(_FixedVarianceScaling):
+    """He normal: truncated normal with std ``sqrt(2 / fan_in)``.
+
+    ``VarianceScaling(scale=2.0, mode="fan_in", distribution="truncated_normal")``.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Examples
+    --------
+    >>> from densekit.initializers import HeNormal
+    >>> HeNormal(seed=0)((3, 3, 16, 32)).shape
+    (3, 3, 16, 32)
+    """
+
+    _args = (2.0, "fan_in", "truncated_normal")
+
+
+class HeUniform(_FixedVarianceScaling):
+    """He uniform: U[-limit, limit), ``limit = sqrt(6 / fan_in)``.
+
+    ``VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform")``.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Examples
+    --------
+    >>> from densekit.initializers import HeUniform
+    >>> bool(abs(HeUniform(seed=0)((24, 8))).max() < 0.5)
+    True
+    """
+
+    _args = (2.0, "fan_in", "uniform")
+
+
+class LecunNormal(_FixedVarianceScaling):
+    """LeCun normal: truncated normal with std ``sqrt(1 / fan_in)``.
+
+    ``VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal")``.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Examples
+    --------
+    >>> from densekit.initializers import LecunNormal
+    >>> LecunNormal(seed=0)(5).shape
+    (5,)
+    """
+
+    _args = (1.0, "fan_in", "truncated_normal")
+
+
+class LecunUniform(_FixedVarianceScaling):
+    """LeCun uniform: U[-limit, limit), ``limit = sqrt(3 / fan_in)``.
+
+    ``VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform")``.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Examples
+    --------
+    >>> from densekit.initializers import LecunUniform
+    >>> bool(abs(LecunUniform(seed=0)((12, 4))).max() < 0.5)
+    True
+    """
+
+    _args = (1.0, "fan_in", "uniform")
+
+
+class Orthogonal(RandomInitializer):
+    """Initializer producing an orthogonal matrix (times `gain`).
+
+    With ``rows = prod(shape[:-1])`` and ``cols = shape[-1]``, a standard
+    normal ``(max(rows, cols), min(rows, cols))`` matrix is drawn from the
+    ``NORMAL`` stream (float64 for float64 outputs, float32 otherwise), factored
+    by QR (LAPACK through scipy), its columns' signs fixed by ``sign(diag(r))``,
+    transposed when ``rows < cols``, reshaped to `shape` and multiplied by
+    `gain`. So for 2-D shapes ``W.T @ W == gain**2 * I`` when ``rows >= cols``,
+    and ``W @ W.T == gain**2 * I`` otherwise.
+
+    Parameters
+    ----------
+    gain : float, default=1.0
+        Multiplicative factor.
+    seed : int or None, default=None
+        See :class:`RandomInitializer`.
+
+    Raises
+    ------
+    ValueError
+        When called with a shape of rank < 2.
+
+    Notes
+    -----
+    QR needs the whole matrix, so :meth:`block` computes the whole matrix and
+    returns the block: it is exact but its cost is that of the whole. The QR
+    runs on BLAS/LAPACK threads, which `n_threads` does not control; the result
+    is deterministic for a given LAPACK build.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from densekit.initializers import Orthogonal
+    >>> w = Orthogonal(gain=2.0, seed=0)((6, 4), dtype="float64")
+    >>> bool(np.allclose(w.T @ w, 4.0 * np.eye(4)))
+    True
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        self._gain = check_number(gain, "gain")
+        self.gain = gain
+        super().__init__(seed=seed)
+
+    def _check_call_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError(
+                "The tensor to initialize must be at least two-dimensional. "
+                f"Received: shape={shape} of rank {len(shape)}."
+            )
+
+    def _matrix(self, shape, dtype, n_threads):
+        rows = math.prod(shape[:-1])
+        cols = shape[-1]
+        work = np.float64 if dtype == np.float64 else np.float32
+        a = np.empty((max(rows, cols), min(rows, cols)), dtype=work)
+        fill_stream(a, None, _random.NORMAL, self.seed, 0.0, 1.0, n_threads)
+        q, r = scipy.linalg.qr(a, mode="economic", overwrite_a=True, check_finite=False)
+        del a
+        # sign(diag(r)) and gain in one pass; a zero pivot keeps its column.
+        signs = np.where(np.diagonal(r) < 0, -self._gain, self._gain).astype(work)
+        q *= signs
+        if rows < cols:
+            q = q.T
+        return q.reshape(shape)
+
+    def _write(self, out, plan, shape, n_threads):
+        matrix = self._matrix(shape, out.dtype, n_threads)
+        if plan is not None:
+            matrix = matrix[plan.key]
+        np.copyto(out, matrix, casting="unsafe")
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
