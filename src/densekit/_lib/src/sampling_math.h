@@ -116,8 +116,9 @@ static inline void dk_sincos2pi_f32(float u, float *sn, float *cs)
     float v = u * 8.0f;
     int32_t o = (int32_t)v;
     float t = v - (float)o;
-    if (o & 1)
-        t = 1.0f - t;
+    /* selects as bit masks (no branches), so that loops over this function vectorize */
+    uint32_t odd = 0u - (uint32_t)(o & 1);
+    t = dk_u2f((dk_f2u(1.0f - t) & odd) | (dk_f2u(t) & ~odd));
     float x = t * DK_PI_4F;
     float x2 = x * x;
     float sp = DK_S9_F * x2;
@@ -131,17 +132,11 @@ static inline void dk_sincos2pi_f32(float u, float *sn, float *cs)
     cp = (cp + DK_C4_F) * x2;
     cp = (cp + DK_C2_F) * x2;
     float c = 1.0f + cp;
-    if ((o + 1) & 2) {
-        float tmp = s;
-        s = c;
-        c = tmp;
-    }
-    if (o & 4)
-        s = -s;
-    if ((o + 2) & 4)
-        c = -c;
-    *sn = s;
-    *cs = c;
+    uint32_t swap = 0u - (((uint32_t)o + 1u) >> 1 & 1u);
+    uint32_t sb = dk_f2u(s), cb = dk_f2u(c);
+    uint32_t s2 = (cb & swap) | (sb & ~swap), c2 = (sb & swap) | (cb & ~swap);
+    *sn = dk_u2f(s2 ^ ((uint32_t)(o & 4) << 29)); /* sign flips: -x exactly */
+    *cs = dk_u2f(c2 ^ ((uint32_t)((o + 2) & 4) << 29));
 }
 
 /* Box-Muller on words (2p, 2p+1) of a block gives lanes 2p (cos) and 2p+1 (sin). */
@@ -202,6 +197,16 @@ static inline uint16_t dk_f32_to_bf16(float f)
         return (uint16_t)((x >> 16) | 0x0040u);
     x += 0x7fffu + ((x >> 16) & 1u);
     return (uint16_t)(x >> 16);
+}
+
+static inline void dk_store_f32_inline(int out_type, void *out, int64_t j, float v)
+{
+    if (out_type == DK_OUT_F32)
+        ((float *)out)[j] = v;
+    else if (out_type == DK_OUT_F16)
+        ((uint16_t *)out)[j] = dk_f32_to_f16(v);
+    else
+        ((uint16_t *)out)[j] = dk_f32_to_bf16(v);
 }
 
 /* ------------------------------------------------------------------ float64 stream */
