@@ -69,7 +69,7 @@ static void run_f32_elementwise(const dk_params_t *p, int64_t i0, int64_t n, voi
  * any target (SSE2, NEON, ...) without changing a bit: IEEE operations, same order. */
 #define DK_PB 16
 
-static void philox_batch(const dk_params_t *p, uint64_t blk0, uint32_t x[4][DK_PB])
+static inline void philox_batch(const dk_params_t *p, uint64_t blk0, uint32_t x[4][DK_PB])
 {
     const uint32_t key0 = p->key.v[0], key1 = p->key.v[1], tag = p->tag;
     for (int j = 0; j < DK_PB; j++) {
@@ -170,8 +170,15 @@ static double trunc_retry_f64(const dk_params_t *p, uint64_t blk, int lane)
     }
 }
 
-/* float64 has one implementation on every CPU (its speed is not a target). */
-static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
+/* float64: one algorithm on every CPU, written as batch loops that the compiler vectorizes;
+ * the clones only change the vector width, never a result (IEEE ops, no contraction). */
+#if DK_HAVE_AVX512 && defined(__linux__)
+#define DK_F64_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DK_F64_CLONES
+#endif
+
+static void run_f64_elementwise(const dk_params_t *p, int64_t i0, int64_t n, double *out)
 {
     int64_t i = i0, end = i0 + n;
     while (i < end) {
@@ -194,6 +201,56 @@ static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
             out[i - i0] = v;
         }
     }
+}
+
+/* Elements [b0, b1) (multiples of 2 * DK_PB) into ob[0 .. b1 - b0). */
+DK_F64_CLONES static void run_f64_batches(const dk_params_t *p, int64_t b0, int64_t b1, double *ob)
+{
+    uint32_t x[4][DK_PB];
+    double v[2 * DK_PB];
+    for (int64_t i = b0; i < b1; i += 2 * DK_PB) {
+        philox_batch(p, (uint64_t)i >> 1, x);
+        if (p->kind == DK_UNIFORM) {
+            for (int j = 0; j < DK_PB; j++) {
+                v[2 * j] = dk_uniform_f64(p, (uint64_t)x[0][j] | ((uint64_t)x[1][j] << 32));
+                v[2 * j + 1] = dk_uniform_f64(p, (uint64_t)x[2][j] | ((uint64_t)x[3][j] << 32));
+            }
+        } else {
+            double r[DK_PB], s[DK_PB], c[DK_PB];
+            for (int j = 0; j < DK_PB; j++)
+                r[j] = sqrt(-2.0 * dk_log_f64(dk_u01c_f64((uint64_t)x[0][j] | ((uint64_t)x[1][j] << 32))));
+            for (int j = 0; j < DK_PB; j++)
+                dk_sincos2pi_f64(dk_u01_f64((uint64_t)x[2][j] | ((uint64_t)x[3][j] << 32)), &s[j], &c[j]);
+            for (int j = 0; j < DK_PB; j++) {
+                v[2 * j] = r[j] * c[j];
+                v[2 * j + 1] = r[j] * s[j];
+            }
+            if (p->kind == DK_TRUNCATED_NORMAL) {
+                for (int k = 0; k < 2 * DK_PB; k++)
+                    if (!dk_accept_f64(v[k]))
+                        v[k] = trunc_retry_f64(p, ((uint64_t)i + (uint64_t)k) >> 1, k & 1);
+            }
+            for (int k = 0; k < 2 * DK_PB; k++)
+                v[k] = dk_affine_f64(p, v[k]);
+        }
+        memcpy(ob + (i - b0), v, sizeof(v));
+    }
+}
+
+static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
+{
+    const int64_t step = 2 * DK_PB;
+    int64_t end = i0 + n;
+    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
+    if (b1 <= b0) {
+        run_f64_elementwise(p, i0, n, out);
+        return;
+    }
+    if (b0 > i0)
+        run_f64_elementwise(p, i0, b0 - i0, out);
+    if (end > b1)
+        run_f64_elementwise(p, b1, end - b1, out + (b1 - i0));
+    run_f64_batches(p, b0, b1, out + (b0 - i0));
 }
 
 void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, void *out,
