@@ -251,7 +251,7 @@ DK_AVX512 static void trunc_retry(const dk_params_t *p, const dk_vkey_t *vk, int
                         dk_store_f32(p->out_type, out, js[q], vals[q]);
             }
             __mmask16 bad = valid & (__mmask16)~ok;
-            _mm512_mask_compressstoreu_epi32(idx + kept, bad, j);
+            _mm512_storeu_si512(idx + kept, _mm512_maskz_compress_epi32(bad, j));
             kept += __builtin_popcount(bad);
         }
         n = kept;
@@ -300,8 +300,9 @@ DK_AVX512 void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, vo
         return;
     }
 
-    /* Truncated normal: attempt 0 for everything, then only the rejected indices again. */
-    int32_t idx[DK_TRUNC_SUB];
+    /* Truncated normal: attempt 0 for everything, then only the rejected indices again.
+     * idx has 16 spare slots: full 16-lane stores of compressed indices may overrun. */
+    int32_t idx[DK_TRUNC_SUB + 16];
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t s0 = b0; s0 < b1; s0 += DK_TRUNC_SUB) {
         int64_t s1 = s0 + DK_TRUNC_SUB < b1 ? s0 + DK_TRUNC_SUB : b1;
@@ -314,7 +315,8 @@ DK_AVX512 void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, vo
                 int32_t off = (int32_t)(i - s0 + 16 * h);
                 __mmask16 bad = _mm512_cmp_ps_mask(_mm512_abs_ps(z[h]), two, _CMP_NLE_UQ);
                 v_store(out_type, os, off, _mm512_add_ps(fa, _mm512_mul_ps(fb, z[h])));
-                _mm512_mask_compressstoreu_epi32(idx + n_rej, bad, _mm512_add_epi32(iota, _mm512_set1_epi32(off)));
+                /* register compress + plain store: vpcompressd to memory is microcoded on Zen 4 */
+                _mm512_storeu_si512(idx + n_rej, _mm512_maskz_compress_epi32(bad, _mm512_add_epi32(iota, _mm512_set1_epi32(off))));
                 n_rej += __builtin_popcount(bad);
             }
         }
