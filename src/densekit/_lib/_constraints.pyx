@@ -227,18 +227,22 @@ cdef void _scale_inner(
     floating[:, :, ::1] out,      # OUT (outer, red, inner); may be x itself
     int n_threads,
 ) noexcept nogil:
+    """out[o, r, i] := x[o, r, i] * f[o, i]; tasks are (row, column chunk) pairs."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t t, o, r, j
+    cdef Py_ssize_t n_cb = (inner + FLAT_CHUNK - 1) // FLAT_CHUNK
+    cdef Py_ssize_t t, o, r, j, c0, c1
     cdef const floating* xr
     cdef floating* yr
     cdef const double* fr
-    for t in prange(outer * red, schedule='static', num_threads=n_threads, nogil=True):
-        o = t // red
-        r = t % red
+    for t in prange(outer * red * n_cb, schedule='static', num_threads=n_threads, nogil=True):
+        o = t // (red * n_cb)
+        r = (t // n_cb) % red
+        c0 = (t % n_cb) * FLAT_CHUNK
+        c1 = min(inner, c0 + FLAT_CHUNK)
         xr = &x[o, r, 0]
         yr = &out[o, r, 0]
         fr = &f[o, 0]
-        for j in range(inner):
+        for j in range(c0, c1):
             yr[j] = <floating>(xr[j] * fr[j])
 
 
