@@ -37,51 +37,76 @@ MIN_MAX_NORM = _MIN_MAX_NORM
 UNIT_NORM = _UNIT_NORM
 
 
+cdef extern from "dk_norms.h" nogil:
+    void dk_add_sq_f(double* acc, const float* x, Py_ssize_t n)
+    void dk_add_sq_d(double* acc, const double* x, Py_ssize_t n)
+    void dk_add_sq4_f(double* acc, const float* x, Py_ssize_t stride, Py_ssize_t n)
+    void dk_add_sq4_d(double* acc, const double* x, Py_ssize_t stride, Py_ssize_t n)
+    double dk_sumsq_f(const float* x, Py_ssize_t n)
+    double dk_sumsq_d(const double* x, Py_ssize_t n)
+    void dk_scale_f(float* y, const float* x, const double* f, Py_ssize_t n)
+    void dk_scale_d(double* y, const double* x, const double* f, Py_ssize_t n)
+    void dk_scale_inplace_f(float* y, const double* f, Py_ssize_t n)
+    void dk_scale_inplace_d(double* y, const double* f, Py_ssize_t n)
+    void dk_scale1_f(float* y, const float* x, double f, Py_ssize_t n)
+    void dk_scale1_d(double* y, const double* x, double f, Py_ssize_t n)
+    void dk_scale1_inplace_f(float* y, double f, Py_ssize_t n)
+    void dk_scale1_inplace_d(double* y, double f, Py_ssize_t n)
+
+
 cdef inline double _sumsq(const floating* x, Py_ssize_t n) noexcept nogil:
-    """sum(x**2) in float64, eight independent accumulators (SIMD-friendly, accurate)."""
-    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
-    cdef double v0, v1, v2, v3, v4, v5, v6, v7
-    cdef Py_ssize_t j = 0
-    while j + 8 <= n:
-        v0 = x[j]; v1 = x[j + 1]; v2 = x[j + 2]; v3 = x[j + 3]
-        v4 = x[j + 4]; v5 = x[j + 5]; v6 = x[j + 6]; v7 = x[j + 7]
-        a0 = a0 + v0 * v0; a1 = a1 + v1 * v1; a2 = a2 + v2 * v2; a3 = a3 + v3 * v3
-        a4 = a4 + v4 * v4; a5 = a5 + v5 * v5; a6 = a6 + v6 * v6; a7 = a7 + v7 * v7
-        j += 8
-    while j < n:
-        v0 = x[j]
-        a0 = a0 + v0 * v0
-        j += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    """sum(x**2) in float64 over 16 fixed lanes (dk_norms.h)."""
+    if floating is float:
+        return dk_sumsq_f(x, n)
+    else:
+        return dk_sumsq_d(x, n)
 
 
 cdef inline void _add_sq(double* acc, const floating* x, Py_ssize_t n) noexcept nogil:
-    """acc += x**2, elementwise in float64 (contiguous: vectorizes)."""
-    cdef Py_ssize_t j
-    cdef double v
-    for j in range(n):
-        v = x[j]
-        acc[j] = acc[j] + v * v
+    """acc += x**2, elementwise in float64."""
+    if floating is float:
+        dk_add_sq_f(acc, x, n)
+    else:
+        dk_add_sq_d(acc, x, n)
 
 
 cdef inline void _add_sq4(double* acc, const floating* x, Py_ssize_t stride,
                           Py_ssize_t n) noexcept nogil:
-    """acc += x0**2 + x1**2 + x2**2 + x3**2 for four rows `stride` apart.
+    """acc += x0**2 + x1**2 + x2**2 + x3**2 for four rows `stride` apart, left to right
+    (the same result as four _add_sq calls, a quarter of the accumulator traffic)."""
+    if floating is float:
+        dk_add_sq4_f(acc, x, stride, n)
+    else:
+        dk_add_sq4_d(acc, x, stride, n)
 
-    Added left to right, so the result is the same as four _add_sq calls, with a
-    quarter of the accumulator traffic.
-    """
-    cdef Py_ssize_t j
-    cdef double v0, v1, v2, v3
-    cdef const floating* x1 = x + stride
-    cdef const floating* x2 = x + 2 * stride
-    cdef const floating* x3 = x + 3 * stride
-    for j in range(n):
-        v0 = x[j]
-        v1 = x1[j]
-        v2 = x2[j]
-        v3 = x3[j]
-        acc[j] = acc[j] + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3
+
+cdef inline void _scale(floating* y, const floating* x, const double* f,
+                        Py_ssize_t n) noexcept nogil:
+    """y := x * f (elementwise, one rounding); y may be x."""
+    if <const void*>y == <const void*>x:
+        if floating is float:
+            dk_scale_inplace_f(y, f, n)
+        else:
+            dk_scale_inplace_d(y, f, n)
+    else:
+        if floating is float:
+            dk_scale_f(y, x, f, n)
+        else:
+            dk_scale_d(y, x, f, n)
+
+
+cdef inline void _scale1(floating* y, const floating* x, double f, Py_ssize_t n) noexcept nogil:
+    """y := x * f (scalar f, one rounding); y may be x."""
+    if <const void*>y == <const void*>x:
+        if floating is float:
+            dk_scale1_inplace_f(y, f, n)
+        else:
+            dk_scale1_inplace_d(y, f, n)
+    else:
+        if floating is float:
+            dk_scale1_f(y, x, f, n)
+        else:
+            dk_scale1_d(y, x, f, n)
 
 
 cdef void _colsq_blocks(
@@ -97,7 +122,7 @@ cdef void _colsq_blocks(
     cdef Py_ssize_t n_tasks = outer * n_rb * n_cb
     cdef Py_ssize_t t, o, b, cb, c0, cw, r, r0, r1, j
     cdef double* acc
-    for t in prange(n_tasks, schedule='static', num_threads=n_threads, nogil=True):
+    for t in prange(n_tasks, schedule='dynamic', num_threads=n_threads, nogil=True):
         o = t // (n_rb * n_cb)
         b = (t // n_cb) % n_rb
         cb = t % n_cb
@@ -145,7 +170,7 @@ cdef void _rowsq(
     """part[o, k] := sum(x[o, k*ROW_CHUNK:(k+1)*ROW_CHUNK]**2)."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], n_ch = part.shape[1]
     cdef Py_ssize_t t, o, k, c0
-    for t in prange(outer * n_ch, schedule='static', num_threads=n_threads, nogil=True):
+    for t in prange(outer * n_ch, schedule='guided', num_threads=n_threads, nogil=True):
         o = t // n_ch
         k = t % n_ch
         c0 = k * ROW_CHUNK
@@ -230,20 +255,13 @@ cdef void _scale_inner(
     """out[o, r, i] := x[o, r, i] * f[o, i]; tasks are (row, column chunk) pairs."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t n_cb = (inner + FLAT_CHUNK - 1) // FLAT_CHUNK
-    cdef Py_ssize_t t, o, r, j, c0, c1
-    cdef const floating* xr
-    cdef floating* yr
-    cdef const double* fr
-    for t in prange(outer * red * n_cb, schedule='static', num_threads=n_threads, nogil=True):
+    cdef Py_ssize_t t, o, r, c0, c1
+    for t in prange(outer * red * n_cb, schedule='guided', num_threads=n_threads, nogil=True):
         o = t // (red * n_cb)
         r = (t // n_cb) % red
         c0 = (t % n_cb) * FLAT_CHUNK
         c1 = min(inner, c0 + FLAT_CHUNK)
-        xr = &x[o, r, 0]
-        yr = &out[o, r, 0]
-        fr = &f[o, 0]
-        for j in range(c0, c1):
-            yr[j] = <floating>(xr[j] * fr[j])
+        _scale(&out[o, r, c0], &x[o, r, c0], &f[o, c0], c1 - c0)
 
 
 cdef void _scale_rows(
@@ -254,15 +272,12 @@ cdef void _scale_rows(
 ) noexcept nogil:
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1]
     cdef Py_ssize_t n_ch = (red + FLAT_CHUNK - 1) // FLAT_CHUNK
-    cdef Py_ssize_t t, o, c0, c1, j
-    cdef double fo
-    for t in prange(outer * n_ch, schedule='static', num_threads=n_threads, nogil=True):
+    cdef Py_ssize_t t, o, c0, c1
+    for t in prange(outer * n_ch, schedule='guided', num_threads=n_threads, nogil=True):
         o = t // n_ch
         c0 = (t % n_ch) * FLAT_CHUNK
         c1 = min(red, c0 + FLAT_CHUNK)
-        fo = f[o]
-        for j in range(c0, c1):
-            out[o, j] = <floating>(x[o, j] * fo)
+        _scale1(&out[o, c0], &x[o, c0], f[o], c1 - c0)
 
 
 def rescale(const floating[:, :, ::1] x, const double[:, ::1] f, floating[:, :, ::1] out,
@@ -290,7 +305,7 @@ def nonneg(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t t, j, c1
     cdef floating v
     with nogil:
-        for t in prange(n_ch, schedule='static', num_threads=n_threads):
+        for t in prange(n_ch, schedule='guided', num_threads=n_threads):
             c1 = min(n, (t + 1) * FLAT_CHUNK)
             for j in range(t * FLAT_CHUNK, c1):
                 v = x[j]
