@@ -43,19 +43,22 @@ def run(benchmark, fn, shape):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize(
-    "impl", ["densekit", "densekit-inplace", "numpy-keras", "numpy-keras-literal"]
+    "impl",
+    ["densekit", "densekit-inplace", "densekit-1thread", "densekit-inplace-1thread",
+     "numpy-keras", "numpy-keras-literal"],
 )
 def test_max_norm(benchmark, shape, impl):
     benchmark.group = f"MaxNorm axis=0 float32 {shape[0]}x{shape[1]}"
     benchmark.extra_info.update(shape=shape, n_threads=N_THREADS, impl=impl)
     w = weights(shape)
     c = MaxNorm(2.0, axis=0)
-    if impl == "densekit":
-        result = run(benchmark, lambda: c(w, n_threads=N_THREADS), shape)
-    elif impl == "densekit-inplace":
+    n = 1 if impl.endswith("1thread") else N_THREADS
+    if impl.startswith("densekit-inplace"):
         # Repeated in-place calls do the same work (norms and a full rescale) each round.
         work = w.copy()
-        result = run(benchmark, lambda: c(work, out=work, n_threads=N_THREADS), shape)
+        result = run(benchmark, lambda: c(work, out=work, n_threads=n), shape)
+    elif impl.startswith("densekit"):
+        result = run(benchmark, lambda: c(w, n_threads=n), shape)
     elif impl == "numpy-keras":
         result = run(benchmark, lambda: keras_max_norm(w), shape)
     else:

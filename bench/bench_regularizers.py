@@ -23,14 +23,15 @@ def run(benchmark, fn, rounds=5):
     return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("impl", ["densekit", "numpy-sum-square", "numpy-dot"])
+@pytest.mark.parametrize("impl", ["densekit", "densekit-1thread", "numpy-sum-square", "numpy-dot"])
 def test_l2_1e8(benchmark, impl):
     benchmark.group = "L2 penalty, 1e8 float32"
     benchmark.extra_info.update(n=N, n_threads=N_THREADS, impl=impl)
     x = values()
-    if impl == "densekit":
+    if impl.startswith("densekit"):
         reg = L2(1.0)
-        value = run(benchmark, lambda: reg(x, n_threads=N_THREADS))
+        n = 1 if impl.endswith("1thread") else N_THREADS
+        value = run(benchmark, lambda: reg(x, n_threads=n))
     elif impl == "numpy-sum-square":  # what Keras' numpy backend computes (then times l2)
         value = float(run(benchmark, lambda: np.sum(np.square(x))))
     else:  # BLAS sdot: float32 accumulation, no temporary

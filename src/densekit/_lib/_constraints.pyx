@@ -24,6 +24,19 @@ cdef enum:
     ROW_CHUNK = 8192
     # Elements per task of the elementwise passes.
     FLAT_CHUNK = 16384
+    # Fewest values worth a thread of their own.
+    MIN_PER_THREAD = 32768
+
+
+cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nogil:
+    """At most one thread per MIN_PER_THREAD values: waking a thread costs more than
+    a small array's work (and much more on a loaded machine). The partition, hence
+    the result, does not depend on this choice."""
+    cdef Py_ssize_t most = n_values // MIN_PER_THREAD
+    if most < 1:
+        return 1
+    return <int>most if most < n_threads else n_threads
+
 
 cdef double EPS = 1e-7
 
@@ -200,6 +213,7 @@ def sq_norms_rows(const floating[:, ::1] x, int n_threads):
         return sq
     cdef double[:, ::1] sqv = sq
     cdef double[:, ::1] part = np.empty((outer, n_ch), dtype=np.float64)
+    n_threads = _useful_threads(outer * red, n_threads)
     with nogil:
         _rowsq(x, part, n_threads)
         _sum_chunks(part, sqv)
@@ -221,6 +235,7 @@ def sq_norms(const floating[:, :, ::1] x, int n_threads):
     rows_per_block = (red + n_rb - 1) // n_rb
     n_rb = (red + rows_per_block - 1) // rows_per_block
     cdef double[:, :, ::1] part = np.empty((outer, n_rb, inner), dtype=np.float64)
+    n_threads = _useful_threads(outer * red * inner, n_threads)
     with nogil:
         _colsq_blocks(x, part, rows_per_block, n_threads)
         _combine_blocks(part, sqv, n_threads)
@@ -285,6 +300,7 @@ def rescale(const floating[:, :, ::1] x, const double[:, ::1] f, floating[:, :, 
     """out[o, r, i] := x[o, r, i] * f[o, i], rounded once to x's dtype."""
     if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
         return
+    n_threads = _useful_threads(x.shape[0] * x.shape[1] * x.shape[2], n_threads)
     with nogil:
         _scale_inner(x, f, out, n_threads)
 
@@ -294,6 +310,7 @@ def rescale_rows(const floating[:, ::1] x, const double[::1] f, floating[:, ::1]
     """out[o, r] := x[o, r] * f[o], rounded once to x's dtype."""
     if x.shape[0] == 0 or x.shape[1] == 0:
         return
+    n_threads = _useful_threads(x.shape[0] * x.shape[1], n_threads)
     with nogil:
         _scale_rows(x, f, out, n_threads)
 
@@ -304,6 +321,7 @@ def nonneg(const floating[::1] x, floating[::1] out, int n_threads):
     cdef Py_ssize_t n_ch = (n + FLAT_CHUNK - 1) // FLAT_CHUNK
     cdef Py_ssize_t t, j, c1
     cdef floating v
+    n_threads = _useful_threads(n, n_threads)
     with nogil:
         for t in prange(n_ch, schedule='guided', num_threads=n_threads):
             c1 = min(n, (t + 1) * FLAT_CHUNK)

@@ -15,6 +15,19 @@ from libc.math cimport fabs, isfinite
 cdef enum:
     # 8192 values per block: 512 per accumulator lane, so the in-block error is ~1e-13.
     BLOCK = 8192
+    # Fewest values worth a thread of their own.
+    MIN_PER_THREAD = 32768
+
+
+cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nogil:
+    """At most one thread per MIN_PER_THREAD values: waking a thread costs more than
+    a small array's work (and much more on a loaded machine). The partition, hence
+    the result, does not depend on this choice."""
+    cdef Py_ssize_t most = n_values // MIN_PER_THREAD
+    if most < 1:
+        return 1
+    return <int>most if most < n_threads else n_threads
+
 
 cdef enum:
     _SUM_ABS = 1
@@ -66,6 +79,7 @@ def sums(const floating[::1] x, int which, int n_threads):
     if n == 0:
         return 0.0, 0.0
     cdef double[:, ::1] part = np.empty((n_blocks, 2), dtype=np.float64)
+    n_threads = _useful_threads(n, n_threads)
     with nogil:
         for b in prange(n_blocks, schedule='guided', num_threads=n_threads):
             j0 = b * BLOCK
@@ -91,6 +105,7 @@ def l1l2_gradient(const floating[::1] x, floating[::1] out, double l1, double l2
     cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b, j, j1
     cdef double v, g, two_l2 = 2.0 * l2
+    n_threads = _useful_threads(n, n_threads)
     with nogil:
         for b in prange(n_blocks, schedule='guided', num_threads=n_threads):
             j1 = min(n, (b + 1) * BLOCK)
