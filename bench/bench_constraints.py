@@ -1,0 +1,85 @@
+"""MaxNorm (and UnitNorm) against the numpy expression Keras uses, float32, 2 threads.
+
+Run: pytest bench/bench_constraints.py --benchmark-only
+Groups put densekit (new output, and in place with out=w) beside numpy.
+"""
+
+import numpy as np
+import pytest
+
+from densekit.constraints import MaxNorm, UnitNorm
+
+N_THREADS = 2
+SHAPES = [(256, 256), (4096, 4096), (16384, 4096)]
+_cache = {}
+
+
+def weights(shape):
+    # One array per shape for the whole session: generating 256 MB is slower than the kernels.
+    if shape not in _cache:
+        _cache.clear()
+        rng = np.random.default_rng(0)
+        _cache[shape] = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.1)
+    return _cache[shape]
+
+
+def keras_max_norm(w, max_value=2.0, axis=0):
+    """keras.constraints.MaxNorm.__call__ on the numpy backend, written out."""
+    norms = np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
+    desired = np.clip(norms, 0, max_value)
+    return w * (desired / (1e-7 + norms))
+
+
+def keras_max_norm_literal(w, max_value=2.0, axis=0):
+    """The issue's expression, w * clip(norms, 0, m) / (1e-7 + norms), as written."""
+    norms = np.sqrt(np.sum(w * w, axis=axis, keepdims=True))
+    return w * np.clip(norms, 0, max_value) / (1e-7 + norms)
+
+
+def run(benchmark, fn, shape):
+    rounds = 5 if shape[0] * shape[1] >= 2**24 else 30
+    return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize(
+    "impl",
+    ["densekit", "densekit-inplace", "densekit-1thread", "densekit-inplace-1thread",
+     "numpy-keras", "numpy-keras-literal"],
+)
+def test_max_norm(benchmark, shape, impl):
+    benchmark.group = f"MaxNorm axis=0 float32 {shape[0]}x{shape[1]}"
+    benchmark.extra_info.update(shape=shape, n_threads=N_THREADS, impl=impl)
+    w = weights(shape)
+    c = MaxNorm(2.0, axis=0)
+    n = 1 if impl.endswith("1thread") else N_THREADS
+    if impl.startswith("densekit-inplace"):
+        # Repeated in-place calls do the same work (norms and a full rescale) each round.
+        work = w.copy()
+        result = run(benchmark, lambda: c(work, out=work, n_threads=n), shape)
+    elif impl.startswith("densekit"):
+        result = run(benchmark, lambda: c(w, n_threads=n), shape)
+    elif impl == "numpy-keras":
+        result = run(benchmark, lambda: keras_max_norm(w), shape)
+    else:
+        result = run(benchmark, lambda: keras_max_norm_literal(w), shape)
+    assert result.dtype == np.float32 and result.shape == shape
+    assert np.all(np.sqrt(np.sum(np.square(result, dtype=np.float64), axis=0)) <= 2.0 + 1e-5)
+
+
+@pytest.mark.parametrize("impl", ["densekit", "numpy-keras"])
+def test_unit_norm_rows(benchmark, impl):
+    shape = (4096, 4096)
+    benchmark.group = "UnitNorm axis=-1 float32 4096x4096"
+    w = weights(shape)
+    if impl == "densekit":
+        c = UnitNorm(axis=-1)
+        result = run(benchmark, lambda: c(w, n_threads=N_THREADS), shape)
+    else:
+        def fn():
+            norms = np.sqrt(np.sum(np.square(w), axis=-1, keepdims=True))
+            return w / (1e-7 + norms)
+
+        result = run(benchmark, fn, shape)
+    assert result.dtype == np.float32
+    assert np.allclose(np.linalg.norm(result[:4].astype(np.float64), axis=1), 1.0, rtol=1e-5)
