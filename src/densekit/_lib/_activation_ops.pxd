@@ -82,7 +82,8 @@ cdef extern from *:
     #endif
 
     /* exp(x) to ~2e-13 relative for results rounded to float: x is clamped to
-     * [-200, 200] (exp is 0 or inf in float far inside that range). Cody-Waite
+     * [-200, 200] (exp is 0 or inf in float far inside that range); below -200
+     * the result is exactly 0. Cody-Waite
      * reduction x = k ln2 + r, |r| <= ln2/2, degree-10 Taylor for exp(r), and 2^k
      * built in the exponent bits (k sits in the low bits of t via the 1.5*2^52 shift). */
     static inline double dk_expd_f32(double x)
@@ -101,7 +102,8 @@ cdef extern from *:
         bits = (bits + 1023u) << 52;
         double scale;
         memcpy(&scale, &bits, sizeof scale);
-        return p * scale;
+        double e = p * scale;
+        return x < -200.0 ? 0.0 : e;   /* exact 0 far below float's range (and for -inf) */
     }
 
     /* 1 / (1 + exp(-x)) with exp only of -|x|. */
@@ -185,7 +187,7 @@ cdef extern from *:
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             double v = x[j];
-            double vn = v < 0.0 ? v : 0.0;
+            double vn = v >= 0.0 ? 0.0 : v;   /* NaN stays NaN */
             double em1 = dk_expd_f32(vn) - 1.0;
             double ser = vn + vn * vn * (0.5 + vn * (1.0 / 6.0));
             double m = vn > -1e-4 ? ser : em1;
@@ -383,7 +385,7 @@ cdef inline double _squareplus_d(double x, double b) noexcept nogil:
     avoids the cancellation, and hypot avoids overflowing x^2."""
     cdef double r = hypot(x, sqrt(b))
     if x >= 0.0:
-        return 0.5 * (x + r)
+        return 0.5 * x + 0.5 * r   # not 0.5 * (x + r): that overflows near the max
     if x != x:
         return x
     return 0.5 * b / (r - x)
