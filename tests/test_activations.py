@@ -130,6 +130,8 @@ def _data(dtype, n=4000, seed=0):
         rng.standard_normal(n) * 3,
         rng.uniform(-40, 40, n // 4),
         np.linspace(-1.5, 1.5, 301),
+        # across float32's exp range and the subnormal results near its end
+        np.linspace(-120, 120, 2401),
         [0.0, -0.0, 1e-30, -1e-30, 1e-5, -1e-5, 1e-3, -1e-3, 0.5, -0.5, 3.0, -3.0, 6.0,
          1.0, -1.0, 0.3, 0.4, -0.4, 0.25],
     ])

@@ -81,10 +81,10 @@ cdef extern from *:
     #define DK_ACT_CLONES
     #endif
 
-    /* exp(x) to ~2e-13 relative for results rounded to float: x is clamped to
+    /* exp(x) to ~2e-10 relative for results rounded to float: x is clamped to
      * [-200, 200] (exp is 0 or inf in float far inside that range); below -200
      * the result is exactly 0. Cody-Waite
-     * reduction x = k ln2 + r, |r| <= ln2/2, degree-10 Taylor for exp(r), and 2^k
+     * reduction x = k ln2 + r, |r| <= ln2/2, degree-8 Taylor for exp(r), and 2^k
      * built in the exponent bits (k sits in the low bits of t via the 1.5*2^52 shift). */
     static inline double dk_expd_f32(double x)
     {
@@ -95,8 +95,7 @@ cdef extern from *:
         double k = t - shift;
         double r = (xc - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
         double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120
-                   + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880
-                   + r * (1.0 / 3628800))))))))));
+                   + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320))))))));
         uint64_t bits;
         memcpy(&bits, &t, sizeof bits);
         bits = (bits + 1023u) << 52;
@@ -104,6 +103,42 @@ cdef extern from *:
         memcpy(&scale, &bits, sizeof scale);
         double e = p * scale;
         return x < -200.0 ? 0.0 : e;   /* exact 0 far below float's range (and for -inf) */
+    }
+
+    /* exp(x) for x <= 0 in float arithmetic (16 lanes per AVX-512 vector), <= 2 ulp:
+     * Cody-Waite with a 9-bit ln2_hi (k * ln2_hi is exact), degree-7 Taylor on
+     * |r| <= ln2/2, 2^k from the exponent bits in two steps below k = -100 so that
+     * results in the subnormal range round once, correctly. Used only where x is
+     * an exact input value (no argument error to amplify). */
+    static inline float dk_expf_neg_f32(float x)
+    {
+        float xc = x < -104.0f ? -104.0f : x;
+        xc = xc > 0.0f ? 0.0f : xc;
+        const float shift = 12582912.0f;   /* 1.5 * 2^23: adding it rounds to an integer */
+        float t = xc * 1.44269504088896341f + shift;
+        float k = t - shift;
+        float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+        float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
+                  + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+        int32_t ti;
+        memcpy(&ti, &t, sizeof ti);
+        int32_t ki = ti - 0x4B400000;          /* k as an integer, in [-150, 0] */
+        int32_t lift = k < -100.0f ? 64 : 0;   /* keep the biased exponent positive */
+        uint32_t bits = (uint32_t)(ki + lift + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        float e = p * scale;
+        float e_low = e * 5.42101086242752217e-20f;   /* 2^-64 */
+        e = k < -100.0f ? e_low : e;
+        return x < -104.0f ? 0.0f : e;   /* exp(-104) is below float's subnormals */
+    }
+
+    /* sigmoid in float arithmetic: num / (1 + e), e = exp(-|x|); <= 4 ulp in all. */
+    static inline float dk_sigmoidf_f32(float x)
+    {
+        float e = dk_expf_neg_f32(-fabsf(x));
+        float num = x >= 0.0f ? 1.0f : e;
+        return num / (1.0f + e);
     }
 
     /* 1 / (1 + exp(-x)) with exp only of -|x|. */
@@ -134,14 +169,16 @@ cdef extern from *:
     DK_ACT_CLONES static void dk_f32_sigmoid(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++)
-            y[j] = (float)dk_sigmoidd_f32((double)x[j]);
+            y[j] = dk_sigmoidf_f32(x[j]);
     }
 
     DK_ACT_CLONES static void dk_f32_silu(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
-            double v = x[j];
-            y[j] = (float)dk_gated(v, dk_sigmoidd_f32(v));
+            float v = x[j];
+            float g = dk_sigmoidf_f32(v);
+            float v0 = g == 0.0f ? 0.0f : v;   /* -inf * 0 -> the limit 0 */
+            y[j] = v0 * g;
         }
     }
 
@@ -202,57 +239,85 @@ cdef extern from *:
             y[j] = (float)dk_expd_f32((double)x[j]);
     }
 
-    /* Softmax / log-softmax of one float row, sums in double over 8 fixed lanes
-     * (a fixed order: results do not depend on threads or SIMD level).
-     * Returns 0 when the row holds NaN or +inf: the caller's generic path handles it. */
-    DK_ACT_CLONES static int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
+    DK_ACT_CLONES static void dk_f32_scale(float *y, Py_ssize_t n, double inv)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = (float)((double)y[j] * inv);
+    }
+
+    DK_ACT_CLONES static void dk_f32_log_softmax_finish(const float *x, float *y, Py_ssize_t n,
+                                                        double m, double lse)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = (float)(((double)x[j] - m) - lse);
+    }
+
+    /* buf[i] = exp(x[i] - m) in double (x - m is exact), rounded to float. */
+    DK_ACT_CLONES static void dk_f32_exp_shifted(const float *x, float *buf, Py_ssize_t n,
+                                                 double m)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            buf[j] = (float)dk_expd_f32((double)x[j] - m);
+    }
+
+    /* Sum of floats in double over 8 fixed lanes (fixed order: thread-independent). */
+    DK_ACT_CLONES static double dk_f32_sum(const float *v, Py_ssize_t n)
+    {
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
+        Py_ssize_t j = 0;
+        for (; j + 8 <= n; j += 8)
+            for (int l = 0; l < 8; l++)
+                acc[l] += (double)v[j + l];
+        for (; j < n; j++)
+            s += (double)v[j];
+        return s + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    }
+
+    /* Max of a float row over 16 lanes; *bad is set when it holds NaN or +inf. */
+    DK_ACT_CLONES static float dk_f32_max(const float *x, Py_ssize_t n, int *bad)
     {
         float mx[16];
-        int bad[16];
+        int bd[16];
         Py_ssize_t j = 0;
         int l;
-        for (l = 0; l < 16; l++) { mx[l] = -INFINITY; bad[l] = 0; }
+        for (l = 0; l < 16; l++) { mx[l] = -INFINITY; bd[l] = 0; }
         for (; j + 16 <= n; j += 16)
             for (l = 0; l < 16; l++) {
                 float v = x[j + l];
                 mx[l] = v > mx[l] ? v : mx[l];
-                bad[l] |= !(v < INFINITY);   /* NaN or +inf */
+                bd[l] |= !(v < INFINITY);
             }
         float m = -INFINITY;
-        int anybad = 0;
-        for (l = 0; l < 16; l++) { m = mx[l] > m ? mx[l] : m; anybad |= bad[l]; }
-        for (; j < n; j++) { m = x[j] > m ? x[j] : m; anybad |= !(x[j] < INFINITY); }
-        if (anybad || m == -INFINITY)
+        int any = 0;
+        for (l = 0; l < 16; l++) { m = mx[l] > m ? mx[l] : m; any |= bd[l]; }
+        for (; j < n; j++) { m = x[j] > m ? x[j] : m; any |= !(x[j] < INFINITY); }
+        *bad = any;
+        return m;
+    }
+
+    /* Softmax / log-softmax of one float row: the max, then exp(x - max) in
+     * L1-sized chunks (written to y, or to a stack buffer for log-softmax so
+     * that x may alias y) with the float values summed in double, then the
+     * scaling pass. Returns 0, writing nothing, when the row holds NaN or
+     * +inf or is all -inf: the caller's generic path handles those. */
+    static int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
+    {
+        int bad;
+        float m = dk_f32_max(x, n, &bad);
+        if (bad || m == -INFINITY)
             return 0;
-        double md = m, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
-        j = 0;
-        if (log_sm) {
-            for (; j + 8 <= n; j += 8)
-                for (l = 0; l < 8; l++)
-                    acc[l] += dk_expd_f32((double)x[j + l] - md);
-        } else {
-            for (; j + 8 <= n; j += 8)
-                for (l = 0; l < 8; l++) {
-                    double e = dk_expd_f32((double)x[j + l] - md);
-                    acc[l] += e;
-                    y[j + l] = (float)e;
-                }
+        double md = m, s = 0.0;
+        float buf[512];
+        for (Py_ssize_t j0 = 0; j0 < n; j0 += 512) {
+            Py_ssize_t w = n - j0 < 512 ? n - j0 : 512;
+            float *dst = log_sm ? buf : y + j0;
+            dk_f32_exp_shifted(x + j0, dst, w, md);
+            s += dk_f32_sum(dst, w);
         }
-        for (; j < n; j++) {
-            double e = dk_expd_f32((double)x[j] - md);
-            s += e;
-            if (!log_sm) y[j] = (float)e;
-        }
-        s += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        if (log_sm) {
-            double ls = log(s);
-            for (j = 0; j < n; j++)
-                y[j] = (float)(((double)x[j] - md) - ls);
-        } else {
-            double inv = 1.0 / s;
-            for (j = 0; j < n; j++)
-                y[j] = (float)((double)y[j] * inv);
-        }
+        if (log_sm)
+            dk_f32_log_softmax_finish(x, y, n, md, log(s));
+        else
+            dk_f32_scale(y, n, 1.0 / s);
         return 1;
     }
 
