@@ -105,19 +105,19 @@ cdef extern from *:
         return x < -200.0 ? 0.0 : e;   /* exact 0 far below float's range (and for -inf) */
     }
 
-    /* exp(x) for x <= 0 in float arithmetic (16 lanes per AVX-512 vector), <= 2 ulp:
+    /* exp(x + dx) for x <= 0 in float arithmetic (16 lanes per AVX-512 vector), <= 2 ulp,
+     * where dx is a tiny correction (the rounding error of how x was formed; 0 if exact).
      * Cody-Waite with a 9-bit ln2_hi (k * ln2_hi is exact), degree-7 Taylor on
      * |r| <= ln2/2, 2^k from the exponent bits in two steps below k = -100 so that
-     * results in the subnormal range round once, correctly. Used only where x is
-     * an exact input value (no argument error to amplify). */
-    static inline float dk_expf_neg_f32(float x)
+     * results in the subnormal range round once, correctly. */
+    static inline float dk_expf_neg2_f32(float x, float dx)
     {
         float xc = x < -104.0f ? -104.0f : x;
         xc = xc > 0.0f ? 0.0f : xc;
         const float shift = 12582912.0f;   /* 1.5 * 2^23: adding it rounds to an integer */
         float t = xc * 1.44269504088896341f + shift;
         float k = t - shift;
-        float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+        float r = ((xc - k * 0.693359375f) - k * -2.12194440e-4f) + dx;
         float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
                   + r * (1.0f / 720 + r * (1.0f / 5040)))))));
         int32_t ti;
@@ -131,6 +131,11 @@ cdef extern from *:
         float e_low = e * 5.42101086242752217e-20f;   /* 2^-64 */
         e = k < -100.0f ? e_low : e;
         return x < -104.0f ? 0.0f : e;   /* exp(-104) is below float's subnormals */
+    }
+
+    static inline float dk_expf_neg_f32(float x)
+    {
+        return dk_expf_neg2_f32(x, 0.0f);
     }
 
     /* sigmoid in float arithmetic: num / (1 + e), e = exp(-|x|); <= 4 ulp in all. */
@@ -252,12 +257,19 @@ cdef extern from *:
             y[j] = (float)(((double)x[j] - m) - lse);
     }
 
-    /* buf[i] = exp(x[i] - m) in double (x - m is exact), rounded to float. */
+    /* buf[i] = exp(x[i] - m) for x[i] <= m, in float arithmetic: TwoSum gives the exact
+     * rounding error of x - m, which goes into the reduced argument, so the result is
+     * that of the exact difference (<= 2 ulp). */
     DK_ACT_CLONES static void dk_f32_exp_shifted(const float *x, float *buf, Py_ssize_t n,
-                                                 double m)
+                                                 float m)
     {
-        for (Py_ssize_t j = 0; j < n; j++)
-            buf[j] = (float)dk_expd_f32((double)x[j] - m);
+        for (Py_ssize_t j = 0; j < n; j++) {
+            float v = x[j];
+            float d = v - m;
+            float bb = d - v;
+            float err = (v - (d - bb)) + (-m - bb);
+            buf[j] = dk_expf_neg2_f32(d, err);
+        }
     }
 
     /* Sum of floats in double over 8 fixed lanes (fixed order: thread-independent). */
@@ -273,25 +285,29 @@ cdef extern from *:
         return s + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     }
 
-    /* Max of a float row over 16 lanes; *bad is set when it holds NaN or +inf. */
+    /* Max of a float row, 16 lanes in GCC vector extensions (lowered to whatever
+     * width each clone has); *bad is set when the row holds NaN or +inf (x - x
+     * is NaN exactly for those, and NaN sticks in the lane sums). */
+    typedef float dk_v16f __attribute__((vector_size(64)));
+    typedef int32_t dk_v16i __attribute__((vector_size(64)));
+
     DK_ACT_CLONES static float dk_f32_max(const float *x, Py_ssize_t n, int *bad)
     {
-        float mx[16];
-        int bd[16];
+        dk_v16f mx, z = {0};
         Py_ssize_t j = 0;
         int l;
-        for (l = 0; l < 16; l++) { mx[l] = -INFINITY; bd[l] = 0; }
-        for (; j + 16 <= n; j += 16)
-            for (l = 0; l < 16; l++) {
-                float v = x[j + l];
-                mx[l] = v > mx[l] ? v : mx[l];
-                bd[l] |= !(v < INFINITY);
-            }
-        float m = -INFINITY;
-        int any = 0;
-        for (l = 0; l < 16; l++) { m = mx[l] > m ? mx[l] : m; any |= bd[l]; }
-        for (; j < n; j++) { m = x[j] > m ? x[j] : m; any |= !(x[j] < INFINITY); }
-        *bad = any;
+        for (l = 0; l < 16; l++) mx[l] = -INFINITY;
+        for (; j + 16 <= n; j += 16) {
+            dk_v16f v;
+            memcpy(&v, x + j, sizeof v);
+            dk_v16i gt = v > mx;
+            mx = (dk_v16f)(((dk_v16i)v & gt) | ((dk_v16i)mx & ~gt));
+            z += v - v;
+        }
+        float m = -INFINITY, zz = 0.0f;
+        for (l = 0; l < 16; l++) { m = mx[l] > m ? mx[l] : m; zz += z[l]; }
+        for (; j < n; j++) { m = x[j] > m ? x[j] : m; zz += x[j] - x[j]; }
+        *bad = zz != 0.0f;   /* NaN != 0 */
         return m;
     }
 
@@ -306,16 +322,16 @@ cdef extern from *:
         float m = dk_f32_max(x, n, &bad);
         if (bad || m == -INFINITY)
             return 0;
-        double md = m, s = 0.0;
+        double s = 0.0;
         float buf[512];
         for (Py_ssize_t j0 = 0; j0 < n; j0 += 512) {
             Py_ssize_t w = n - j0 < 512 ? n - j0 : 512;
             float *dst = log_sm ? buf : y + j0;
-            dk_f32_exp_shifted(x + j0, dst, w, md);
+            dk_f32_exp_shifted(x + j0, dst, w, m);
             s += dk_f32_sum(dst, w);
         }
         if (log_sm)
-            dk_f32_log_softmax_finish(x, y, n, md, log(s));
+            dk_f32_log_softmax_finish(x, y, n, (double)m, log(s));
         else
             dk_f32_scale(y, n, 1.0 / s);
         return 1;
