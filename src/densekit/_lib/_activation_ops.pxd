@@ -1,0 +1,482 @@
+# Scalar and row kernels of densekit's activations, shared by `_activations.pyx`
+# and the Dense layer's fused epilogue (`_dense.pyx`): cimport, never import.
+#
+# Contract (stable; codes are never renumbered, new ones are appended)
+# --------------------------------------------------------------------
+# Every function here is `cdef inline ... noexcept nogil`, generic over the
+# fused type `floating` (float or double), and has no Python-level state, so a
+# kernel that cimports this file compiles its own copy (no cross-module
+# function pointers).
+#
+#   activate_into(code, x, y, n, p0, p1, p2)   y[j] = act(x[j])  (y may equal x)
+#   activate_row(code, row, n, p0, p1, p2)     row[j] = act(row[j]), in place
+#   bias_activate_row(code, row, bias, n, p0, p1, p2)
+#                                              row[j] = act(row[j] + bias[j]) in one
+#                                              pass over memory (bias may be NULL)
+#
+# `code` is one of the ACT_* values below; p0..p2 carry its parameters (unused
+# ones are ignored, pass 0.0):
+#
+#   code               p0                p1                    p2
+#   ACT_LINEAR         -                 -                     -
+#   ACT_RELU           negative_slope    max_value (NaN=None)  threshold
+#   ACT_RELU6          -
+#   ACT_LEAKY_RELU     negative_slope
+#   ACT_ELU            alpha
+#   ACT_SELU           -
+#   ACT_CELU           alpha (non-zero)
+#   ACT_GELU           -   (exact erf form)
+#   ACT_GELU_TANH      -   (tanh approximation)
+#   ACT_SILU           -   (= swish)
+#   ACT_SIGMOID ACT_TANH ACT_SOFTPLUS ACT_SOFTSIGN ACT_HARD_SIGMOID
+#   ACT_HARD_SILU (= hard_swish) ACT_EXPONENTIAL ACT_MISH ACT_LOG_SIGMOID
+#   ACT_HARD_TANH ACT_TANH_SHRINK ACT_SPARSE_PLUS ACT_SPARSE_SIGMOID: no parameters
+#   ACT_HARD_SHRINK    threshold
+#   ACT_SOFT_SHRINK    threshold
+#   ACT_SQUAREPLUS     b (>= 0)
+#   ACT_THRESHOLD      threshold         default_value
+#   ACT_SOFTMAX        -   ROW-WISE: softmax over the whole row (the last axis)
+#   ACT_LOG_SOFTMAX    -   ROW-WISE: log_softmax over the whole row
+#
+# The row-wise codes (>= ACT_SOFTMAX) treat the n values as one vector, so the
+# row must be the complete last axis; every other code is elementwise.
+# In Python, `densekit.activations.fused_code(fn)` maps a public activation
+# function (or a functools.partial of one with keyword arguments) to its
+# (code, p0, p1, p2) tuple, or None when there is no fused kernel.
+#
+# Numerics: transcendental ops are evaluated in double for float inputs as
+# well (one rounding at the end), with formulas that neither overflow nor
+# cancel: no inf/NaN from finite input except where the true value overflows
+# (exponential), +-inf give the mathematical limits, NaN propagates.
+# The loops are branch-free selects, so gcc vectorizes the simple ones; the
+# float path of the hot transcendental ops dispatches to vectorized C
+# (`dk_act_*` below, runtime-selected AVX-512 / AVX2 / baseline clones).
+
+from cython cimport floating
+from libc.math cimport exp, expm1, log, log1p, tanh, erfc, fabs, hypot, sqrt, INFINITY
+from libc.stdlib cimport malloc, free
+
+cdef enum:
+    ACT_LINEAR = 0
+    ACT_RELU = 1
+    ACT_RELU6 = 2
+    ACT_LEAKY_RELU = 3
+    ACT_ELU = 4
+    ACT_SELU = 5
+    ACT_CELU = 6
+    ACT_GELU = 7
+    ACT_GELU_TANH = 8
+    ACT_SILU = 9
+    ACT_SIGMOID = 10
+    ACT_TANH = 11
+    ACT_SOFTPLUS = 12
+    ACT_SOFTSIGN = 13
+    ACT_HARD_SIGMOID = 14
+    ACT_HARD_SILU = 15
+    ACT_EXPONENTIAL = 16
+    ACT_MISH = 17
+    ACT_LOG_SIGMOID = 18
+    ACT_HARD_TANH = 19
+    ACT_TANH_SHRINK = 20
+    ACT_HARD_SHRINK = 21
+    ACT_SOFT_SHRINK = 22
+    ACT_SPARSE_PLUS = 23
+    ACT_SPARSE_SIGMOID = 24
+    ACT_SQUAREPLUS = 25
+    ACT_THRESHOLD = 26
+    ACT_SOFTMAX = 27
+    ACT_LOG_SOFTMAX = 28
+    ACT_N_CODES = 29
+
+# Elements per tile in bias_activate_row: the tile stays in L1 between the
+# bias add and the activation, so the row is streamed once.
+cdef enum:
+    ACT_TILE = 512
+
+
+# ---------------------------------------------------------------- double ops
+# Stable double formulas; the float path rounds their result once.
+
+cdef inline double _sigmoid_d(double x) noexcept nogil:
+    """1 / (1 + exp(-x)) without overflow: exp only of -|x|."""
+    cdef double e = exp(-fabs(x))
+    cdef double r = 1.0 / (1.0 + e)
+    return r if x >= 0.0 else e * r
+
+
+cdef inline double _softplus_d(double x) noexcept nogil:
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
+    cdef double m = x if x > 0.0 else 0.0
+    if x != x:
+        return x
+    return m + log1p(exp(-fabs(x)))
+
+
+cdef inline double _log_sigmoid_d(double x) noexcept nogil:
+    """-softplus(-x) = min(x, 0) - log1p(exp(-|x|))."""
+    cdef double m = x if x < 0.0 else 0.0
+    if x != x:
+        return x
+    return m - log1p(exp(-fabs(x)))
+
+
+cdef inline double _times(double x, double gate) noexcept nogil:
+    """x * gate, where a zero gate wins over an infinite x (the limit is 0)."""
+    return 0.0 if gate == 0.0 else x * gate
+
+
+cdef inline double _silu_d(double x) noexcept nogil:
+    return _times(x, _sigmoid_d(x))
+
+
+cdef inline double _gelu_d(double x) noexcept nogil:
+    """x * Phi(x) = 0.5 * x * erfc(-x / sqrt(2)): erfc keeps the negative tail exact."""
+    return _times(x, 0.5 * erfc(-x * 0.70710678118654752440))
+
+
+cdef inline double _gelu_tanh_d(double x) noexcept nogil:
+    """0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)."""
+    cdef double u = 0.79788456080286535588 * (x + 0.044715 * (x * x * x))
+    return _times(x, _sigmoid_d(2.0 * u))
+
+
+cdef inline double _elu_d(double x, double alpha) noexcept nogil:
+    return x if x >= 0.0 else alpha * expm1(x)
+
+
+cdef inline double _celu_d(double x, double alpha) noexcept nogil:
+    return x if x > 0.0 else alpha * expm1(x / alpha)
+
+
+cdef inline double _mish_d(double x) noexcept nogil:
+    return _times(x, tanh(_softplus_d(x)))
+
+
+cdef inline double _tanh_shrink_d(double x) noexcept nogil:
+    """x - tanh(x); a series below 0.25 avoids the cancellation near 0."""
+    cdef double x2
+    if fabs(x) >= 0.25:
+        return x - tanh(x)
+    x2 = x * x
+    # x^3/3 - 2x^5/15 + 17x^7/315 - 62x^9/2835 + 1382x^11/155925 - 21844x^13/6081075
+    #       + 929569x^15/638512875 - 6404582x^17/10854718875  (|rel. error| < 1e-17 here)
+    return x * x2 * (1.0 / 3.0 + x2 * (-2.0 / 15.0 + x2 * (17.0 / 315.0 + x2 * (
+        -62.0 / 2835.0 + x2 * (1382.0 / 155925.0 + x2 * (-21844.0 / 6081075.0 + x2 * (
+            929569.0 / 638512875.0 + x2 * (-6404582.0 / 10854718875.0))))))))
+
+
+cdef inline double _squareplus_d(double x, double b) noexcept nogil:
+    """(x + sqrt(x^2 + b)) / 2; for x < 0 the form b / (2 (sqrt(x^2 + b) - x))
+    avoids the cancellation, and hypot avoids overflowing x^2."""
+    cdef double r = hypot(x, sqrt(b))
+    if x >= 0.0:
+        return 0.5 * (x + r)
+    if x != x:
+        return x
+    return 0.5 * b / (r - x)
+
+
+# -------------------------------------------------------- native-type ops
+
+cdef inline floating act_relu(floating x) noexcept nogil:
+    return 0 if x <= 0 else x
+
+
+cdef inline floating act_relu_general(floating x, double slope, double max_value,
+                                      double threshold) noexcept nogil:
+    """Keras' ReLU.static_call: (x if x > threshold else 0), clipped to
+    [0, max_value] when max_value is given (not NaN), minus
+    slope * max(threshold - x, 0). NaN stays NaN."""
+    cdef double xd = x
+    cdef double y = 0.0 if xd <= threshold else xd
+    cdef double neg
+    if max_value == max_value:
+        y = 0.0 if y < 0.0 else y
+        y = max_value if y > max_value else y
+    if slope != 0.0:
+        neg = threshold - xd
+        if neg > 0.0:
+            y = y - slope * neg
+    return <floating>y
+
+
+cdef inline floating act_relu6(floating x) noexcept nogil:
+    if x <= 0:
+        return 0
+    return 6 if x >= 6 else x
+
+
+cdef inline floating act_leaky_relu(floating x, floating slope) noexcept nogil:
+    """max(x, slope * x) as Keras; a zero slope gives exactly relu (no 0 * inf)."""
+    cdef floating sx = slope * x if slope != 0 else 0
+    return x if x >= sx else (sx if x == x else x)
+
+
+cdef inline floating act_hard_sigmoid(floating x) noexcept nogil:
+    cdef double y = <double>x / 6.0 + 0.5
+    if y <= 0.0:
+        return 0
+    return 1 if y >= 1.0 else <floating>y
+
+
+cdef inline floating act_hard_silu(floating x) noexcept nogil:
+    cdef double xd = x
+    cdef double y = xd / 6.0 + 0.5
+    if y <= 0.0:
+        return 0
+    return x if y >= 1.0 else <floating>(xd * y)
+
+
+cdef inline floating act_hard_tanh(floating x) noexcept nogil:
+    if x < -1:
+        return -1
+    return 1 if x > 1 else x
+
+
+cdef inline floating act_softsign(floating x) noexcept nogil:
+    cdef double a = fabs(<double>x)
+    if a == INFINITY:
+        return 1 if x > 0 else -1
+    return <floating>(<double>x / (1.0 + a))
+
+
+cdef inline floating act_hard_shrink(floating x, double t) noexcept nogil:
+    return 0 if fabs(<double>x) <= t else x
+
+
+cdef inline floating act_soft_shrink(floating x, double t) noexcept nogil:
+    cdef double xd = x
+    if xd > t:
+        return <floating>(xd - t)
+    if xd < -t:
+        return <floating>(xd + t)
+    return x if x != x else 0
+
+
+cdef inline floating act_sparse_plus(floating x) noexcept nogil:
+    cdef double xd = x
+    if xd <= -1.0:
+        return 0
+    if xd < 1.0:
+        return <floating>(0.25 * (xd + 1.0) * (xd + 1.0))
+    return x
+
+
+cdef inline floating act_sparse_sigmoid(floating x) noexcept nogil:
+    cdef double xd = x
+    if xd <= -1.0:
+        return 0
+    if xd >= 1.0:
+        return 1
+    return <floating>(0.5 * (xd + 1.0))
+
+
+cdef inline floating act_threshold(floating x, double t, double value) noexcept nogil:
+    return <floating>value if <double>x <= t else x
+
+
+# --------------------------------------------------------- the dispatcher
+
+cdef inline void activate_into(int code, const floating* x, floating* y, Py_ssize_t n,
+                               double p0, double p1, double p2) noexcept nogil:
+    """y[j] = act_code(x[j]) for j < n (y may be x). Row-wise codes treat x as one row."""
+    cdef Py_ssize_t j
+    cdef floating fp0 = <floating>p0
+    if code == ACT_LINEAR:
+        if x != y:
+            for j in range(n):
+                y[j] = x[j]
+    elif code == ACT_RELU:
+        if p0 == 0.0 and p1 != p1 and p2 == 0.0:
+            for j in range(n):
+                y[j] = act_relu(x[j])
+        elif p0 != 0.0 and p1 != p1 and p2 == 0.0:
+            for j in range(n):
+                y[j] = act_leaky_relu(x[j], fp0)
+        else:
+            for j in range(n):
+                y[j] = act_relu_general(x[j], p0, p1, p2)
+    elif code == ACT_RELU6:
+        for j in range(n):
+            y[j] = act_relu6(x[j])
+    elif code == ACT_LEAKY_RELU:
+        for j in range(n):
+            y[j] = act_leaky_relu(x[j], fp0)
+    elif code == ACT_HARD_SIGMOID:
+        for j in range(n):
+            y[j] = act_hard_sigmoid(x[j])
+    elif code == ACT_HARD_SILU:
+        for j in range(n):
+            y[j] = act_hard_silu(x[j])
+    elif code == ACT_HARD_TANH:
+        for j in range(n):
+            y[j] = act_hard_tanh(x[j])
+    elif code == ACT_SOFTSIGN:
+        for j in range(n):
+            y[j] = act_softsign(x[j])
+    elif code == ACT_HARD_SHRINK:
+        for j in range(n):
+            y[j] = act_hard_shrink(x[j], p0)
+    elif code == ACT_SOFT_SHRINK:
+        for j in range(n):
+            y[j] = act_soft_shrink(x[j], p0)
+    elif code == ACT_SPARSE_PLUS:
+        for j in range(n):
+            y[j] = act_sparse_plus(x[j])
+    elif code == ACT_SPARSE_SIGMOID:
+        for j in range(n):
+            y[j] = act_sparse_sigmoid(x[j])
+    elif code == ACT_THRESHOLD:
+        for j in range(n):
+            y[j] = act_threshold(x[j], p0, p1)
+    elif code == ACT_SOFTMAX:
+        softmax_into(x, y, n)
+    elif code == ACT_LOG_SOFTMAX:
+        log_softmax_into(x, y, n)
+    else:
+        _transcendental_into(code, x, y, n, p0)
+
+
+cdef inline void _transcendental_into(int code, const floating* x, floating* y,
+                                      Py_ssize_t n, double p0) noexcept nogil:
+    cdef Py_ssize_t j
+    if code == ACT_SIGMOID:
+        for j in range(n):
+            y[j] = <floating>_sigmoid_d(x[j])
+    elif code == ACT_SILU:
+        for j in range(n):
+            y[j] = <floating>_silu_d(x[j])
+    elif code == ACT_GELU:
+        for j in range(n):
+            y[j] = <floating>_gelu_d(x[j])
+    elif code == ACT_GELU_TANH:
+        for j in range(n):
+            y[j] = <floating>_gelu_tanh_d(x[j])
+    elif code == ACT_TANH:
+        for j in range(n):
+            y[j] = <floating>tanh(x[j])
+    elif code == ACT_ELU:
+        for j in range(n):
+            y[j] = <floating>_elu_d(x[j], p0)
+    elif code == ACT_SELU:
+        for j in range(n):
+            # SELU constants (Klambauer et al. 2017), as Keras spells them.
+            y[j] = <floating>(1.0507009873554804934 * _elu_d(x[j], 1.6732632423543772848))
+    elif code == ACT_CELU:
+        for j in range(n):
+            y[j] = <floating>_celu_d(x[j], p0)
+    elif code == ACT_SOFTPLUS:
+        for j in range(n):
+            y[j] = <floating>_softplus_d(x[j])
+    elif code == ACT_LOG_SIGMOID:
+        for j in range(n):
+            y[j] = <floating>_log_sigmoid_d(x[j])
+    elif code == ACT_EXPONENTIAL:
+        for j in range(n):
+            y[j] = <floating>exp(x[j])
+    elif code == ACT_MISH:
+        for j in range(n):
+            y[j] = <floating>_mish_d(x[j])
+    elif code == ACT_TANH_SHRINK:
+        for j in range(n):
+            y[j] = <floating>_tanh_shrink_d(x[j])
+    elif code == ACT_SQUAREPLUS:
+        for j in range(n):
+            y[j] = <floating>_squareplus_d(x[j], p0)
+
+
+cdef inline void activate_row(int code, floating* row, Py_ssize_t n,
+                              double p0, double p1, double p2) noexcept nogil:
+    """row[j] = act_code(row[j]) in place."""
+    activate_into(code, row, row, n, p0, p1, p2)
+
+
+cdef inline void bias_activate_row(int code, floating* row, const floating* bias,
+                                   Py_ssize_t n, double p0, double p1,
+                                   double p2) noexcept nogil:
+    """row[j] = act_code(row[j] + bias[j]); bias may be NULL.
+
+    Elementwise codes work tile by tile (ACT_TILE values stay in L1 between
+    the add and the activation), so the row crosses memory once."""
+    cdef Py_ssize_t j, j0, m
+    if bias != NULL:
+        if code >= ACT_SOFTMAX:
+            for j in range(n):
+                row[j] = row[j] + bias[j]
+            activate_into(code, row, row, n, p0, p1, p2)
+            return
+        j0 = 0
+        while j0 < n:
+            m = n - j0 if n - j0 < ACT_TILE else ACT_TILE
+            for j in range(j0, j0 + m):
+                row[j] = row[j] + bias[j]
+            activate_into(code, row + j0, row + j0, m, p0, p1, p2)
+            j0 += m
+    else:
+        activate_into(code, row, row, n, p0, p1, p2)
+
+
+# ------------------------------------------------------- row-wise softmax
+
+cdef inline void softmax_into(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    """y = exp(x - max x) / sum(exp(x - max x)) over one contiguous row.
+
+    The shift makes every exponent <= 0 (no overflow) and the sum >= 1; the sum
+    is accumulated in double. Rows holding +inf give 1/k on the k infinite
+    entries and 0 elsewhere (the limit); a NaN makes the row NaN."""
+    cdef Py_ssize_t j, k
+    cdef double m, s, e, inv
+    if n <= 0:
+        return
+    m = x[0]
+    for j in range(1, n):
+        if x[j] > m or x[j] != x[j]:
+            m = x[j]
+            if m != m:
+                break
+    if m == INFINITY:
+        k = 0
+        for j in range(n):
+            if x[j] == INFINITY:
+                k += 1
+        inv = 1.0 / k
+        for j in range(n):
+            y[j] = <floating>inv if x[j] == INFINITY else 0
+        return
+    s = 0.0
+    for j in range(n):
+        e = exp(<double>x[j] - m)
+        s += e
+        y[j] = <floating>e
+    inv = 1.0 / s
+    for j in range(n):
+        y[j] = <floating>(<double>y[j] * inv)
+
+
+cdef inline void log_softmax_into(const floating* x, floating* y, Py_ssize_t n) noexcept nogil:
+    """y = x - max x - log(sum(exp(x - max x))) over one contiguous row."""
+    cdef Py_ssize_t j, k
+    cdef double m, s, lse
+    if n <= 0:
+        return
+    m = x[0]
+    for j in range(1, n):
+        if x[j] > m or x[j] != x[j]:
+            m = x[j]
+            if m != m:
+                break
+    if m == INFINITY:
+        k = 0
+        for j in range(n):
+            if x[j] == INFINITY:
+                k += 1
+        lse = -log(<double>k)
+        for j in range(n):
+            y[j] = <floating>lse if x[j] == INFINITY else <floating>(-INFINITY)
+        return
+    s = 0.0
+    for j in range(n):
+        s += exp(<double>x[j] - m)
+    lse = log(s)
+    for j in range(n):
+        y[j] = <floating>((<double>x[j] - m) - lse)
