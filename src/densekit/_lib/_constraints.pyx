@@ -1,0 +1,297 @@
+"""Norm constraints as two parallel passes: float64 norms, then one fused rescale.
+
+Every array arrives C-contiguous and in (outer, reduced, inner) form: the norm
+of element (o, r, i) is taken over r, so norms have shape (outer, inner). Row
+norms are the inner == 1 case. The work partition (row blocks, column chunks,
+row chunks) depends only on the shape, never on `n_threads`, and partial sums
+are added in a fixed order: results are bit-identical for any thread count.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+
+cdef enum:
+    # Column chunk of the norm accumulators: 1024 float64 = 8 KiB stays in L1.
+    COL_CHUNK = 1024
+    # Aim for this many independent tasks so that threads stay busy (a shape-only choice).
+    TARGET_TASKS = 64
+    # Fewest rows a column-norm row block holds.
+    MIN_BLOCK_ROWS = 32
+    # A row longer than this is summed in chunks of this many values, added in order.
+    ROW_CHUNK = 8192
+    # Elements per task of the elementwise passes.
+    FLAT_CHUNK = 16384
+
+cdef double EPS = 1e-7
+
+cdef enum:
+    _MAX_NORM = 0
+    _MIN_MAX_NORM = 1
+    _UNIT_NORM = 2
+
+MAX_NORM = _MAX_NORM
+MIN_MAX_NORM = _MIN_MAX_NORM
+UNIT_NORM = _UNIT_NORM
+
+
+cdef inline double _sumsq(const floating* x, Py_ssize_t n) noexcept nogil:
+    """sum(x**2) in float64, eight independent accumulators (SIMD-friendly, accurate)."""
+    cdef double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+    cdef double v0, v1, v2, v3, v4, v5, v6, v7
+    cdef Py_ssize_t j = 0
+    while j + 8 <= n:
+        v0 = x[j]; v1 = x[j + 1]; v2 = x[j + 2]; v3 = x[j + 3]
+        v4 = x[j + 4]; v5 = x[j + 5]; v6 = x[j + 6]; v7 = x[j + 7]
+        a0 = a0 + v0 * v0; a1 = a1 + v1 * v1; a2 = a2 + v2 * v2; a3 = a3 + v3 * v3
+        a4 = a4 + v4 * v4; a5 = a5 + v5 * v5; a6 = a6 + v6 * v6; a7 = a7 + v7 * v7
+        j += 8
+    while j < n:
+        v0 = x[j]
+        a0 = a0 + v0 * v0
+        j += 1
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+cdef inline void _add_sq(double* acc, const floating* x, Py_ssize_t n) noexcept nogil:
+    """acc += x**2, elementwise in float64 (contiguous: vectorizes)."""
+    cdef Py_ssize_t j
+    cdef double v
+    for j in range(n):
+        v = x[j]
+        acc[j] = acc[j] + v * v
+
+
+cdef inline void _add_sq4(double* acc, const floating* x, Py_ssize_t stride,
+                          Py_ssize_t n) noexcept nogil:
+    """acc += x0**2 + x1**2 + x2**2 + x3**2 for four rows `stride` apart.
+
+    Added left to right, so the result is the same as four _add_sq calls, with a
+    quarter of the accumulator traffic.
+    """
+    cdef Py_ssize_t j
+    cdef double v0, v1, v2, v3
+    cdef const floating* x1 = x + stride
+    cdef const floating* x2 = x + 2 * stride
+    cdef const floating* x3 = x + 3 * stride
+    for j in range(n):
+        v0 = x[j]
+        v1 = x1[j]
+        v2 = x2[j]
+        v3 = x3[j]
+        acc[j] = acc[j] + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3
+
+
+cdef void _colsq_blocks(
+    const floating[:, :, ::1] x,  # IN (outer, red, inner)
+    double[:, :, ::1] part,       # OUT (outer, n_rb, inner) partial sums of squares
+    Py_ssize_t rows_per_block,
+    int n_threads,
+) noexcept nogil:
+    """part[o, b, i] := sum over rows r of block b of x[o, r, i]**2, row by row."""
+    cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t n_rb = part.shape[1]
+    cdef Py_ssize_t n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
+    cdef Py_ssize_t n_tasks = outer * n_rb * n_cb
+    cdef Py_ssize_t t, o, b, cb, c0, cw, r, r0, r1, j
+    cdef double* acc
+    for t in prange(n_tasks, schedule='static', num_threads=n_threads, nogil=True):
+        o = t // (n_rb * n_cb)
+        b = (t // n_cb) % n_rb
+        cb = t % n_cb
+        c0 = cb * COL_CHUNK
+        cw = min(COL_CHUNK, inner - c0)
+        r0 = b * rows_per_block
+        r1 = min(red, r0 + rows_per_block)
+        acc = &part[o, b, c0]
+        for j in range(cw):
+            acc[j] = 0.0
+        r = r0
+        while r + 4 <= r1:
+            _add_sq4(acc, &x[o, r, c0], inner, cw)
+            r = r + 4
+        while r < r1:
+            _add_sq(acc, &x[o, r, c0], cw)
+            r = r + 1
+
+
+cdef void _combine_blocks(
+    const double[:, :, ::1] part,  # IN (outer, n_rb, inner)
+    double[:, ::1] sq,             # OUT (outer, inner)
+    int n_threads,
+) noexcept nogil:
+    """sq[o, i] := sum_b part[o, b, i], blocks added in order."""
+    cdef Py_ssize_t outer = part.shape[0], n_rb = part.shape[1], inner = part.shape[2]
+    cdef Py_ssize_t n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
+    cdef Py_ssize_t t, o, c0, c1, b, j
+    for t in prange(outer * n_cb, schedule='static', num_threads=n_threads, nogil=True):
+        o = t // n_cb
+        c0 = (t % n_cb) * COL_CHUNK
+        c1 = min(inner, c0 + COL_CHUNK)
+        for j in range(c0, c1):
+            sq[o, j] = part[o, 0, j]
+        for b in range(1, n_rb):
+            for j in range(c0, c1):
+                sq[o, j] = sq[o, j] + part[o, b, j]
+
+
+cdef void _rowsq(
+    const floating[:, ::1] x,  # IN (outer, red)
+    double[:, ::1] part,       # OUT (outer, n_ch) chunk sums of squares
+    int n_threads,
+) noexcept nogil:
+    """part[o, k] := sum(x[o, k*ROW_CHUNK:(k+1)*ROW_CHUNK]**2)."""
+    cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], n_ch = part.shape[1]
+    cdef Py_ssize_t t, o, k, c0
+    for t in prange(outer * n_ch, schedule='static', num_threads=n_threads, nogil=True):
+        o = t // n_ch
+        k = t % n_ch
+        c0 = k * ROW_CHUNK
+        part[o, k] = _sumsq(&x[o, c0], min(ROW_CHUNK, red - c0))
+
+
+cdef inline double _factor(double s, int kind, double a, double b, double rate) noexcept nogil:
+    """Keras' scale for a column with sum of squares s (NaN propagates like numpy.clip)."""
+    cdef double n = sqrt(s), c
+    if n != n:
+        return n
+    if kind == _MAX_NORM:          # clip(n, 0, a) / (eps + n)
+        c = n if n < a else a
+        return c / (EPS + n)
+    if kind == _MIN_MAX_NORM:      # (rate*clip(n, a, b) + (1-rate)*n) / (eps + n)
+        c = a if n < a else (b if n > b else n)
+        return (rate * c + (1.0 - rate) * n) / (EPS + n)
+    return 1.0 / (EPS + n)        # UnitNorm
+
+
+def sq_norms_rows(const floating[:, ::1] x, int n_threads):
+    """sq[o] := sum_r x[o, r]**2 in float64 (row norms); shape (outer, 1)."""
+    cdef Py_ssize_t outer = x.shape[0], red = x.shape[1]
+    cdef Py_ssize_t n_ch = max(1, (red + ROW_CHUNK - 1) // ROW_CHUNK)
+    sq = np.zeros((outer, 1), dtype=np.float64)
+    if outer == 0 or red == 0:
+        return sq
+    cdef double[:, ::1] sqv = sq
+    cdef double[:, ::1] part = np.empty((outer, n_ch), dtype=np.float64)
+    with nogil:
+        _rowsq(x, part, n_threads)
+        _sum_chunks(part, sqv)
+    return sq
+
+
+def sq_norms(const floating[:, :, ::1] x, int n_threads):
+    """sq[o, i] := sum_r x[o, r, i]**2 in float64; shape (outer, inner)."""
+    cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t n_cb, n_rb, rows_per_block, want
+    sq = np.zeros((outer, inner), dtype=np.float64)
+    if outer == 0 or inner == 0 or red == 0:
+        return sq
+    cdef double[:, ::1] sqv = sq
+    n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
+    # Row blocks only when outer * column chunks alone cannot feed the threads.
+    want = (TARGET_TASKS + outer * n_cb - 1) // (outer * n_cb)
+    n_rb = max(1, min(want, (red + MIN_BLOCK_ROWS - 1) // MIN_BLOCK_ROWS))
+    rows_per_block = (red + n_rb - 1) // n_rb
+    n_rb = (red + rows_per_block - 1) // rows_per_block
+    cdef double[:, :, ::1] part = np.empty((outer, n_rb, inner), dtype=np.float64)
+    with nogil:
+        _colsq_blocks(x, part, rows_per_block, n_threads)
+        _combine_blocks(part, sqv, n_threads)
+    return sq
+
+
+cdef void _sum_chunks(const double[:, ::1] part, double[:, ::1] sq) noexcept nogil:
+    cdef Py_ssize_t o, k
+    cdef double s
+    for o in range(part.shape[0]):
+        s = part[o, 0]
+        for k in range(1, part.shape[1]):
+            s = s + part[o, k]
+        sq[o, 0] = s
+
+
+def factors(double[:, ::1] sq, int kind, double a, double b, double rate):
+    """sq := Keras' per-norm scale computed from the sum of squares, in place."""
+    cdef Py_ssize_t o, i
+    with nogil:
+        for o in range(sq.shape[0]):
+            for i in range(sq.shape[1]):
+                sq[o, i] = _factor(sq[o, i], kind, a, b, rate)
+
+
+cdef void _scale_inner(
+    const floating[:, :, ::1] x,  # IN (outer, red, inner)
+    const double[:, ::1] f,       # IN (outer, inner)
+    floating[:, :, ::1] out,      # OUT (outer, red, inner); may be x itself
+    int n_threads,
+) noexcept nogil:
+    """out[o, r, i] := x[o, r, i] * f[o, i]; tasks are (row, column chunk) pairs."""
+    cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t n_cb = (inner + FLAT_CHUNK - 1) // FLAT_CHUNK
+    cdef Py_ssize_t t, o, r, j, c0, c1
+    cdef const floating* xr
+    cdef floating* yr
+    cdef const double* fr
+    for t in prange(outer * red * n_cb, schedule='static', num_threads=n_threads, nogil=True):
+        o = t // (red * n_cb)
+        r = (t // n_cb) % red
+        c0 = (t % n_cb) * FLAT_CHUNK
+        c1 = min(inner, c0 + FLAT_CHUNK)
+        xr = &x[o, r, 0]
+        yr = &out[o, r, 0]
+        fr = &f[o, 0]
+        for j in range(c0, c1):
+            yr[j] = <floating>(xr[j] * fr[j])
+
+
+cdef void _scale_rows(
+    const floating[:, ::1] x,  # IN (outer, red)
+    const double[::1] f,       # IN (outer,)
+    floating[:, ::1] out,      # OUT (outer, red); may be x itself
+    int n_threads,
+) noexcept nogil:
+    cdef Py_ssize_t outer = x.shape[0], red = x.shape[1]
+    cdef Py_ssize_t n_ch = (red + FLAT_CHUNK - 1) // FLAT_CHUNK
+    cdef Py_ssize_t t, o, c0, c1, j
+    cdef double fo
+    for t in prange(outer * n_ch, schedule='static', num_threads=n_threads, nogil=True):
+        o = t // n_ch
+        c0 = (t % n_ch) * FLAT_CHUNK
+        c1 = min(red, c0 + FLAT_CHUNK)
+        fo = f[o]
+        for j in range(c0, c1):
+            out[o, j] = <floating>(x[o, j] * fo)
+
+
+def rescale(const floating[:, :, ::1] x, const double[:, ::1] f, floating[:, :, ::1] out,
+            int n_threads):
+    """out[o, r, i] := x[o, r, i] * f[o, i], rounded once to x's dtype."""
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+        return
+    with nogil:
+        _scale_inner(x, f, out, n_threads)
+
+
+def rescale_rows(const floating[:, ::1] x, const double[::1] f, floating[:, ::1] out,
+                 int n_threads):
+    """out[o, r] := x[o, r] * f[o], rounded once to x's dtype."""
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        return
+    with nogil:
+        _scale_rows(x, f, out, n_threads)
+
+
+def nonneg(const floating[::1] x, floating[::1] out, int n_threads):
+    """out := max(x, 0), NaN kept (numpy.maximum semantics)."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t n_ch = (n + FLAT_CHUNK - 1) // FLAT_CHUNK
+    cdef Py_ssize_t t, j, c1
+    cdef floating v
+    with nogil:
+        for t in prange(n_ch, schedule='static', num_threads=n_threads):
+            c1 = min(n, (t + 1) * FLAT_CHUNK)
+            for j in range(t * FLAT_CHUNK, c1):
+                v = x[j]
+                out[j] = 0 if v < 0 else v
