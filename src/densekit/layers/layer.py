@@ -5,6 +5,7 @@ play that role there). `set_weights`, `load_weights` and `apply_constraints`
 write into them in place, so references held by the caller stay valid.
 """
 
+import inspect
 import math
 import numbers
 import re
@@ -224,10 +225,16 @@ class Layer:
     def apply_constraints(self):
         """Project every constrained weight in place with its constraint."""
         for _, w, _, constraint, _ in self._weights:
-            if constraint is not None:
-                result = constraint(w)
-                if result is not w:
-                    w[...] = result
+            if constraint is None:
+                continue
+            try:
+                in_place = "out" in inspect.signature(constraint).parameters
+            except (TypeError, ValueError):  # pragma: no cover - no signature
+                in_place = False
+            if in_place:  # densekit constraints project straight into `w`
+                constraint(w, out=w)
+            else:
+                w[...] = constraint(w)
 
     def count_params(self):
         """Total number of scalars in the weights (ValueError while unbuilt)."""

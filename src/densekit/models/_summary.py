@@ -78,7 +78,8 @@ def _cell_widths(line_length, positions):
 
 
 def _wrap(text, width):
-    """Greedy word wrap that folds words longer than `width` (rich's overflow='fold')."""
+    """Greedy word wrap; a word longer than `width` is cut with '…' (rich's
+    default overflow='ellipsis' for table cells)."""
     lines = []
     line = ""
     for word in re.findall(r"\S+\s*", text) or [""]:
@@ -86,21 +87,20 @@ def _wrap(text, width):
         if line and len(line) + len(stripped) > width:
             lines.append(line.rstrip())
             line = ""
-        while len(stripped) > width:
-            if line:
-                lines.append(line.rstrip())
-                line = ""
-            lines.append(stripped[:width])
-            stripped = stripped[width:]
-            word = stripped + word[len(word.rstrip()):]
+        if len(stripped) > width:
+            lines.append(stripped[: width - 1] + "\u2026")
+            continue
         line += word
-    lines.append(line.rstrip())
+    if line or not lines:
+        lines.append(line.rstrip())
     return lines
 
 
-def _render_row(cells, widths, justify, sep):
+def _render_row(cells, widths, justify, sep, bottom=False):
     wrapped = [_wrap(text, w - 2) for text, w in zip(cells, widths)]
     height = max(len(w) for w in wrapped)
+    if bottom:  # rich aligns header cells to the bottom, body cells to the top
+        wrapped = [[""] * (height - len(w)) + w for w in wrapped]
     out = []
     for i in range(height):
         parts = []
@@ -151,7 +151,8 @@ def summary_lines(model, line_length=None, positions=None):
         return left + mid.join(fill * w for w in widths) + right
 
     lines = [f'Model: "{model.name}"', rule("┏", "┳", "┓", "━")]
-    lines += _render_row(["Layer (type)", "Output Shape", "Param #"], widths, justify, "┃")
+    lines += _render_row(["Layer (type)", "Output Shape", "Param #"], widths, justify, "┃",
+                         bottom=True)
     rows = _layer_rows(model)
     lines.append(rule("┡", "╇", "┩", "━"))
     for i, row in enumerate(rows):

@@ -52,7 +52,10 @@ def layer_paths(model):
 
 
 def _format(filepath, saving):
-    path = os.fspath(filepath)
+    try:
+        path = os.fspath(filepath)
+    except TypeError:
+        path = None
     if not isinstance(path, str):
         raise TypeError(f"Argument `filepath` must be a str or path. Received: {filepath!r}")
     if path.endswith(".npz"):
