@@ -49,12 +49,225 @@
 # cancel: no inf/NaN from finite input except where the true value overflows
 # (exponential), +-inf give the mathematical limits, NaN propagates.
 # The loops are branch-free selects, so gcc vectorizes the simple ones; the
-# float path of the hot transcendental ops dispatches to vectorized C
-# (`dk_act_*` below, runtime-selected AVX-512 / AVX2 / baseline clones).
+# float path of the hot transcendental ops (sigmoid, silu, gelu both forms,
+# tanh, elu, selu, exponential, softmax rows) runs vectorized C (`dk_f32_*`
+# below: double arithmetic, own exp, clones per SIMD level picked at load time).
 
 from cython cimport floating
 from libc.math cimport exp, expm1, log, log1p, tanh, erfc, fabs, hypot, sqrt, INFINITY
 from libc.stdlib cimport malloc, free
+
+# Vectorized float32 loops of the hot activations, in C so that gcc can build
+# one clone per SIMD level (AVX-512 / AVX2 / baseline, picked at load time).
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #include <math.h>
+
+    /* Vectorizable float32 activation loops (double arithmetic inside).
+     * Every conditional below selects between values that are already computed, and
+     * the block is compiled with -fno-trapping-math (pragma, this block only): that lets
+     * gcc if-convert and vectorize the loops. It changes no value: IEEE results are the
+     * same, only the assumption that FP exception flags are unobserved is made.
+     * x86-64 gcc builds one clone per SIMD level and picks it at load time (ifunc). */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC push_options
+    #pragma GCC optimize("no-trapping-math")
+    #endif
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define DK_ACT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define DK_ACT_CLONES
+    #endif
+
+    /* exp(x) to ~2e-13 relative for results rounded to float: x is clamped to
+     * [-200, 200] (exp is 0 or inf in float far inside that range). Cody-Waite
+     * reduction x = k ln2 + r, |r| <= ln2/2, degree-10 Taylor for exp(r), and 2^k
+     * built in the exponent bits (k sits in the low bits of t via the 1.5*2^52 shift). */
+    static inline double dk_expd_f32(double x)
+    {
+        double xc = x < -200.0 ? -200.0 : x;
+        xc = xc > 200.0 ? 200.0 : xc;
+        const double shift = 6755399441055744.0;
+        double t = xc * 1.4426950408889634074 + shift;
+        double k = t - shift;
+        double r = (xc - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+        double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120
+                   + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880
+                   + r * (1.0 / 3628800))))))))));
+        uint64_t bits;
+        memcpy(&bits, &t, sizeof bits);
+        bits = (bits + 1023u) << 52;
+        double scale;
+        memcpy(&scale, &bits, sizeof scale);
+        return p * scale;
+    }
+
+    /* 1 / (1 + exp(-x)) with exp only of -|x|. */
+    static inline double dk_sigmoidd_f32(double x)
+    {
+        double e = dk_expd_f32(-fabs(x));
+        double num = x >= 0.0 ? 1.0 : e;
+        return num / (1.0 + e);
+    }
+
+    /* x * gate, 0 when the gate is 0 (so -inf * 0 gives the limit 0, not NaN). */
+    static inline double dk_gated(double x, double gate)
+    {
+        double x0 = gate == 0.0 ? 0.0 : x;
+        return x0 * gate;
+    }
+
+    /* erfc(z) for z >= 0 (Numerical Recipes' erfcc, Chebyshev fit): relative error < 1.2e-7. */
+    static inline double dk_erfcd_pos_f32(double z)
+    {
+        double t = 1.0 / (1.0 + 0.5 * z);
+        double p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+                   + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+                   + t * (-0.82215223 + t * 0.17087277))))))));
+        return t * dk_expd_f32(p);
+    }
+
+    DK_ACT_CLONES static void dk_f32_sigmoid(const float *x, float *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = (float)dk_sigmoidd_f32((double)x[j]);
+    }
+
+    DK_ACT_CLONES static void dk_f32_silu(const float *x, float *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            y[j] = (float)dk_gated(v, dk_sigmoidd_f32(v));
+        }
+    }
+
+    /* x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2; erfc(-a) = 2 - erfc(a). */
+    DK_ACT_CLONES static void dk_f32_gelu(const float *x, float *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double z = v * 0.70710678118654752440;
+            double c = dk_erfcd_pos_f32(fabs(z));
+            double phi2 = z >= 0.0 ? 2.0 - c : c;
+            y[j] = (float)dk_gated(v, 0.5 * phi2);
+        }
+    }
+
+    /* 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
+    DK_ACT_CLONES static void dk_f32_gelu_tanh(const float *x, float *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double u = 0.79788456080286535588 * (v + 0.044715 * (v * v * v));
+            y[j] = (float)dk_gated(v, dk_sigmoidd_f32(2.0 * u));
+        }
+    }
+
+    /* tanh(a) = (1 - e) / (1 + e), e = exp(-2|x|); a - a^3/3 below 1e-4 (no cancellation). */
+    DK_ACT_CLONES static void dk_f32_tanh(const float *x, float *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double a = fabs(v);
+            double e = dk_expd_f32(-2.0 * a);
+            double big = (1.0 - e) / (1.0 + e);
+            double small = a - a * a * a * (1.0 / 3.0);
+            double t = a < 1e-4 ? small : big;
+            y[j] = (float)(v < 0.0 ? -t : t);
+        }
+    }
+
+    /* scale * (x if x >= 0 else alpha * expm1(x)); expm1 by a series below 1e-4. */
+    DK_ACT_CLONES static void dk_f32_elu(const float *x, float *y, Py_ssize_t n, double alpha,
+                                         double scale)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double vn = v < 0.0 ? v : 0.0;
+            double em1 = dk_expd_f32(vn) - 1.0;
+            double ser = vn + vn * vn * (0.5 + vn * (1.0 / 6.0));
+            double m = vn > -1e-4 ? ser : em1;
+            double r = v >= 0.0 ? v : alpha * m;
+            y[j] = (float)(scale * r);
+        }
+    }
+
+    DK_ACT_CLONES static void dk_f32_exp(const float *x, float *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = (float)dk_expd_f32((double)x[j]);
+    }
+
+    /* Softmax / log-softmax of one float row, sums in double over 8 fixed lanes
+     * (a fixed order: results do not depend on threads or SIMD level).
+     * Returns 0 when the row holds NaN or +inf: the caller's generic path handles it. */
+    DK_ACT_CLONES static int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
+    {
+        float mx[16];
+        int bad[16];
+        Py_ssize_t j = 0;
+        int l;
+        for (l = 0; l < 16; l++) { mx[l] = -INFINITY; bad[l] = 0; }
+        for (; j + 16 <= n; j += 16)
+            for (l = 0; l < 16; l++) {
+                float v = x[j + l];
+                mx[l] = v > mx[l] ? v : mx[l];
+                bad[l] |= !(v < INFINITY);   /* NaN or +inf */
+            }
+        float m = -INFINITY;
+        int anybad = 0;
+        for (l = 0; l < 16; l++) { m = mx[l] > m ? mx[l] : m; anybad |= bad[l]; }
+        for (; j < n; j++) { m = x[j] > m ? x[j] : m; anybad |= !(x[j] < INFINITY); }
+        if (anybad || m == -INFINITY)
+            return 0;
+        double md = m, acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
+        j = 0;
+        if (log_sm) {
+            for (; j + 8 <= n; j += 8)
+                for (l = 0; l < 8; l++)
+                    acc[l] += dk_expd_f32((double)x[j + l] - md);
+        } else {
+            for (; j + 8 <= n; j += 8)
+                for (l = 0; l < 8; l++) {
+                    double e = dk_expd_f32((double)x[j + l] - md);
+                    acc[l] += e;
+                    y[j + l] = (float)e;
+                }
+        }
+        for (; j < n; j++) {
+            double e = dk_expd_f32((double)x[j] - md);
+            s += e;
+            if (!log_sm) y[j] = (float)e;
+        }
+        s += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        if (log_sm) {
+            double ls = log(s);
+            for (j = 0; j < n; j++)
+                y[j] = (float)(((double)x[j] - md) - ls);
+        } else {
+            double inv = 1.0 / s;
+            for (j = 0; j < n; j++)
+                y[j] = (float)((double)y[j] * inv);
+        }
+        return 1;
+    }
+
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC pop_options
+    #endif
+    """
+    void dk_f32_sigmoid(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_silu(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_gelu(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_gelu_tanh(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_tanh(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_elu(const float* x, float* y, Py_ssize_t n, double alpha,
+                    double scale) noexcept nogil
+    void dk_f32_exp(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    int dk_f32_softmax_row(const float* x, float* y, Py_ssize_t n, int log_sm) noexcept nogil
+
 
 cdef enum:
     ACT_LINEAR = 0
@@ -340,6 +553,32 @@ cdef inline void activate_into(int code, const floating* x, floating* y, Py_ssiz
 cdef inline void _transcendental_into(int code, const floating* x, floating* y,
                                       Py_ssize_t n, double p0) noexcept nogil:
     cdef Py_ssize_t j
+    if floating is float:
+        # The vectorized float32 loops (see the C block above).
+        if code == ACT_SIGMOID:
+            dk_f32_sigmoid(x, y, n)
+            return
+        if code == ACT_SILU:
+            dk_f32_silu(x, y, n)
+            return
+        if code == ACT_GELU:
+            dk_f32_gelu(x, y, n)
+            return
+        if code == ACT_GELU_TANH:
+            dk_f32_gelu_tanh(x, y, n)
+            return
+        if code == ACT_TANH:
+            dk_f32_tanh(x, y, n)
+            return
+        if code == ACT_ELU:
+            dk_f32_elu(x, y, n, p0, 1.0)
+            return
+        if code == ACT_SELU:
+            dk_f32_elu(x, y, n, 1.6732632423543772848, 1.0507009873554804934)
+            return
+        if code == ACT_EXPONENTIAL:
+            dk_f32_exp(x, y, n)
+            return
     if code == ACT_SIGMOID:
         for j in range(n):
             y[j] = <floating>_sigmoid_d(x[j])
@@ -428,6 +667,9 @@ cdef inline void softmax_into(const floating* x, floating* y, Py_ssize_t n) noex
     cdef double m, s, e, inv
     if n <= 0:
         return
+    if floating is float:
+        if dk_f32_softmax_row(x, y, n, 0):
+            return
     m = x[0]
     for j in range(1, n):
         if x[j] > m or x[j] != x[j]:
@@ -459,6 +701,9 @@ cdef inline void log_softmax_into(const floating* x, floating* y, Py_ssize_t n) 
     cdef double m, s, lse
     if n <= 0:
         return
+    if floating is float:
+        if dk_f32_softmax_row(x, y, n, 1):
+            return
     m = x[0]
     for j in range(1, n):
         if x[j] > m or x[j] != x[j]:

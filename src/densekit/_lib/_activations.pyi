@@ -31,3 +31,12 @@ def glu(
     inner: int,
     n_threads: int,
 ) -> None: ...
+def bias_activate_rows(
+    code: int,
+    x: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating] | None,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...

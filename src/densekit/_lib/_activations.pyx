@@ -7,7 +7,7 @@ from libc.math cimport exp, log, INFINITY
 from libc.stdlib cimport malloc, free
 
 from densekit._lib._activation_ops cimport (
-    floating, activate_into, softmax_into, log_softmax_into, _sigmoid_d,
+    floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, _sigmoid_d,
     ACT_N_CODES, ACT_SOFTMAX,
 )
 
@@ -148,3 +148,20 @@ def glu(const floating[::1] x, floating[::1] out, Py_ssize_t outer, Py_ssize_t h
             for j in range(inner):
                 g = _sigmoid_d(b[j])
                 y[j] = <floating>(0.0 if g == 0.0 else a[j] * g)
+
+
+def bias_activate_rows(int code, floating[:, ::1] x, const floating[::1] bias,
+                       double p0, double p1, double p2, int n_threads):
+    """x[i, :] := act_code(x[i, :] + bias) in place, through the Dense epilogue
+    (`bias_activate_row`); bias may be None. Used by tests to pin that contract."""
+    cdef Py_ssize_t i, n_rows = x.shape[0], n_cols = x.shape[1]
+    cdef const floating* bp = NULL
+    cdef floating* xp
+    if n_rows * n_cols == 0:
+        return
+    if bias is not None:
+        bp = &bias[0]
+    xp = &x[0, 0]
+    with nogil:
+        for i in prange(n_rows, schedule='static', num_threads=n_threads):
+            bias_activate_row(code, xp + i * n_cols, bp, n_cols, p0, p1, p2)

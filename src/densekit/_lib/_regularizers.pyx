@@ -10,7 +10,7 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport fabs
+from libc.math cimport fabs, isfinite
 
 cdef enum:
     # 8192 values per block: 1024 per accumulator lane, so the in-block error is ~1e-13.
@@ -62,7 +62,7 @@ cdef inline void _block_sums(const floating* x, Py_ssize_t n, int which,
 
 
 cdef double _neumaier(const double* p, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:
-    """Compensated sum of p[0], p[stride], ... in order."""
+    """Compensated sum of p[0], p[stride], ... in order (inf and NaN pass through)."""
     cdef double s = 0.0, c = 0.0, t, v
     cdef Py_ssize_t i
     for i in range(n):
@@ -73,6 +73,8 @@ cdef double _neumaier(const double* p, Py_ssize_t n, Py_ssize_t stride) noexcept
         else:
             c = c + ((v - t) + s)
         s = t
+    if not isfinite(s):
+        return s  # the compensation term would turn inf into NaN
     return s + c
 
 
