@@ -1,0 +1,14 @@
+import numpy as np
+import numpy.typing as npt
+
+def dense_forward(
+    x: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating] | None,
+    out: npt.NDArray[np.floating],
+    code: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...
