@@ -95,10 +95,12 @@ def test_names_are_deterministic_and_distinct():
     assert a.name.startswith("densekit-henormal-")
 
 
-def test_unseeded_initializer_is_consistent():
-    init = initializers.GlorotNormal()  # seed drawn once; pickled with the instance
+def test_unseeded_initializer_travels_with_its_seed():
+    init = initializers.GlorotNormal()  # seed drawn once at construction
+    clone = pickle.loads(pickle.dumps(init))
+    _same_bits(clone((30, 20)), init((30, 20)))
     x = from_initializer(init, (30, 20), (7, 6))
-    _same_bits(x.compute(scheduler="processes", num_workers=2), init((30, 20)))
+    _same_bits(x.compute(scheduler="threads"), init((30, 20)))
 
 
 def test_initializer_by_name_and_errors():
@@ -153,8 +155,11 @@ def test_distributed_local_cluster():
         with distributed.Client(cluster) as client:
             x = from_initializer(init, shape, (100, 70))
             y = from_initializer(init, shape, (333, 111), "bfloat16")
-            got, got16 = client.compute([x, y], sync=True)
+            unseeded = initializers.HeUniform()  # its drawn seed must reach both workers
+            z = from_initializer(unseeded, (300, 200), (50, 30))
+            got, got16, gotz = client.compute([x, y, z], sync=True)
             workers = client.run(lambda: 1)
     assert len(workers) == 2
     _same_bits(got, init(shape))
     _same_bits(got16, init(shape, BF16))
+    _same_bits(gotz, unseeded((300, 200)))

@@ -95,6 +95,15 @@ def _dtype_name(dtype):
     return "bfloat16" if dtype.name == "bfloat16" else dtype.name
 
 
+def _split_axis(shape, per_chunk):
+    """First axis whose trailing slab (one index on it, all of the later axes) holds at
+    most `per_chunk` elements (the last axis if none does)."""
+    k = 0
+    while k < len(shape) - 1 and math.prod(shape[k + 1:]) > per_chunk:
+        k += 1
+    return k
+
+
 def _block_plan(shape, itemsize, chunk_bytes, align_rows=1):
     """Split a C-ordered tensor into contiguous blocks of at most ``chunk_bytes``.
 
@@ -112,9 +121,7 @@ def _block_plan(shape, itemsize, chunk_bytes, align_rows=1):
         yield (), 0, 1, ()
         return
     per_chunk = max(1, chunk_bytes // itemsize)
-    k = 0
-    while k < ndim - 1 and math.prod(shape[k + 1:]) > per_chunk:
-        k += 1
+    k = _split_axis(shape, per_chunk)
     slab = math.prod(shape[k + 1:])
     rows = max(1, per_chunk // slab)
     if rows >= align_rows:
@@ -140,9 +147,7 @@ def _h5_chunks(shape, itemsize):
     if ndim == 0 or math.prod(shape) == 0:
         return None
     per_chunk = max(1, _H5_CHUNK_BYTES // itemsize)
-    k = 0
-    while k < ndim - 1 and math.prod(shape[k + 1:]) > per_chunk:
-        k += 1
+    k = _split_axis(shape, per_chunk)
     rows = max(1, min(shape[k], per_chunk // math.prod(shape[k + 1:])))
     return (1,) * k + (rows,) + tuple(shape[k + 1:])
 
@@ -400,15 +405,6 @@ class _H5Writer:
                     os.close(fd)
 
 
-def _plan_axis(shape, itemsize, chunk_bytes):
-    ndim = len(shape)
-    per_chunk = max(1, chunk_bytes // itemsize)
-    k = 0
-    while k < ndim - 1 and math.prod(shape[k + 1:]) > per_chunk:
-        k += 1
-    return k
-
-
 # --------------------------------------------------------------------------------------
 # The public function
 # --------------------------------------------------------------------------------------
@@ -541,7 +537,7 @@ def initialize_file(
             align = 1
         else:
             writer = _H5Writer(tmp_path, shape, dtype, dataset)
-            align = writer.align_for(_plan_axis(shape, dtype.itemsize, chunk_bytes))
+            align = writer.align_for(_split_axis(shape, max(1, chunk_bytes // dtype.itemsize)))
         try:
             writer.preallocate()
         except OSError as exc:

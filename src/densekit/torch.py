@@ -303,13 +303,16 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
             bad = np.concatenate(bad) if bad else np.empty(0, np.intp)
             round_ = 1
             while bad.size:
+                # Oversample by the acceptance rate so that one or two rounds suffice;
+                # accepted draws fill the rejected positions in order (still exact).
+                n_draw = int(bad.size / acceptance * 1.2) + 16
                 draws = inits.RandomNormal(mean=mean, stddev=std,
                                            seed=_derived_seed(seed, round_))(
-                    (bad.size,), arr.dtype, n_threads=n_threads
+                    (n_draw,), arr.dtype, n_threads=n_threads
                 )
-                ok = (draws >= a) & (draws <= b)
-                flat[bad[ok]] = draws[ok]
-                bad = bad[~ok]
+                accepted = draws[(draws >= a) & (draws <= b)][: bad.size]
+                flat[bad[: accepted.size]] = accepted
+                bad = bad[accepted.size:]
                 round_ += 1
         else:
             from scipy.special import ndtri
