@@ -70,6 +70,21 @@ def test_fill_parameter_that_requires_grad():
     dt.fill_(p, initializers.GlorotUniform(seed=0))
     assert p.requires_grad and p.grad_fn is None and p.is_leaf
     _same_bits(p.detach(), initializers.GlorotUniform(seed=0)((20, 10)))
+    # Like torch's in-place ops, the fill bumps the version counter, so autograd
+    # notices a tensor that was saved for backward and then overwritten.
+    x = torch.ones(3, requires_grad=True)
+    w = torch.zeros(3)
+    y = (x * w).sum()  # saves w for backward
+    version = w._version
+    dt.fill_(w, "ones")
+    assert w._version > version
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    for fn in (dt.trunc_normal_, dt.kaiming_normal_):
+        t = torch.empty(20, 10)
+        version = t._version
+        fn(t, std=0.02, seed=0) if fn is dt.trunc_normal_ else fn(t, seed=0)
+        assert t._version > version
     # The parameter still trains normally afterwards.
     (p * 2).sum().backward()
     assert p.grad.eq(2).all()

@@ -41,6 +41,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "densekit.torch needs PyTorch: pip install 'densekit[torch]' (torch>=2.1)"
     ) from exc
 
+try:
+    from torch.autograd.graph import increment_version as _increment_version
+except ImportError:  # pragma: no cover - torch < 2.1
+    _increment_version = None
+
 __all__ = [
     "calculate_gain",
     "constant_",
@@ -96,6 +101,13 @@ def _numpy_view(tensor, name="tensor"):
     return data.numpy()
 
 
+def _bump_version(tensor):
+    # Writes through numpy are invisible to autograd: bump the version counter as an
+    # in-place torch op would, so a tensor saved for backward is caught, not silently used.
+    if _increment_version is not None:
+        _increment_version(tensor)
+
+
 def _fill_with(tensor, init, n_threads, shape=None):
     arr = _numpy_view(tensor)
     if shape is not None:
@@ -104,6 +116,7 @@ def _fill_with(tensor, init, n_threads, shape=None):
         return tensor
     with _torch.no_grad():
         init(arr.shape, arr.dtype, out=arr, n_threads=n_threads)
+    _bump_version(tensor)
     return tensor
 
 
@@ -327,6 +340,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
             z += mean
             np.clip(z, a, b, out=z)
             flat[...] = z.astype(arr.dtype)
+    _bump_version(tensor)
     return tensor
 
 
