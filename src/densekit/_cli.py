@@ -100,6 +100,7 @@ def build_parser():
         help="timed repetitions; the median is reported (default: 3)",
     )
     demo.set_defaults(func=_cmd_demo)
+    _add_init_command(sub)
     return parser
 
 
@@ -111,3 +112,131 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("densekit: interrupted", file=sys.stderr)
         return 130
+
+
+# --------------------------------------------------------------------------------------
+# `densekit init`: write an initialized tensor to a file (densekit.io.initialize_file)
+# --------------------------------------------------------------------------------------
+def _nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _add_init_command(sub):
+    init = sub.add_parser(
+        "init",
+        help="write an initialized tensor (.npy or HDF5) chunk by chunk, larger than RAM if need be",
+        description="Write NAME(shape) to a .npy file (or 'file.h5:/dataset' with h5py), "
+        "chunk by chunk, with a progress bar; prints the throughput at the end.",
+    )
+    init.add_argument(
+        "name", metavar="NAME",
+        help="initializer: any name densekit.initializers.get accepts (he_normal, "
+        "GlorotUniform, ...), or a JSON config {\"class_name\": ..., \"config\": {...}}",
+    )
+    init.add_argument("--shape", type=_nonnegative_int, nargs="+", required=True,
+                      help="tensor shape, e.g. --shape 100000 100000")
+    init.add_argument("-o", "--output", required=True,
+                      help="output path: name.npy, name.h5 or name.h5:/dataset")
+    init.add_argument("--seed", type=_nonnegative_int, default=None,
+                      help="seed passed to the initializer (default: one drawn at random)")
+    init.add_argument("--dtype", default="float32",
+                      choices=["float32", "float64", "float16", "bfloat16"],
+                      help="element type (default: float32)")
+    init.add_argument("--config", default=None,
+                      help="JSON object of constructor arguments, e.g. '{\"scale\": 2.0}'")
+    init.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    init.add_argument("--chunk-mib", type=_positive_int, default=64,
+                      help="MiB generated and written per step (default: 64)")
+    init.add_argument("--threads", type=_positive_int, default=None,
+                      help="number of threads (default: densekit.get_num_threads())")
+    init.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    init.set_defaults(func=_cmd_init)
+
+
+def _init_error(message, status=2):
+    print(f"densekit init: error: {message}", file=sys.stderr)
+    return status
+
+
+def _build_initializer(name, seed, config_text):
+    """The initializer NAME with `config` and `seed`; raises ValueError with one line."""
+    import json
+
+    from densekit import initializers
+
+    config = {}
+    if config_text is not None:
+        try:
+            config = json.loads(config_text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--config is not valid JSON ({exc})") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"--config must be a JSON object, got {config_text!r}")
+    if name.lstrip().startswith("{"):
+        try:
+            spec = json.loads(name)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"NAME looks like JSON but is not valid JSON ({exc})") from None
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+            raise ValueError("a JSON NAME must be an object with a string 'class_name'")
+        config = {**(spec.get("config") or {}), **config}
+        name = spec["class_name"]
+    if seed is not None:
+        config["seed"] = seed
+    if name not in initializers.ALL_OBJECTS_DICT:
+        raise ValueError(
+            f"unknown initializer {name!r} (names: he_normal, HeNormal, glorot_uniform, ...; "
+            f"see densekit.initializers.ALL_OBJECTS_DICT)"
+        )
+    try:
+        return initializers.deserialize({"class_name": name, "config": config})
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cannot build {name} from {config}: {_one_line(exc)}") from None
+
+
+def _one_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _cmd_init(args):
+    import errno
+    import math
+    import time
+
+    from densekit import io
+
+    try:
+        initializer = _build_initializer(args.name, args.seed, args.config)
+    except ValueError as exc:
+        return _init_error(str(exc))
+    shape = tuple(args.shape)
+    start = time.perf_counter()
+    try:
+        written = io.initialize_file(
+            args.output, shape, initializer, args.dtype,
+            chunk_bytes=args.chunk_mib * 2**20,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+            n_threads=args.threads,
+        )
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, IsADirectoryError,
+            NotADirectoryError, ImportError) as exc:
+        return _init_error(_one_line(exc))
+    except OSError as exc:
+        # A failure of the device (full disk, I/O error), not of the arguments.
+        return _init_error(_one_line(exc) if exc.errno != errno.ENOSPC else str(exc), 1)
+    seconds = time.perf_counter() - start
+    n = math.prod(shape)
+    nbytes = n * io._resolve_dtype(args.dtype).itemsize
+    print(
+        f"wrote {written}: shape {shape}, {args.dtype}, {nbytes / 1e9:.3f} GB in {seconds:.2f} s "
+        f"({nbytes / 1e9 / max(seconds, 1e-9):.2f} GB/s, {n / max(seconds, 1e-9):.3g} elements/s)"
+    )
+    return 0

@@ -1,0 +1,597 @@
+"""Initialize tensors larger than RAM straight into a file, chunk by chunk.
+
+:func:`initialize_file` writes a ``.npy`` file (numpy's own format) or an HDF5
+dataset (with h5py) through the initializer's ``block()``: every chunk is
+generated alone, into one reusable buffer, and written out, so the anonymous
+memory in use stays near ``2 * chunk_bytes`` whatever the size of the file, and
+the file holds exactly ``initializer(shape)``, bit for bit.
+"""
+
+import errno
+import math
+import operator
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from densekit._threads import effective_n_threads
+from densekit._validation import check_shape
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "DEFAULT_H5_DATASET", "initialize_file"]
+
+#: Bytes generated and written per step (64 MiB): big enough to keep the kernel's
+#: threads busy and the write calls few, small next to any machine's RAM.
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+#: Dataset name used when an HDF5 path names no dataset (``weights.h5``).
+DEFAULT_H5_DATASET = "data"
+
+# HDF5 chunks of about 1 MiB: h5py's own guess is in that range and HDF5's default
+# chunk cache is 1 MiB; our write steps are whole multiples of these chunks.
+_H5_CHUNK_BYTES = 2**20
+
+_NPY_SUFFIXES = (".npy",)
+_H5_SUFFIXES = (".h5", ".hdf5")
+_H5_PATH = re.compile(r"^(?P<file>.+\.(?:h5|hdf5)):(?P<dataset>[^:]*)$", re.IGNORECASE)
+_DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16")
+
+
+# --------------------------------------------------------------------------------------
+# Helpers shared with densekit.dask and densekit.torch
+# --------------------------------------------------------------------------------------
+def _resolve_initializer(initializer, name="initializer"):
+    """Return an initializer object with ``block()``: an instance as given, or anything
+    ``densekit.initializers.get`` accepts (a name, a config dict, a class)."""
+    if callable(initializer) and hasattr(initializer, "block") and not isinstance(
+        initializer, type
+    ):
+        return initializer
+    from densekit import initializers
+
+    resolved = initializers.get(initializer)
+    if resolved is None or not hasattr(resolved, "block"):
+        raise TypeError(
+            f"Argument `{name}` must be a densekit initializer (an instance, a name or a "
+            f"config dict), with a `block()` method. Received: {name}={initializer!r}"
+        )
+    return resolved
+
+
+def _bfloat16():
+    try:
+        import ml_dtypes
+    except ImportError:  # pragma: no cover - ml_dtypes comes with densekit
+        raise ImportError("dtype 'bfloat16' needs the ml_dtypes package: pip install ml_dtypes")
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _resolve_dtype(dtype, name="dtype"):
+    """float32 (for None), float64, float16 or bfloat16 (ml_dtypes) as an np.dtype."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return _bfloat16()
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is not None and (
+        resolved in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+        or resolved.name == "bfloat16"
+    ):
+        return resolved
+    raise TypeError(
+        f"Argument `{name}` must be one of {', '.join(_DTYPE_NAMES)}. Received: {name}={dtype!r}"
+    )
+
+
+def _dtype_name(dtype):
+    return "bfloat16" if dtype.name == "bfloat16" else dtype.name
+
+
+def _split_axis(shape, per_chunk):
+    """First axis whose trailing slab (one index on it, all of the later axes) holds at
+    most `per_chunk` elements (the last axis if none does)."""
+    k = 0
+    while k < len(shape) - 1 and math.prod(shape[k + 1:]) > per_chunk:
+        k += 1
+    return k
+
+
+def _block_plan(shape, itemsize, chunk_bytes, align_rows=1):
+    """Split a C-ordered tensor into contiguous blocks of at most ``chunk_bytes``.
+
+    Each block is ``(index, start, count, block_shape)``: ``index`` holds ints on the
+    leading axes, one step-1 slice on axis ``k`` and full slices after it, so the
+    block is one contiguous run of ``count`` elements from flat position ``start``.
+    ``k`` is the first axis whose trailing slab fits in a chunk; along it, blocks hold
+    as many slabs as fit, rounded down to a multiple of ``align_rows`` (HDF5 chunks).
+    """
+    ndim = len(shape)
+    total = math.prod(shape)
+    if total == 0:
+        return
+    if ndim == 0:
+        yield (), 0, 1, ()
+        return
+    per_chunk = max(1, chunk_bytes // itemsize)
+    k = _split_axis(shape, per_chunk)
+    slab = math.prod(shape[k + 1:])
+    rows = max(1, per_chunk // slab)
+    if rows >= align_rows:
+        rows -= rows % align_rows
+    lead = shape[:k]
+    trailing = shape[k + 1:]
+    for lead_index in np.ndindex(*lead):
+        base = 0
+        for i, d in zip(lead_index, lead):
+            base = base * d + i
+        base *= shape[k] * slab
+        for r0 in range(0, shape[k], rows):
+            r1 = min(r0 + rows, shape[k])
+            index = tuple(int(i) for i in lead_index) + (slice(r0, r1),) + tuple(
+                slice(None) for _ in trailing
+            )
+            yield index, base + r0 * slab, (r1 - r0) * slab, (r1 - r0,) + tuple(trailing)
+
+
+def _h5_chunks(shape, itemsize):
+    """HDF5 chunk shape of about 1 MiB: full trailing axes, then a run, then 1s."""
+    ndim = len(shape)
+    if ndim == 0 or math.prod(shape) == 0:
+        return None
+    per_chunk = max(1, _H5_CHUNK_BYTES // itemsize)
+    k = _split_axis(shape, per_chunk)
+    rows = max(1, min(shape[k], per_chunk // math.prod(shape[k + 1:])))
+    return (1,) * k + (rows,) + tuple(shape[k + 1:])
+
+
+# --------------------------------------------------------------------------------------
+# Progress
+# --------------------------------------------------------------------------------------
+class _PlainProgress:
+    """A one-line progress display on stderr, used when tqdm is not installed."""
+
+    def __init__(self, total, desc):
+        self.total, self.desc, self.n = total, desc, 0
+        self._start = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, n):
+        self.n += n
+        now = time.perf_counter()
+        if now - self._last >= 0.2 or self.n >= self.total:
+            self._last = now
+            rate = self.n / max(now - self._start, 1e-9)
+            pct = 100.0 * self.n / self.total if self.total else 100.0
+            sys.stderr.write(
+                f"\r{self.desc}: {pct:5.1f}% {self.n / 1e9:.2f}/{self.total / 1e9:.2f} GB "
+                f"[{rate / 1e9:.2f} GB/s]"
+            )
+            sys.stderr.flush()
+
+    def close(self):
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+class _NoProgress:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _make_progress(progress, total, desc):
+    if progress is None:
+        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if not progress:
+        return _NoProgress()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _PlainProgress(total, desc)
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+                file=sys.stderr, leave=True)
+
+
+# --------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------
+def _parse_path(path):
+    """Return (file path, format, dataset name or None)."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, str) or not path:
+        raise TypeError(
+            f"Argument `path` must be a non-empty str or os.PathLike. Received: path={path!r}"
+        )
+    match = _H5_PATH.match(path)
+    if match:
+        dataset = match.group("dataset").strip("/")
+        if not dataset:
+            raise ValueError(
+                f"Argument `path` names an empty HDF5 dataset. Use 'file.h5:/name' or just "
+                f"'file.h5' (dataset {DEFAULT_H5_DATASET!r}). Received: path={path!r}"
+            )
+        return match.group("file"), "h5", dataset
+    lower = path.lower()
+    if lower.endswith(_NPY_SUFFIXES):
+        return path, "npy", None
+    if lower.endswith(_H5_SUFFIXES):
+        return path, "h5", DEFAULT_H5_DATASET
+    raise ValueError(
+        "Argument `path` must end in .npy, or in .h5/.hdf5 (optionally followed by "
+        f"':/dataset') for HDF5. Received: path={path!r}"
+    )
+
+
+def _check_target(file_path, overwrite):
+    directory = os.path.dirname(os.path.abspath(file_path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            errno.ENOENT, f"Cannot write {file_path!r}: directory {directory!r} does not exist"
+        )
+    if os.path.isdir(file_path):
+        raise IsADirectoryError(
+            errno.EISDIR, f"Cannot write {file_path!r}: it is a directory"
+        )
+    if os.path.lexists(file_path) and not overwrite:
+        raise FileExistsError(
+            errno.EEXIST,
+            f"{file_path!r} already exists (pass overwrite=True, or --overwrite, to replace it)",
+        )
+    return directory
+
+
+def _no_space(file_path, needed, directory, cause=None):
+    free = None
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        pass
+    have = f"{free / 2**30:.2f} GiB free" if free is not None else "free space unknown"
+    return OSError(
+        errno.ENOSPC,
+        f"No space left on device writing {file_path!r}: it needs {needed / 2**30:.2f} GiB "
+        f"({have} in {directory!r}); nothing was left behind"
+        + (f" ({cause})" if cause else ""),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Writers: each takes (block start, count, index, filled buffer) and stores it
+# --------------------------------------------------------------------------------------
+def _pwrite_all(fd, view, offset):
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written <= 0:  # pragma: no cover - pwrite raises rather than returning 0
+            raise OSError(errno.EIO, "pwrite wrote nothing")
+        view = view[written:]
+        offset += written
+
+
+class _NpyWriter:
+    def __init__(self, tmp_path, shape, dtype):
+        header = {
+            "descr": np.lib.format.dtype_to_descr(dtype),
+            "fortran_order": False,
+            "shape": tuple(shape),
+        }
+        self._fd = os.open(tmp_path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(os.dup(self._fd), "wb") as f:
+            try:
+                np.lib.format.write_array_header_1_0(f, header)
+            except ValueError:  # header over 64 KiB: many dimensions
+                f.seek(0)
+                np.lib.format.write_array_header_2_0(f, header)
+            self._data_offset = f.tell()
+        self._itemsize = dtype.itemsize
+        self.nbytes = self._data_offset + math.prod(shape) * dtype.itemsize
+
+    def preallocate(self):
+        # Reserve the blocks now: a full disk fails at once, not after minutes of work.
+        if not hasattr(os, "posix_fallocate") or self.nbytes == 0:
+            return
+        try:
+            os.posix_fallocate(self._fd, 0, self.nbytes)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                os.ftruncate(self._fd, self.nbytes)
+            else:
+                raise
+
+    def write(self, start, count, index, buf):
+        _pwrite_all(self._fd, memoryview(buf.reshape(-1).view(np.uint8)),
+                    self._data_offset + start * self._itemsize)
+
+    def close(self, sync):
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class _H5Writer:
+    def __init__(self, tmp_path, shape, dtype, dataset):
+        try:
+            import h5py
+        except ImportError:
+            raise ImportError(
+                "Writing HDF5 needs h5py: pip install 'densekit[h5]' (or pip install h5py)"
+            ) from None
+        self._h5py = h5py
+        self._path = tmp_path
+        self._file = h5py.File(tmp_path, "w")
+        if dtype.name == "bfloat16":
+            # A real HDF5 float type (1 sign, 8 exponent, 7 mantissa bits, bias 127):
+            # HDF5 tools see floats and h5py reads it back as float32, exactly.
+            tid = h5py.h5t.IEEE_F32LE.copy()
+            tid.set_fields(15, 7, 8, 0, 7)
+            tid.set_ebias(127)
+            tid.set_size(2)
+            self._mem_view = np.uint16
+        else:
+            tid = h5py.h5t.py_create(dtype)
+            self._mem_view = None
+        self._tid = tid
+        chunks = _h5_chunks(shape, dtype.itemsize)
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        if chunks is not None:
+            dcpl.set_chunk(chunks)
+            k = next((i for i, c in enumerate(chunks) if c != 1), len(chunks) - 1)
+            self._chunk_axis, self._chunk_rows = k, chunks[k]
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+        space = h5py.h5s.create_simple(tuple(shape)) if shape else h5py.h5s.create(h5py.h5s.SCALAR)
+        parent, _, leaf = dataset.rpartition("/")
+        group = self._file.require_group(parent) if parent else self._file
+        self._dsid = h5py.h5d.create(group.id, leaf.encode(), tid, space, dcpl=dcpl)
+        self._shape = tuple(shape)
+        self.nbytes = math.prod(shape) * dtype.itemsize
+
+    def align_for(self, plan_axis):
+        """Rows per write step must be a multiple of the HDF5 chunk rows on that axis."""
+        if getattr(self, "_chunk_axis", None) == plan_axis:
+            return self._chunk_rows
+        return 1
+
+    def preallocate(self):
+        pass
+
+    def write(self, start, count, index, buf):
+        h5py = self._h5py
+        if not self._shape:
+            fspace = self._dsid.get_space()
+            mspace = h5py.h5s.create(h5py.h5s.SCALAR)
+        else:
+            offsets, counts = [], []
+            for i, d in zip(index, self._shape):
+                if isinstance(i, slice):
+                    lo, hi, _ = i.indices(d)
+                    offsets.append(lo)
+                    counts.append(hi - lo)
+                else:
+                    offsets.append(i)
+                    counts.append(1)
+            fspace = self._dsid.get_space()
+            fspace.select_hyperslab(tuple(offsets), tuple(counts))
+            mspace = h5py.h5s.create_simple(tuple(counts))
+        data = buf if self._mem_view is None else buf.view(self._mem_view)
+        self._dsid.write(mspace, fspace, np.ascontiguousarray(data), mtype=self._tid)
+
+    def close(self, sync):
+        f, self._file = self._file, None
+        if f is not None:
+            self._dsid = None
+            f.flush()
+            f.close()
+            if sync:
+                fd = os.open(self._path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+
+# --------------------------------------------------------------------------------------
+# The public function
+# --------------------------------------------------------------------------------------
+def initialize_file(
+    path,
+    shape,
+    initializer,
+    dtype="float32",
+    *,
+    chunk_bytes=DEFAULT_CHUNK_BYTES,
+    progress=None,
+    overwrite=False,
+    fsync=False,
+    n_threads=None,
+):
+    """Write ``initializer(shape, dtype)`` to a file, chunk by chunk, without holding it in RAM.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``name.npy`` for numpy's ``.npy`` format (read it back with
+        ``np.load(path, mmap_mode="r")``), or an HDF5 path (needs h5py):
+        ``name.h5:/group/dataset`` (also ``.hdf5``), or plain ``name.h5``, which
+        writes the dataset ``"data"`` (:data:`DEFAULT_H5_DATASET`). An HDF5 file
+        is written whole, holding that one dataset.
+    shape : int or tuple of int
+        Shape of the tensor.
+    initializer : Initializer, str or dict
+        A densekit initializer instance, or anything
+        :func:`densekit.initializers.get` accepts (``"he_normal"``, a config dict).
+        It must be deterministic (a seeded or once-seeded densekit initializer is)
+        and have a ``block()`` method.
+    dtype : {"float32", "float64", "float16", "bfloat16"}, default "float32"
+        Element type. ``.npy`` files store bfloat16 as numpy does (``'|V2'``): view
+        what ``np.load`` returns with ``.view(ml_dtypes.bfloat16)``. HDF5 stores it
+        as a true 16-bit float type, which h5py reads back as float32 exactly.
+    chunk_bytes : int, default 64 MiB
+        Bytes generated per step. Two buffers of this size are reused (one being
+        filled while the other is written), which bounds the anonymous memory.
+    progress : bool or None, default None
+        Show a progress bar on stderr (tqdm when installed, ``pip install
+        'densekit[progress]'``, else a plain line). None shows it when stderr is a
+        terminal.
+    overwrite : bool, default False
+        Replace an existing file at `path`. Otherwise an existing file is an error.
+    fsync : bool, default False
+        ``fsync`` the data before the final rename, so that the file survives a
+        power loss too (a crash or interruption never leaves a partial file at
+        `path` either way).
+    n_threads : int or None, default None
+        Threads of the sampling kernel (see :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    path : str
+        The path written (for HDF5, ``"file.h5:/dataset"``).
+
+    Raises
+    ------
+    ValueError
+        Unsupported suffix, bad shape, ``chunk_bytes`` smaller than one element.
+    TypeError
+        Unsupported dtype, or not an initializer.
+    FileExistsError
+        `path` exists and `overwrite` is False.
+    FileNotFoundError, IsADirectoryError
+        The directory does not exist, or `path` is a directory.
+    OSError
+        ``errno.ENOSPC`` when the device has too little space (checked before
+        writing, and reported clearly if it happens during the write).
+
+    Notes
+    -----
+    The data are written to a temporary file in the same directory, which is
+    renamed onto `path` (``os.replace``) only once complete; an error or
+    ``KeyboardInterrupt`` removes it. Blocks are contiguous runs of the C-ordered
+    tensor, generated by ``initializer.block(shape, index, out=buffer)``, so the
+    file equals ``initializer(shape, dtype)`` bit for bit, whatever `chunk_bytes`
+    and `n_threads`.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from densekit import initializers
+    >>> from densekit.io import initialize_file
+    >>> init = initializers.HeNormal(seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.npy")
+    >>> _ = initialize_file(path, (1000, 300), init, chunk_bytes=2**16, progress=False)
+    >>> bool(np.array_equal(np.load(path, mmap_mode="r"), init((1000, 300))))
+    True
+    """
+    init = _resolve_initializer(initializer)
+    shape = check_shape(shape)
+    dtype = _resolve_dtype(dtype)
+    if isinstance(chunk_bytes, bool):
+        raise TypeError(f"Argument `chunk_bytes` must be an integer. Received: chunk_bytes={chunk_bytes!r}")
+    try:
+        chunk_bytes = operator.index(chunk_bytes)
+    except TypeError:
+        raise TypeError(
+            f"Argument `chunk_bytes` must be an integer. Received: chunk_bytes={chunk_bytes!r}"
+        ) from None
+    if chunk_bytes < dtype.itemsize:
+        raise ValueError(
+            f"Argument `chunk_bytes` must be at least one element ({dtype.itemsize} bytes). "
+            f"Received: chunk_bytes={chunk_bytes}"
+        )
+    n_threads = effective_n_threads(n_threads)
+    file_path, fmt, dataset = _parse_path(path)
+    directory = _check_target(file_path, overwrite)
+
+    data_bytes = math.prod(shape) * dtype.itemsize
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        free = None
+    if free is not None and free < data_bytes:
+        raise _no_space(file_path, data_bytes, directory)
+
+    base = os.path.basename(file_path)
+    fd, tmp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".partial", dir=directory)
+    os.close(fd)
+    writer = None
+    pool = None
+    bar = None
+    pending = []
+    try:
+        if fmt == "npy":
+            writer = _NpyWriter(tmp_path, shape, dtype)
+            align = 1
+        else:
+            writer = _H5Writer(tmp_path, shape, dtype, dataset)
+            align = writer.align_for(_split_axis(shape, max(1, chunk_bytes // dtype.itemsize)))
+        try:
+            writer.preallocate()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise _no_space(file_path, writer.nbytes, directory) from exc
+            raise
+
+        plan = list(_block_plan(shape, dtype.itemsize, chunk_bytes, align))
+        largest = max((count for _, _, count, _ in plan), default=0)
+        buffers = [np.empty(largest, dtype=dtype) for _ in range(min(2, len(plan)))]
+        bar = _make_progress(progress, data_bytes, f"densekit {os.path.basename(file_path)}")
+        # One writer thread: the kernel fills one buffer while the other is written.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
+        whole = len(plan) == 1 and plan[0][2] == math.prod(shape)
+        for step, (index, start, count, block_shape) in enumerate(plan):
+            slot = step % 2
+            if len(pending) == 2:
+                pending.pop(0).result()
+            buf = buffers[slot][:count].reshape(block_shape)
+            if whole:
+                init(shape, dtype, out=buf, n_threads=n_threads)
+            else:
+                init.block(shape, index, dtype, out=buf, n_threads=n_threads)
+            pending.append(pool.submit(writer.write, start, count, index, buf))
+            # Progress counts bytes handed to the writer; the last ones are awaited below.
+            bar.update(count * dtype.itemsize)
+        while pending:
+            pending.pop(0).result()
+        writer.close(sync=fsync)
+        os.replace(tmp_path, file_path)
+    except BaseException as exc:
+        for fut in pending:
+            fut.cancel()
+        for fut in pending:
+            try:
+                fut.result()
+            except BaseException:
+                pass
+        if writer is not None:
+            try:
+                writer.close(sync=False)
+            except Exception:
+                pass
+        try:
+            os.unlink(tmp_path)
+        except FileNotFoundError:
+            pass
+        if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+                and "nothing was left behind" not in str(exc)):
+            raise _no_space(file_path, data_bytes, directory, cause=exc.strerror) from exc
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+        if bar is not None:
+            bar.close()
+    return file_path if fmt == "npy" else f"{file_path}:/{dataset}"
