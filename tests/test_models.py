@@ -341,6 +341,7 @@ def test_summary_matches_keras(monkeypatch):
         ("words", [(3, "two words here and there and more"), (5, "x")], 60),
         ("cut", [(3, "abcdefghijklmnopqrstuvwxy")], 60),
         ("narrow", [(7, "d")], 40),
+        ("empty", [], 40),
     ]
     for model_name, spec, width in cases:
         with warnings.catch_warnings():
