@@ -496,3 +496,30 @@ def test_count_params_unbuilt():
     with pytest.raises(ValueError, match=r"You tried to call `count_params` on layer 'cp', but "
                        r"the layer isn't built"):
         Dense(2, name="cp").count_params()
+
+
+def test_private_kernels_reject_inconsistent_arguments():
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((3, 2), np.float32)
+    b = np.ones(2, np.float32)
+    out = np.empty((4, 2), np.float32)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _dense.dense_forward(x, np.ones((2, 2), np.float32), b, out, 0, 0.0, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _dense.dense_forward(x, w, np.ones(3, np.float32), out, 0, 0.0, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _dense.dense_forward(x, w, b, np.empty((3, 2), np.float32), 0, 0.0, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="activation code"):
+        _dense.dense_forward(x, w, b, out, 999, 0.0, 0.0, 0.0, 1)
+    codes = np.zeros(1, np.intc)
+    params = np.zeros(3)
+    with pytest.raises(ValueError, match="do not chain"):
+        _dense.mlp_forward(x, [np.ones((5, 2), np.float32)], [b], codes, params, out, 16, 1)
+    with pytest.raises(ValueError, match="out shape"):
+        _dense.mlp_forward(x, [w], [b], codes, params, np.empty((4, 3), np.float32), 16, 1)
+    with pytest.raises(ValueError, match="layer lists"):
+        _dense.mlp_forward(x, [w], [b], np.zeros(2, np.intc), params, out, 16, 1)
+    with pytest.raises(ValueError, match="layer lists"):
+        _dense.mlp_forward(x, [w], [b], codes, params, out, 0, 1)
+    with pytest.raises(ValueError):  # mixed dtypes never reach the kernel
+        _dense.dense_forward(x, w.astype(np.float64), b, out, 0, 0.0, 0.0, 0.0, 1)

@@ -19,7 +19,9 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-from densekit._lib._activation_ops cimport ACT_LINEAR, activate_row, bias_activate_row
+from densekit._lib._activation_ops cimport (
+    ACT_LINEAR, ACT_N_CODES, activate_row, bias_activate_row,
+)
 
 # x[rows, k] @ w[k, u] -> y[rows, u] for small kernels, in C so that `restrict`
 # lets gcc vectorize and one clone per SIMD level is picked at load time.
@@ -205,6 +207,12 @@ def dense_forward(const floating[:, ::1] x,       # IN (n, k)
     cdef Py_ssize_t n = x.shape[0], u = kernel.shape[1]
     cdef int k = <int> x.shape[1], ui = <int> kernel.shape[1]
     cdef const floating* bptr = NULL
+    # Cheap guards so that a misuse of this private entry raises instead of crashing.
+    if (kernel.shape[0] != x.shape[1] or out.shape[0] != n or out.shape[1] != u
+            or (bias is not None and bias.shape[0] != u)):
+        raise ValueError("dense_forward: inconsistent shapes")
+    if code < 0 or code >= ACT_N_CODES:
+        raise ValueError("dense_forward: unknown activation code")
     if bias is not None and u > 0:
         bptr = &bias[0]
     with nogil:
@@ -282,18 +290,29 @@ def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
         free(kp); free(bp); free(dims)
         raise MemoryError()
     try:
+        if (L == 0 or len(biases) != L or codes.shape[0] != L or params.shape[0] != 3 * L
+                or block < 1):
+            raise ValueError("mlp_forward: inconsistent layer lists")
         dims[0] = x.shape[1]
         for l in range(L):
             wv = kernels[l]
+            if wv.shape[0] != dims[l] or wv.shape[0] * wv.shape[1] > SMALL_KERNEL:
+                raise ValueError("mlp_forward: kernel shapes do not chain or are too large")
             kp[l] = &wv[0, 0]
             dims[l + 1] = wv.shape[1]
             if biases[l] is None:
                 bp[l] = NULL
             else:
                 bv = biases[l]
+                if bv.shape[0] != dims[l + 1]:
+                    raise ValueError("mlp_forward: bias shape")
                 bp[l] = &bv[0]
+            if codes[l] < 0 or codes[l] >= ACT_N_CODES:
+                raise ValueError("mlp_forward: unknown activation code")
             if l + 1 < L and dims[l + 1] > width:
                 width = dims[l + 1]
+        if out.shape[0] != n or out.shape[1] != dims[L]:
+            raise ValueError("mlp_forward: out shape")
         if n == 0:
             return True
         with nogil:
