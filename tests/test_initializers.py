@@ -456,6 +456,26 @@ def test_constant_values():
             Constant(bad)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int16"])
+def test_constants_large_outputs(dtype, n_threads):
+    """Large outputs take the parallel kernel path; small ones numpy's fill."""
+    dtype = BF16 if dtype == "bfloat16" else np.dtype(dtype)
+    shape = (1030, 1031)
+    for init, value in [(Ones(), 1.0), (Constant(-0.3), -0.3), (Zeros(), 0.0)]:
+        # 16-bit values are float32 values rounded; float64 keeps the double.
+        fill = np.float32(value) if dtype.itemsize == 2 and dtype.kind != "i" else value
+        expected = np.full(shape, fill).astype(dtype)
+        got = init(shape, dtype, n_threads=n_threads)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+        out = np.full(shape, 5, dtype)
+        init(out=out, n_threads=n_threads)
+        np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))
+    big = Identity(gain=0.1)((1500, 1400), dtype)
+    gain = np.asarray(np.float32(0.1) if dtype.itemsize == 2 else 0.1).astype(dtype)
+    np.testing.assert_array_equal(big, np.eye(1500, 1400, dtype=dtype) * gain)
+
+
 def test_constant_big_and_inf_values():
     assert np.isinf(Constant(1e300)((2,))).all()  # float32 overflow is inf, like numpy
     assert Constant(1e300)((2,), "float64").tolist() == [1e300, 1e300]
