@@ -252,6 +252,14 @@ def test_get_config_is_json_and_keeps_arguments_as_given():
     for init in SEEDED:
         json.dumps(initializers.serialize(init))
     assert Constant(np.array([1.0, 2.0])).get_config() == {"value": [1.0, 2.0]}
+    # numpy scalars are stored as the Python numbers they hold.
+    for init in [RandomNormal(np.float32(0.5), np.float64(2.0), seed=1),
+                 RandomUniform(np.int64(-1), np.float32(1.5), seed=1),
+                 VarianceScaling(np.float32(2.0), seed=1), Orthogonal(np.float16(2.0), seed=1),
+                 Identity(np.int32(3)), Constant(np.float32(0.25))]:
+        config = init.get_config()
+        json.dumps(config)
+        assert not any(isinstance(v, np.generic) for v in config.values())
 
 
 def test_deserialize_custom_objects_and_custom_class():

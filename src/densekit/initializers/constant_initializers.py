@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from densekit.initializers.initializer import _KernelInitializer, fill_constant
+from densekit.initializers.initializer import _KernelInitializer, fill_constant, plain_number
 
 __all__ = ["Constant", "Identity", "Ones", "Zeros"]
 
@@ -132,7 +132,7 @@ class Constant(_ConstantBase):
             self._array = arr if arr.ndim else None
             if arr.ndim == 0:
                 value = arr.item()
-        self.value = value
+        self.value = plain_number(value)
 
     def _value(self):
         return self.value
@@ -196,7 +196,7 @@ class Identity(_KernelInitializer):
     def __init__(self, gain=1.0):
         if isinstance(gain, bool) or not isinstance(gain, numbers.Real):
             raise ValueError(f"Argument `gain` must be a real number. Received: gain={gain!r}")
-        self.gain = gain
+        self.gain = plain_number(gain)
 
     def _check_call_shape(self, shape):
         if len(shape) != 2:

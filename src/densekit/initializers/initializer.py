@@ -232,6 +232,11 @@ class _KernelInitializer(Initializer):
         raise NotImplementedError
 
 
+def plain_number(value):
+    """A numpy scalar as the Python number it holds (so configs are JSON), else `value`."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def fill_stream(out, plan, kind, seed, a, b, n_threads):
     """Write the sampler stream `kind` (whole tensor, or `plan`'s block) into `out`."""
     half = half_code(out.dtype)
