@@ -445,3 +445,46 @@ def test_lanes_are_independent():
 def test_ks_float32_million(kind):
     x = sample(kind, 10**6, np.float32, seed=2024).ravel().astype(np.float64)
     assert stats.kstest(x, CDFS[kind]).pvalue > 1e-3
+
+
+# ------------------------------------------------------------------ memory
+
+PEAK_SCRIPT = """
+import numpy as np
+from densekit._lib import _random
+
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+out = np.empty((1, 2**24), {dtype})
+before = hwm()
+# the truncated normal is the kernel with the most machinery (rejection bookkeeping)
+_random.fill(_random.TRUNCATED_NORMAL, out, 7, 0, 2**24, 0.0, 1.0, 2, {half})
+print(hwm() - before - out.nbytes)
+"""
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("dtype, half", [("np.float32", 0), ("np.float64", 0), ("np.uint16", 1)])
+def test_no_temporaries_proportional_to_output(dtype, half):
+    """Peak resident memory grows by the output only (plus well under 32 MiB)."""
+    import subprocess
+    import sys
+
+    code = PEAK_SCRIPT.format(dtype=dtype, half=half)
+    extra = int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                               text=True).stdout)
+    assert extra < 32 * 2**20
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("a, b", [(float("nan"), 1.0), (float("inf"), 1.0), (0.0, float("inf"))])
+def test_non_finite_parameters_round_like_numpy(kind, a, b, simd):
+    """NaN and inf results (callers normally refuse such parameters) still follow the rules."""
+    with np.errstate(invalid="ignore"):
+        x32 = sample(kind, (2, 4 * 64 + 3), a=a, b=b)
+    assert_array_equal(sample(kind, (2, 4 * 64 + 3), a=a, b=b, half=1), f16_bits(x32))
+    if ml_dtypes is not None:
+        xbf = sample(kind, (2, 4 * 64 + 3), a=a, b=b, half=2)
+        assert_array_equal(xbf, x32.astype(ml_dtypes.bfloat16).view(np.uint16))
