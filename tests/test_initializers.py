@@ -146,6 +146,11 @@ def test_keras_class_aliases():
     assert initializers.OrthogonalInitializer is Orthogonal
 
 
+def test_public_names():
+    for name in initializers.__all__:
+        assert hasattr(initializers, name), name
+
+
 def test_all_objects():
     assert Initializer in initializers.ALL_OBJECTS
     assert set(DEFAULT_CONFIGS) <= initializers.ALL_OBJECTS
@@ -529,7 +534,8 @@ def test_gain_parameters():
 
 @pytest.mark.parametrize("scale", [0, 0.0, -1.0, float("nan"), "1", None])
 def test_variance_scaling_scale(scale):
-    with pytest.raises(ValueError, match=r"Argument `scale` must be positive float\. Received: scale="):
+    pattern = r"Argument `scale` must be positive float\. Received: scale="
+    with pytest.raises(ValueError, match=pattern):
         VarianceScaling(scale=scale)
 
 
@@ -855,6 +861,16 @@ def test_half_is_float32_rounded_bit_for_bit(init, half):
     index = (slice(1, 5), slice(None), -1) if len(shape) == 3 else (slice(1, 5), -1)
     part = init.block(shape, index, half)
     np.testing.assert_array_equal(part.view(np.uint16), expected[index].view(np.uint16))
+
+
+def test_constant_array_half_is_float32_rounded():
+    value = np.array([0.1, 1 / 3, 1e-5, 65519.0, -2.0000001])
+    for dtype in (np.dtype(np.float16), BF16):
+        got = Constant(value)((4, 5), dtype)
+        expected = np.broadcast_to(value.astype(np.float32).astype(dtype), (4, 5))
+        np.testing.assert_array_equal(got.view(np.uint16), expected.view(np.uint16))
+        part = Constant(value).block((4, 5), (slice(1, 3), slice(2, None)), dtype)
+        np.testing.assert_array_equal(part.view(np.uint16), expected[1:3, 2:].view(np.uint16))
 
 
 def test_half_rounding_on_large_sample():
