@@ -15,7 +15,8 @@
 #                                              pass over memory (bias may be NULL)
 #
 # `code` is one of the ACT_* values below; p0..p2 carry its parameters (unused
-# ones are ignored, pass 0.0):
+# ones are ignored, pass 0.0). For float rows they are rounded to float first,
+# as Keras casts parameters to the input dtype (this matters at thresholds):
 #
 #   code               p0                p1                    p2
 #   ACT_LINEAR         -                 -                     -
@@ -79,6 +80,12 @@ cdef extern from *:
     #define DK_ACT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #define DK_ACT_CLONES
+    #endif
+    /* Modules that cimport this file use only some of the loops: no unused warnings. */
+    #if defined(__GNUC__)
+    #define DK_ACT_STATIC static __attribute__((unused))
+    #else
+    #define DK_ACT_STATIC static
     #endif
 
     /* exp(x) to ~2e-10 relative for results rounded to float: x is clamped to
@@ -171,13 +178,13 @@ cdef extern from *:
         return t * dk_expd_f32(p);
     }
 
-    DK_ACT_CLONES static void dk_f32_sigmoid(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_sigmoid(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] = dk_sigmoidf_f32(x[j]);
     }
 
-    DK_ACT_CLONES static void dk_f32_silu(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_silu(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             float v = x[j];
@@ -188,7 +195,7 @@ cdef extern from *:
     }
 
     /* x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2; erfc(-a) = 2 - erfc(a). */
-    DK_ACT_CLONES static void dk_f32_gelu(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_gelu(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             double v = x[j];
@@ -200,7 +207,7 @@ cdef extern from *:
     }
 
     /* 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
-    DK_ACT_CLONES static void dk_f32_gelu_tanh(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_gelu_tanh(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             double v = x[j];
@@ -210,7 +217,7 @@ cdef extern from *:
     }
 
     /* tanh(a) = (1 - e) / (1 + e), e = exp(-2|x|); a - a^3/3 below 1e-4 (no cancellation). */
-    DK_ACT_CLONES static void dk_f32_tanh(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_tanh(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             double v = x[j];
@@ -224,7 +231,7 @@ cdef extern from *:
     }
 
     /* scale * (x if x >= 0 else alpha * expm1(x)); expm1 by a series below 1e-4. */
-    DK_ACT_CLONES static void dk_f32_elu(const float *x, float *y, Py_ssize_t n, double alpha,
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_elu(const float *x, float *y, Py_ssize_t n, double alpha,
                                          double scale)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
@@ -238,19 +245,19 @@ cdef extern from *:
         }
     }
 
-    DK_ACT_CLONES static void dk_f32_exp(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] = (float)dk_expd_f32((double)x[j]);
     }
 
-    DK_ACT_CLONES static void dk_f32_scale(float *y, Py_ssize_t n, double inv)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_scale(float *y, Py_ssize_t n, double inv)
     {
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] = (float)((double)y[j] * inv);
     }
 
-    DK_ACT_CLONES static void dk_f32_log_softmax_finish(const float *x, float *y, Py_ssize_t n,
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_log_softmax_finish(const float *x, float *y, Py_ssize_t n,
                                                         double m, double lse)
     {
         for (Py_ssize_t j = 0; j < n; j++)
@@ -260,7 +267,7 @@ cdef extern from *:
     /* buf[i] = exp(x[i] - m) for x[i] <= m, in float arithmetic: TwoSum gives the exact
      * rounding error of x - m, which goes into the reduced argument, so the result is
      * that of the exact difference (<= 2 ulp). */
-    DK_ACT_CLONES static void dk_f32_exp_shifted(const float *x, float *buf, Py_ssize_t n,
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp_shifted(const float *x, float *buf, Py_ssize_t n,
                                                  float m)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
@@ -273,7 +280,7 @@ cdef extern from *:
     }
 
     /* Sum of floats in double over 8 fixed lanes (fixed order: thread-independent). */
-    DK_ACT_CLONES static double dk_f32_sum(const float *v, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC double dk_f32_sum(const float *v, Py_ssize_t n)
     {
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
         Py_ssize_t j = 0;
@@ -291,7 +298,7 @@ cdef extern from *:
     typedef float dk_v16f __attribute__((vector_size(64)));
     typedef int32_t dk_v16i __attribute__((vector_size(64)));
 
-    DK_ACT_CLONES static float dk_f32_max(const float *x, Py_ssize_t n, int *bad)
+    DK_ACT_CLONES DK_ACT_STATIC float dk_f32_max(const float *x, Py_ssize_t n, int *bad)
     {
         dk_v16f mx, z = {0};
         Py_ssize_t j = 0;
@@ -316,7 +323,7 @@ cdef extern from *:
      * that x may alias y) with the float values summed in double, then the
      * scaling pass. Returns 0, writing nothing, when the row holds NaN or
      * +inf or is all -inf: the caller's generic path handles those. */
-    static int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
+    DK_ACT_STATIC int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
     {
         int bad;
         float m = dk_f32_max(x, n, &bad);
@@ -577,7 +584,14 @@ cdef inline void activate_into(int code, const floating* x, floating* y, Py_ssiz
                                double p0, double p1, double p2) noexcept nogil:
     """y[j] = act_code(x[j]) for j < n (y may be x). Row-wise codes treat x as one row."""
     cdef Py_ssize_t j
-    cdef floating fp0 = <floating>p0
+    cdef floating fp0
+    if floating is float:
+        # Parameters are rounded to the row's dtype first, as Keras casts them:
+        # relu(x, threshold=0.3) compares float32 x with float32(0.3).
+        p0 = <float>p0
+        p1 = <float>p1
+        p2 = <float>p2
+    fp0 = <floating>p0
     if code == ACT_LINEAR:
         if x != y:
             for j in range(n):
