@@ -620,3 +620,26 @@ def test_bias_activate_row_contract(act, dtype, n_threads):
     y = x.copy()
     _k.bias_activate_rows(code, y, None, p0, p1, p2, n_threads)
     assert_array_equal(y, act(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_exp_based_kernels_over_the_whole_range(dtype):
+    """The vectorized exp covers overflow, the subnormal results and underflow to 0."""
+    x = np.linspace(-760, 720, 20001).astype(dtype)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x64).astype(dtype)
+    got = activations.exponential(x)
+    assert_array_equal(np.isinf(got), np.isinf(ref))
+    fin = np.isfinite(ref)
+    assert_allclose(got[fin], ref[fin], rtol=RTOL[dtype], atol=ATOL[dtype])
+    def sig(v):  # scipy's expit is 1/(1+exp(-v)): it flushes to 0 before exp(v) does
+        e = np.exp(-np.abs(v))
+        return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
+
+    for name, fn in [("sigmoid", sig), ("silu", lambda v: v * sig(v)),
+                     ("elu", lambda v: np.where(v >= 0, v, np.expm1(np.minimum(v, 0))))]:
+        assert_allclose(getattr(activations, name)(x), fn(x64), rtol=RTOL[dtype],
+                        atol=ATOL[dtype], err_msg=name)
+    small = np.array([-1e-3, -1e-5, -1e-9, -0.0099, -0.0101, -0.5], dtype)
+    assert_allclose(activations.elu(small), np.expm1(small.astype(np.float64)), rtol=RTOL[dtype])

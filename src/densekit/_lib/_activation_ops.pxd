@@ -344,6 +344,208 @@ cdef extern from *:
         return 1;
     }
 
+    /* ---- float64 and column kernels ---------------------------------------- */
+
+    /* exp(x + dx) in double to ~2 ulp over the whole range (subnormal results and
+     * overflow to inf included), vectorizable: Cody-Waite with fdlibm's 32-bit
+     * ln2_hi, degree-12 Taylor on |r| <= ln2/2 (truncation < 2e-16), and 2^k applied
+     * as two normal factors 2^k1 * 2^k2 so that no exponent field overflows.
+     * dx is a tiny correction (the rounding error of how x was formed; 0 if exact). */
+    static inline double dk_exp2_f64(double x, double dx)
+    {
+        double xc = x < -750.0 ? -750.0 : x;
+        xc = xc > 710.0 ? 710.0 : xc;
+        const double shift = 6755399441055744.0;
+        double t = xc * 1.4426950408889634074 + shift;
+        double k = t - shift;
+        double r = ((xc - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10) + dx;
+        double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120
+                   + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880
+                   + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600))))))))))));
+        double th = k * 0.5 + shift;           /* k1 = round(k / 2), k2 = k - k1 */
+        double k1 = th - shift;
+        double t2 = (k - k1) + shift;
+        uint64_t b1, b2;
+        memcpy(&b1, &th, sizeof b1);
+        memcpy(&b2, &t2, sizeof b2);
+        b1 = (b1 + 1023u) << 52;
+        b2 = (b2 + 1023u) << 52;
+        double s1, s2;
+        memcpy(&s1, &b1, sizeof s1);
+        memcpy(&s2, &b2, sizeof s2);
+        double e = (p * s1) * s2;
+        return x < -750.0 ? 0.0 : e;   /* exact 0 (also for -inf, whatever dx is) */
+    }
+
+    static inline double dk_exp_f64(double x)
+    {
+        return dk_exp2_f64(x, 0.0);
+    }
+
+    static inline double dk_sigmoid_f64(double x)
+    {
+        double e = dk_exp_f64(-fabs(x));
+        double num = x >= 0.0 ? 1.0 : e;
+        return num / (1.0 + e);
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_sigmoid(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = dk_sigmoid_f64(x[j]);
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_silu(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = dk_gated(x[j], dk_sigmoid_f64(x[j]));
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_gelu_tanh(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double u = 0.79788456080286535588 * (v + 0.044715 * (v * v * v));
+            y[j] = dk_gated(v, dk_sigmoid_f64(2.0 * u));
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_exp(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = dk_exp_f64(x[j]);
+    }
+
+    /* scale * (x if x >= 0 else alpha * expm1(x)); expm1 by its series above -0.01
+     * (degree 8: truncation < 3e-19 relative), by exp(x) - 1 below (no cancellation). */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_elu(const double *x, double *y, Py_ssize_t n,
+                                                double alpha, double scale)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double vn = v >= 0.0 ? 0.0 : v;
+            double em1 = dk_exp_f64(vn) - 1.0;
+            double ser = vn * (1.0 + vn * (1.0 / 2 + vn * (1.0 / 6 + vn * (1.0 / 24 + vn * (1.0 / 120
+                         + vn * (1.0 / 720 + vn * (1.0 / 5040 + vn * (1.0 / 40320))))))));
+            double m = vn > -0.01 ? ser : em1;
+            double r = v >= 0.0 ? v : alpha * m;
+            y[j] = scale * r;
+        }
+    }
+
+    /* Softmax over a strided axis, one step: for each of w columns,
+     * e = exp(x - m) (TwoSum-corrected argument), sum += e, and y = e unless log_sm. */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp_cols(const float *x, const double *m, float *y,
+                                                     double *sum, Py_ssize_t w, int log_sm)
+    {
+        if (log_sm) {
+            for (Py_ssize_t j = 0; j < w; j++)
+                sum[j] += dk_exp_f64((double)x[j] - m[j]);
+        } else {
+            for (Py_ssize_t j = 0; j < w; j++) {
+                double e = dk_exp_f64((double)x[j] - m[j]);
+                sum[j] += e;
+                y[j] = (float)e;
+            }
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_exp_cols(const double *x, const double *m, double *y,
+                                                     double *sum, Py_ssize_t w, int log_sm)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            double v = x[j], mm = m[j];
+            double d = v - mm;
+            double bb = d - v;
+            double err = (v - (d - bb)) + (-mm - bb);
+            double e = dk_exp2_f64(d, err);
+            sum[j] += e;
+            y[j] = log_sm ? y[j] : e;
+        }
+    }
+
+    /* Row pieces for float64 softmax. */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_exp_shifted(const double *x, double *buf, Py_ssize_t n,
+                                                        double m)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double d = v - m;
+            double bb = d - v;
+            double err = (v - (d - bb)) + (-m - bb);
+            buf[j] = dk_exp2_f64(d, err);
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC double dk_f64_sum(const double *v, Py_ssize_t n)
+    {
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
+        Py_ssize_t j = 0;
+        for (; j + 8 <= n; j += 8)
+            for (int l = 0; l < 8; l++)
+                acc[l] += v[j + l];
+        for (; j < n; j++)
+            s += v[j];
+        return s + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    }
+
+    typedef double dk_v8d __attribute__((vector_size(64)));
+    typedef int64_t dk_v8l __attribute__((vector_size(64)));
+
+    DK_ACT_CLONES DK_ACT_STATIC double dk_f64_max(const double *x, Py_ssize_t n, int *bad)
+    {
+        dk_v8d mx, z = {0};
+        Py_ssize_t j = 0;
+        int l;
+        for (l = 0; l < 8; l++) mx[l] = -INFINITY;
+        for (; j + 8 <= n; j += 8) {
+            dk_v8d v;
+            memcpy(&v, x + j, sizeof v);
+            dk_v8l gt = v > mx;
+            mx = (dk_v8d)(((dk_v8l)v & gt) | ((dk_v8l)mx & ~gt));
+            z += v - v;
+        }
+        double m = -INFINITY, zz = 0.0;
+        for (l = 0; l < 8; l++) { m = mx[l] > m ? mx[l] : m; zz += z[l]; }
+        for (; j < n; j++) { m = x[j] > m ? x[j] : m; zz += x[j] - x[j]; }
+        *bad = zz != 0.0;
+        return m;
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_scale(double *y, Py_ssize_t n, double inv)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = y[j] * inv;
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_log_softmax_finish(const double *x, double *y,
+                                                               Py_ssize_t n, double m, double lse)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = (x[j] - m) - lse;
+    }
+
+    DK_ACT_STATIC int dk_f64_softmax_row(const double *x, double *y, Py_ssize_t n, int log_sm)
+    {
+        int bad;
+        double m = dk_f64_max(x, n, &bad);
+        if (bad || m == -INFINITY)
+            return 0;
+        double s = 0.0;
+        double buf[512];
+        for (Py_ssize_t j0 = 0; j0 < n; j0 += 512) {
+            Py_ssize_t w = n - j0 < 512 ? n - j0 : 512;
+            double *dst = log_sm ? buf : y + j0;
+            dk_f64_exp_shifted(x + j0, dst, w, m);
+            s += dk_f64_sum(dst, w);
+        }
+        if (log_sm)
+            dk_f64_log_softmax_finish(x, y, n, m, log(s));
+        else
+            dk_f64_scale(y, n, 1.0 / s);
+        return 1;
+    }
+
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
@@ -357,6 +559,17 @@ cdef extern from *:
                     double scale) noexcept nogil
     void dk_f32_exp(const float* x, float* y, Py_ssize_t n) noexcept nogil
     int dk_f32_softmax_row(const float* x, float* y, Py_ssize_t n, int log_sm) noexcept nogil
+    void dk_f64_sigmoid(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_silu(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_gelu_tanh(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_exp(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_elu(const double* x, double* y, Py_ssize_t n, double alpha,
+                    double scale) noexcept nogil
+    int dk_f64_softmax_row(const double* x, double* y, Py_ssize_t n, int log_sm) noexcept nogil
+    void dk_f32_exp_cols(const float* x, const double* m, float* y, double* sum,
+                         Py_ssize_t w, int log_sm) noexcept nogil
+    void dk_f64_exp_cols(const double* x, const double* m, double* y, double* sum,
+                         Py_ssize_t w, int log_sm) noexcept nogil
 
 
 cdef enum:
@@ -676,6 +889,26 @@ cdef inline void _transcendental_into(int code, const floating* x, floating* y,
         if code == ACT_EXPONENTIAL:
             dk_f32_exp(x, y, n)
             return
+    else:
+        # The vectorized float64 loops (full-range double exp, ~2 ulp).
+        if code == ACT_SIGMOID:
+            dk_f64_sigmoid(x, y, n)
+            return
+        if code == ACT_SILU:
+            dk_f64_silu(x, y, n)
+            return
+        if code == ACT_GELU_TANH:
+            dk_f64_gelu_tanh(x, y, n)
+            return
+        if code == ACT_ELU:
+            dk_f64_elu(x, y, n, p0, 1.0)
+            return
+        if code == ACT_SELU:
+            dk_f64_elu(x, y, n, 1.6732632423543772848, 1.0507009873554804934)
+            return
+        if code == ACT_EXPONENTIAL:
+            dk_f64_exp(x, y, n)
+            return
     if code == ACT_SIGMOID:
         for j in range(n):
             y[j] = <floating>_sigmoid_d(x[j])
@@ -767,6 +1000,9 @@ cdef inline void softmax_into(const floating* x, floating* y, Py_ssize_t n) noex
     if floating is float:
         if dk_f32_softmax_row(x, y, n, 0):
             return
+    else:
+        if dk_f64_softmax_row(x, y, n, 0):
+            return
     m = x[0]
     for j in range(1, n):
         if x[j] > m or x[j] != x[j]:
@@ -800,6 +1036,9 @@ cdef inline void log_softmax_into(const floating* x, floating* y, Py_ssize_t n) 
         return
     if floating is float:
         if dk_f32_softmax_row(x, y, n, 1):
+            return
+    else:
+        if dk_f64_softmax_row(x, y, n, 1):
             return
     m = x[0]
     for j in range(1, n):

@@ -8,7 +8,7 @@ from libc.stdlib cimport malloc, free
 
 from densekit._lib._activation_ops cimport (
     floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, _sigmoid_d,
-    ACT_N_CODES, ACT_SOFTMAX,
+    ACT_N_CODES, ACT_SOFTMAX, dk_f32_exp_cols, dk_f64_exp_cols,
 )
 
 # Elements per parallel work item of the elementwise kernels: large enough to
@@ -88,6 +88,7 @@ cdef void _strided_softmax(bint log_softmax, const floating* x, floating* y,
     cdef const floating* xr
     cdef floating* yr
     cdef double v, e, m
+    cdef bint has_inf
     for j in range(w):
         mx[j] = x[j0 + j]
         sm[j] = 0.0
@@ -98,8 +99,20 @@ cdef void _strided_softmax(bint log_softmax, const floating* x, floating* y,
             if v > mx[j] or v != v:
                 if mx[j] == mx[j]:
                     mx[j] = v
+    has_inf = False
+    for j in range(w):
+        if mx[j] == INFINITY:
+            has_inf = True
+    if not has_inf:
+        for k in range(n_axis):
+            if floating is float:
+                dk_f32_exp_cols(x + k * stride + j0, mx, y + k * stride + j0, sm, w,
+                                log_softmax)
+            else:
+                dk_f64_exp_cols(x + k * stride + j0, mx, y + k * stride + j0, sm, w,
+                                log_softmax)
     # Columns whose max is +inf: count the infinities into sm (the limit is 1/count).
-    for k in range(n_axis):
+    for k in range(n_axis if has_inf else 0):
         xr = x + k * stride + j0
         yr = y + k * stride + j0
         for j in range(w):
