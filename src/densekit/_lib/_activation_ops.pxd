@@ -438,15 +438,14 @@ cdef extern from *:
     DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp_cols(const float *x, const double *m, float *y,
                                                      double *sum, Py_ssize_t w, int log_sm)
     {
-        if (log_sm) {
-            for (Py_ssize_t j = 0; j < w; j++)
-                sum[j] += dk_exp_f64((double)x[j] - m[j]);
-        } else {
-            for (Py_ssize_t j = 0; j < w; j++) {
-                double e = dk_exp_f64((double)x[j] - m[j]);
-                sum[j] += e;
-                y[j] = (float)e;
-            }
+        for (Py_ssize_t j = 0; j < w; j++) {
+            float v = x[j], mm = (float)m[j];   /* m holds a float value */
+            float d = v - mm;
+            float bb = d - v;
+            float err = (v - (d - bb)) + (-mm - bb);
+            float e = dk_expf_neg2_f32(d, err);
+            sum[j] += (double)e;
+            y[j] = log_sm ? y[j] : e;
         }
     }
 
@@ -546,6 +545,46 @@ cdef extern from *:
         return 1;
     }
 
+    /* Strided softmax passes over w contiguous columns (one row of the reduced axis). */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_max_cols(const float *x, double *mx, Py_ssize_t w)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            double v = x[j], m = mx[j];
+            mx[j] = (v > m) | (v != v) ? v : m;   /* a NaN sticks: nothing compares above it */
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_max_cols(const double *x, double *mx, Py_ssize_t w)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            double v = x[j], m = mx[j];
+            mx[j] = (v > m) | (v != v) ? v : m;
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_finish_cols(const float *x, float *y, const double *m,
+                                                        const double *c, Py_ssize_t w, int log_sm)
+    {
+        /* c = 1 / sum (softmax) or log(sum) (log-softmax) per column */
+        if (log_sm)
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = (float)(((double)x[j] - m[j]) - c[j]);
+        else
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = (float)((double)y[j] * c[j]);
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_finish_cols(const double *x, double *y, const double *m,
+                                                        const double *c, Py_ssize_t w, int log_sm)
+    {
+        if (log_sm)
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = (x[j] - m[j]) - c[j];
+        else
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = y[j] * c[j];
+    }
+
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
@@ -566,6 +605,12 @@ cdef extern from *:
     void dk_f64_elu(const double* x, double* y, Py_ssize_t n, double alpha,
                     double scale) noexcept nogil
     int dk_f64_softmax_row(const double* x, double* y, Py_ssize_t n, int log_sm) noexcept nogil
+    void dk_f32_max_cols(const float* x, double* mx, Py_ssize_t w) noexcept nogil
+    void dk_f64_max_cols(const double* x, double* mx, Py_ssize_t w) noexcept nogil
+    void dk_f32_finish_cols(const float* x, float* y, const double* m, const double* c,
+                            Py_ssize_t w, int log_sm) noexcept nogil
+    void dk_f64_finish_cols(const double* x, double* y, const double* m, const double* c,
+                            Py_ssize_t w, int log_sm) noexcept nogil
     void dk_f32_exp_cols(const float* x, const double* m, float* y, double* sum,
                          Py_ssize_t w, int log_sm) noexcept nogil
     void dk_f64_exp_cols(const double* x, const double* m, double* y, double* sum,
