@@ -45,14 +45,17 @@
 # function (or a functools.partial of one with keyword arguments) to its
 # (code, p0, p1, p2) tuple, or None when there is no fused kernel.
 #
-# Numerics: transcendental ops are evaluated in double for float inputs as
-# well (one rounding at the end), with formulas that neither overflow nor
-# cancel: no inf/NaN from finite input except where the true value overflows
-# (exponential), +-inf give the mathematical limits, NaN propagates.
-# The loops are branch-free selects, so gcc vectorizes the simple ones; the
-# float path of the hot transcendental ops (sigmoid, silu, gelu both forms,
-# tanh, elu, selu, exponential, softmax rows) runs vectorized C (`dk_f32_*`
-# below: double arithmetic, own exp, clones per SIMD level picked at load time).
+# Numerics: formulas that neither overflow nor cancel: no inf/NaN from finite
+# input except where the true value overflows (exponential), +-inf give the
+# mathematical limits, NaN propagates. float rows: transcendental ops are
+# evaluated in double and rounded once, except sigmoid, silu, tanh and the
+# softmax exponentials, which run in float arithmetic within 4 ulp.
+# The loops are branch-free selects, so gcc vectorizes them; the hot
+# transcendental ops (sigmoid, silu, gelu both forms, tanh, elu, selu,
+# exponential, softmax rows and columns) run vectorized C (`dk_f32_*`,
+# `dk_f64_*` below: own exp, no libm calls, clones per SIMD level picked at
+# load time). The rest (softplus, log_sigmoid, mish, celu, tanh_shrink,
+# squareplus, exact gelu in double) call libm.
 
 from cython cimport floating
 from libc.math cimport exp, expm1, log, log1p, tanh, erfc, fabs, hypot, sqrt, INFINITY
