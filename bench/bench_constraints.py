@@ -45,7 +45,7 @@ def run(benchmark, fn, shape):
 @pytest.mark.parametrize(
     "impl",
     ["densekit", "densekit-inplace", "densekit-1thread", "densekit-inplace-1thread",
-     "numpy-keras", "numpy-keras-literal"],
+     "numpy-keras", "numpy-keras-literal", "floor-numpy-scale-inplace"],
 )
 def test_max_norm(benchmark, shape, impl):
     benchmark.group = f"MaxNorm axis=0 float32 {shape[0]}x{shape[1]}"
@@ -59,6 +59,12 @@ def test_max_norm(benchmark, shape, impl):
         result = run(benchmark, lambda: c(work, out=work, n_threads=n), shape)
     elif impl.startswith("densekit"):
         result = run(benchmark, lambda: c(w, n_threads=n), shape)
+    elif impl == "floor-numpy-scale-inplace":
+        # Not a MaxNorm: one read+write pass in place (numpy, 1 thread), a memory floor.
+        work = w.copy()
+        one = np.float32(1.0)
+        result = run(benchmark, lambda: np.multiply(work, one, out=work), shape)
+        return
     elif impl == "numpy-keras":
         result = run(benchmark, lambda: keras_max_norm(w), shape)
     else:

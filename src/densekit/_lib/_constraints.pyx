@@ -2,8 +2,8 @@
 
 Every array arrives C-contiguous and in (outer, reduced, inner) form: the norm
 of element (o, r, i) is taken over r, so norms have shape (outer, inner). Row
-norms are the inner == 1 case. The work partition (row blocks, column chunks,
-row chunks) depends only on the shape, never on `n_threads`, and partial sums
+norms are the inner == 1 case. The work partition (at most TARGET_TASKS row
+blocks, row chunks, row groups) depends only on the shape, never on `n_threads`, and partial sums
 are added in a fixed order: results are bit-identical for any thread count.
 """
 
@@ -250,12 +250,11 @@ def sq_norms_rows(const floating[:, ::1] x, int n_threads):
 def sq_norms(const floating[:, :, ::1] x, int n_threads):
     """sq[o, i] := sum_r x[o, r, i]**2 in float64; shape (outer, inner)."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t n_cb, n_rb, rows_per_block, want
+    cdef Py_ssize_t n_rb, rows_per_block, want
     sq = np.zeros((outer, inner), dtype=np.float64)
     if outer == 0 or inner == 0 or red == 0:
         return sq
     cdef double[:, ::1] sqv = sq
-    n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
     # Row blocks only when `outer` alone cannot feed the threads.
     want = (TARGET_TASKS + outer - 1) // outer
     n_rb = max(1, min(want, (red + MIN_BLOCK_ROWS - 1) // MIN_BLOCK_ROWS))
