@@ -76,3 +76,35 @@ def test_orthogonal_1024x512(benchmark, impl):
 
         value = float(run(benchmark, fn, rounds=10))
     assert 0 < value < 0.01
+
+
+def _cpu_report():
+    """`python bench/bench_regularizers.py`: wall and CPU time (process_time, all
+    threads) per call, min of 7 (see bench_constraints._cpu_report)."""
+    import time
+
+    def measure(fn, n=7):
+        walls, cpus = [], []
+        fn()
+        for _ in range(n):
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        return min(walls) * 1e3, min(cpus) * 1e3
+
+    x = values()
+    reg = L2(1.0)
+    cases = {
+        "numpy np.sum(np.square(x))": lambda: np.sum(np.square(x)),
+        "densekit 1 thread": lambda: reg(x, n_threads=1),
+        "densekit 2 threads": lambda: reg(x, n_threads=N_THREADS),
+    }
+    print(f"{'case':40s} {'wall ms':>9s} {'cpu ms':>9s}")
+    for name, fn in cases.items():
+        wall, cpu = measure(fn)
+        print(f"L2 1e8 float32 {name:26s} {wall:9.1f} {cpu:9.1f}")
+
+
+if __name__ == "__main__":
+    _cpu_report()
