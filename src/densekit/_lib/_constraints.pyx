@@ -185,20 +185,20 @@ cdef void _colsq_blocks(
 cdef void _combine_blocks(
     const double[:, :, ::1] part,  # IN (outer, n_rb, inner)
     double[:, ::1] sq,             # OUT (outer, inner)
-    int n_threads,
 ) noexcept nogil:
-    """sq[o, i] := sum_b part[o, b, i], blocks added in order."""
+    """sq[o, i] := sum_b part[o, b, i], blocks added in order.
+
+    Serial on purpose: it is at most TARGET_TASKS times the norms' size (well under
+    a millisecond), and one fewer parallel region means one fewer wake-up and
+    barrier, which on a busy machine cost more than this loop.
+    """
     cdef Py_ssize_t outer = part.shape[0], n_rb = part.shape[1], inner = part.shape[2]
-    cdef Py_ssize_t n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
-    cdef Py_ssize_t t, o, c0, c1, b, j
-    for t in prange(outer * n_cb, schedule='static', num_threads=n_threads, nogil=True):
-        o = t // n_cb
-        c0 = (t % n_cb) * COL_CHUNK
-        c1 = min(inner, c0 + COL_CHUNK)
-        for j in range(c0, c1):
+    cdef Py_ssize_t o, b, j
+    for o in range(outer):
+        for j in range(inner):
             sq[o, j] = part[o, 0, j]
         for b in range(1, n_rb):
-            for j in range(c0, c1):
+            for j in range(inner):
                 sq[o, j] = sq[o, j] + part[o, b, j]
 
 
@@ -264,7 +264,7 @@ def sq_norms(const floating[:, :, ::1] x, int n_threads):
     n_threads = _useful_threads(outer * red * inner, n_threads)
     with nogil:
         _colsq_blocks(x, part, rows_per_block, n_threads)
-        _combine_blocks(part, sqv, n_threads)
+        _combine_blocks(part, sqv)
     return sq
 
 
