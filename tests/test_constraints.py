@@ -415,3 +415,44 @@ def test_base_constraint_is_identity():
     out = np.empty(4)
     assert Constraint()(w, out=out) is out
     assert_array_equal(out, w)
+
+
+# --- property test: random shapes, axis sets and layouts -------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def array_and_axis(draw):
+    ndim = draw(st.integers(1, 4))
+    shape = tuple(draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim)))
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    axes = [a - ndim if draw(st.booleans()) else a for a in axes]
+    axis = tuple(axes) if len(axes) > 1 or draw(st.booleans()) else axes[0]
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    layout = draw(st.sampled_from(["C", "F", "T", "strided"]))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(shape).astype(dtype) * dtype(rng.uniform(0.1, 5))
+    if layout == "F":
+        w = np.asfortranarray(w)
+    elif layout == "T":
+        w = np.ascontiguousarray(w.T).T  # a transposed view of a C array
+    elif layout == "strided" and ndim:
+        w = np.repeat(w, 2, axis=-1)[..., ::2]
+    return w, axis
+
+
+@settings(max_examples=80, deadline=None)
+@given(array_and_axis(), st.sampled_from(["max", "minmax", "unit"]), st.booleans())
+def test_property_matches_reference(data, kind, in_place):
+    w, axis = data
+    c = {"max": MaxNorm(1.3, axis), "minmax": MinMaxNorm(0.5, 1.5, 0.8, axis),
+         "unit": UnitNorm(axis)}[kind]
+    if in_place:
+        got = w.copy(order="K")  # C or F contiguous
+        assert c(got, out=got) is got
+    else:
+        got = c(w)
+    check_against_ref(c, w, got)

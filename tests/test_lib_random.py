@@ -35,10 +35,15 @@ def sample(kind, shape, dtype=np.float32, seed=1234, a=0.0, b=1.0, n_threads=2, 
     return out
 
 
-@pytest.fixture(params=["portable", "dispatched"])
+# Sampler paths this CPU can run: 0 portable C, 2 AVX2, 3 AVX-512.
+LEVEL_NAMES = {0: "baseline", 2: "avx2", 3: "avx512"}
+LEVELS = [level for level in LEVEL_NAMES if level <= HW_LEVEL]
+
+
+@pytest.fixture(params=LEVELS, ids=lambda level: LEVEL_NAMES[level])
 def simd(request):
-    """Run a test on the portable path and on the CPU's own path."""
-    previous = _random._force_simd_level(0 if request.param == "portable" else None)
+    """Run a test on every sampler path this CPU supports."""
+    previous = _random._force_simd_level(request.param)
     yield request.param
     _random._force_simd_level(previous)
 
@@ -284,28 +289,31 @@ def test_far_offsets_and_empty(kind):
 
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 @pytest.mark.parametrize("out", ["float32", "float64", "float16", "bfloat16"])
-def test_portable_path_matches_dispatched(kind, out):
-    """The SIMD path gives the bits of the portable C path (heads, tails and odd starts too)."""
+@pytest.mark.parametrize("seed", [5, 2**63 + 11])
+def test_every_path_matches_portable(kind, out, seed, simd):
+    """Each SIMD path gives the bits of the portable C path (heads, tails and odd starts too)."""
     dtype, half = {"float32": (np.float32, 0), "float64": (np.float64, 0),
                    "float16": (np.float32, 1), "bfloat16": (np.float32, 2)}[out]
-    cases = [dict(shape=(1, 2 * CHUNK + 45)), dict(shape=(7, 301), start=13, row_stride=1001)]
+    cases = [dict(shape=(1, 2 * CHUNK + 45)), dict(shape=(7, 301), start=13, row_stride=1001),
+             dict(shape=(3, 4099), start=2**35 + 3, row_stride=5000)]
     for case in cases:
+        got = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, seed=seed, **case)
         previous = _random._force_simd_level(0)
         try:
-            portable = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, **case)
+            portable = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, seed=seed, **case)
         finally:
             _random._force_simd_level(previous)
-        dispatched = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, **case)
-        assert_array_equal(portable.view(np.uint8), dispatched.view(np.uint8))
+        assert_array_equal(got.view(np.uint8), portable.view(np.uint8))
 
 
 def test_simd_level_and_forcing():
-    assert _random.simd_level() in {"baseline", "avx2", "avx512"}
-    previous = _random._force_simd_level(0)
-    try:
-        assert _random.simd_level() == "baseline"
-    finally:
-        _random._force_simd_level(previous)
+    assert _random.simd_level() == LEVEL_NAMES[HW_LEVEL]
+    for level in LEVELS:
+        previous = _random._force_simd_level(level)
+        try:
+            assert _random.simd_level() == LEVEL_NAMES[level]
+        finally:
+            _random._force_simd_level(previous)
     with pytest.raises(ValueError, match="level"):
         _random._force_simd_level(HW_LEVEL + 1)
     with pytest.raises(ValueError, match="level"):
@@ -437,3 +445,46 @@ def test_lanes_are_independent():
 def test_ks_float32_million(kind):
     x = sample(kind, 10**6, np.float32, seed=2024).ravel().astype(np.float64)
     assert stats.kstest(x, CDFS[kind]).pvalue > 1e-3
+
+
+# ------------------------------------------------------------------ memory
+
+PEAK_SCRIPT = """
+import numpy as np
+from densekit._lib import _random
+
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+out = np.empty((1, 2**24), {dtype})
+before = hwm()
+# the truncated normal is the kernel with the most machinery (rejection bookkeeping)
+_random.fill(_random.TRUNCATED_NORMAL, out, 7, 0, 2**24, 0.0, 1.0, 2, {half})
+print(hwm() - before - out.nbytes)
+"""
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("dtype, half", [("np.float32", 0), ("np.float64", 0), ("np.uint16", 1)])
+def test_no_temporaries_proportional_to_output(dtype, half):
+    """Peak resident memory grows by the output only (plus well under 32 MiB)."""
+    import subprocess
+    import sys
+
+    code = PEAK_SCRIPT.format(dtype=dtype, half=half)
+    extra = int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                               text=True).stdout)
+    assert extra < 32 * 2**20
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("a, b", [(float("nan"), 1.0), (float("inf"), 1.0), (0.0, float("inf"))])
+def test_non_finite_parameters_round_like_numpy(kind, a, b, simd):
+    """NaN and inf results (callers normally refuse such parameters) still follow the rules."""
+    with np.errstate(invalid="ignore"):
+        x32 = sample(kind, (2, 4 * 64 + 3), a=a, b=b)
+    assert_array_equal(sample(kind, (2, 4 * 64 + 3), a=a, b=b, half=1), f16_bits(x32))
+    if ml_dtypes is not None:
+        xbf = sample(kind, (2, 4 * 64 + 3), a=a, b=b, half=2)
+        assert_array_equal(xbf, x32.astype(ml_dtypes.bfloat16).view(np.uint16))

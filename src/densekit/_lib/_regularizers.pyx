@@ -13,8 +13,21 @@ from cython.parallel cimport prange
 from libc.math cimport fabs, isfinite
 
 cdef enum:
-    # 8192 values per block: 1024 per accumulator lane, so the in-block error is ~1e-13.
+    # 8192 values per block: 512 per accumulator lane, so the in-block error is ~1e-13.
     BLOCK = 8192
+    # Fewest values worth a thread of their own.
+    MIN_PER_THREAD = 32768
+
+
+cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nogil:
+    """At most one thread per MIN_PER_THREAD values: waking a thread costs more than
+    a small array's work (and much more on a loaded machine). The partition, hence
+    the result, does not depend on this choice."""
+    cdef Py_ssize_t most = n_values // MIN_PER_THREAD
+    if most < 1:
+        return 1
+    return <int>most if most < n_threads else n_threads
+
 
 cdef enum:
     _SUM_ABS = 1
@@ -24,41 +37,20 @@ SUM_ABS = _SUM_ABS
 SUM_SQ = _SUM_SQ
 
 
+cdef extern from "dk_norms.h" nogil:
+    void dk_sums_f(const float* x, Py_ssize_t n, int want_abs, int want_sq,
+                   double* s1, double* s2)
+    void dk_sums_d(const double* x, Py_ssize_t n, int want_abs, int want_sq,
+                   double* s1, double* s2)
+
+
 cdef inline void _block_sums(const floating* x, Py_ssize_t n, int which,
                              double* s1, double* s2) noexcept nogil:
-    """s1 := sum|x|, s2 := sum x**2 (only those asked for), eight lanes each."""
-    cdef double a[8]
-    cdef double q[8]
-    cdef double v
-    cdef Py_ssize_t j = 0, k
-    for k in range(8):
-        a[k] = 0.0
-        q[k] = 0.0
-    if which == _SUM_SQ:
-        while j + 8 <= n:
-            for k in range(8):
-                v = x[j + k]
-                q[k] = q[k] + v * v
-            j += 8
-    elif which == _SUM_ABS:
-        while j + 8 <= n:
-            for k in range(8):
-                a[k] = a[k] + fabs(<double>x[j + k])
-            j += 8
+    """s1 := sum|x|, s2 := sum x**2 (those asked for) over 16 fixed lanes (dk_norms.h)."""
+    if floating is float:
+        dk_sums_f(x, n, which & _SUM_ABS, which & _SUM_SQ, s1, s2)
     else:
-        while j + 8 <= n:
-            for k in range(8):
-                v = x[j + k]
-                a[k] = a[k] + fabs(v)
-                q[k] = q[k] + v * v
-            j += 8
-    while j < n:
-        v = x[j]
-        a[0] = a[0] + fabs(v)
-        q[0] = q[0] + v * v
-        j += 1
-    s1[0] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
-    s2[0] = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]))
+        dk_sums_d(x, n, which & _SUM_ABS, which & _SUM_SQ, s1, s2)
 
 
 cdef double _neumaier(const double* p, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:
@@ -87,8 +79,9 @@ def sums(const floating[::1] x, int which, int n_threads):
     if n == 0:
         return 0.0, 0.0
     cdef double[:, ::1] part = np.empty((n_blocks, 2), dtype=np.float64)
+    n_threads = _useful_threads(n, n_threads)
     with nogil:
-        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+        for b in prange(n_blocks, schedule='guided', num_threads=n_threads):
             j0 = b * BLOCK
             _block_sums(&x[j0], min(BLOCK, n - j0), which, &part[b, 0], &part[b, 1])
         r1 = _neumaier(&part[0, 0], n_blocks, 2)
@@ -112,8 +105,9 @@ def l1l2_gradient(const floating[::1] x, floating[::1] out, double l1, double l2
     cdef Py_ssize_t n_blocks = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b, j, j1
     cdef double v, g, two_l2 = 2.0 * l2
+    n_threads = _useful_threads(n, n_threads)
     with nogil:
-        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+        for b in prange(n_blocks, schedule='guided', num_threads=n_threads):
             j1 = min(n, (b + 1) * BLOCK)
             if use_l1 and use_l2:
                 for j in range(b * BLOCK, j1):

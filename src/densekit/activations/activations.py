@@ -7,9 +7,9 @@ ndarray of the result's shape and dtype; ``out=x`` works in place) and
 ``n_threads`` (None: the densekit default, see
 :func:`densekit.get_num_threads`). Results do not depend on ``n_threads``.
 
-Numerics: transcendental functions are evaluated in double precision for
-float32 input too (one rounding at the end), with formulas that neither
-overflow nor cancel. Finite input never produces inf or NaN (except
+Numerics: for float32 input, transcendental functions are evaluated in double
+precision and rounded once (sigmoid, silu, tanh and softmax in float arithmetic
+within 4 ulp), with formulas that neither overflow nor cancel. Finite input never produces inf or NaN (except
 :func:`exponential`, whose true value overflows), +-inf give the mathematical
 limits, and NaN propagates (also through :func:`threshold`,
 :func:`hard_shrink` and :func:`soft_shrink`, where Keras' numpy backend maps
@@ -97,9 +97,15 @@ ACT_LOG_SOFTMAX = 28
 
 # ------------------------------------------------------------------ helpers
 
+def _as_array(x):
+    """as_float_array, keeping 0-d input 0-d (np.ascontiguousarray makes it 1-d)."""
+    arr = np.asarray(x)
+    return as_float_array(arr).reshape(arr.shape)
+
+
 def _prepare(x, out, shape=None):
     """Return (x as a C-contiguous float array, checked or new `out`)."""
-    arr = as_float_array(x)
+    arr = _as_array(x)
     shape = arr.shape if shape is None else shape
     if out is None:
         return arr, np.empty(shape, dtype=arr.dtype)
@@ -522,7 +528,7 @@ def glu(x, axis=-1, *, out=None, n_threads=None):
         If the size along `axis` is odd.
     """
     n = effective_n_threads(n_threads)
-    arr = as_float_array(x)
+    arr = _as_array(x)
     if arr.ndim == 0:
         raise ValueError(
             f"Argument `x` must have at least one dimension for glu. "

@@ -250,9 +250,8 @@ class OrthogonalRegularizer(Regularizer):
     with one BLAS call (numpy's ``matmul``, on BLAS's own threads; `n_threads`
     applies to the densekit kernels), the off-diagonal sum with numpy's pairwise
     summation. Differences from Keras 3.15: columns mode follows the definition
-    above (Keras' numpy backend normalizes the wrong axis); vectors shorter than
-    1e-7 are scaled to unit norm (Keras divides by ``max(norm, 1e-7)``); the
-    factor stays a Python float in the config (Keras stores float32).
+    above (Keras' numpy backend normalizes the wrong axis); the factor stays a
+    Python float in the config (Keras stores float32).
 
     Examples
     --------
