@@ -37,29 +37,20 @@ def _np_softmax(x):
 SQRT2 = np.float32(math.sqrt(2))
 
 CASES = {
-    # group: (densekit call, numpy baseline, float64 check)
-    "relu": (
-        lambda x: activations.relu(x, n_threads=N_THREADS),
-        lambda x: np.maximum(x, 0),
-    ),
-    "gelu": (
-        lambda x: activations.gelu(x, n_threads=N_THREADS),
-        lambda x: 0.5 * x * (1 + sp.erf(x / SQRT2)),
-    ),
-    "silu": (
-        lambda x: activations.silu(x, n_threads=N_THREADS),
-        lambda x: x / (1 + np.exp(-x)),
-    ),
-    "softmax": (
-        lambda x: activations.softmax(x, n_threads=N_THREADS),
-        _np_softmax,
-    ),
+    # group: (densekit function, numpy baseline)
+    "relu": (activations.relu, lambda x: np.maximum(x, 0)),
+    "gelu": (activations.gelu, lambda x: 0.5 * x * (1 + sp.erf(x / SQRT2))),
+    "silu": (activations.silu, lambda x: x / (1 + np.exp(-x))),
+    "softmax": (activations.softmax, _np_softmax),
 }
 
 
+# n_threads=1 is there too: on a shared machine it shows the per-core speed.
+@pytest.mark.parametrize("n_threads", [N_THREADS, 1])
 @pytest.mark.parametrize("group", sorted(CASES))
-def test_densekit(benchmark, x, group):
-    result = _run(benchmark, group, lambda: CASES[group][0](x))
+def test_densekit(benchmark, x, group, n_threads):
+    fn = CASES[group][0]
+    result = _run(benchmark, group, lambda: fn(x, n_threads=n_threads))
     np.testing.assert_allclose(result, CASES[group][1](x), rtol=1e-5, atol=1e-6)
 
 

@@ -45,7 +45,7 @@ def run(benchmark, fn, shape):
 @pytest.mark.parametrize(
     "impl",
     ["densekit", "densekit-inplace", "densekit-1thread", "densekit-inplace-1thread",
-     "numpy-keras", "numpy-keras-literal"],
+     "numpy-keras", "numpy-keras-literal", "floor-numpy-scale-inplace"],
 )
 def test_max_norm(benchmark, shape, impl):
     benchmark.group = f"MaxNorm axis=0 float32 {shape[0]}x{shape[1]}"
@@ -59,6 +59,12 @@ def test_max_norm(benchmark, shape, impl):
         result = run(benchmark, lambda: c(work, out=work, n_threads=n), shape)
     elif impl.startswith("densekit"):
         result = run(benchmark, lambda: c(w, n_threads=n), shape)
+    elif impl == "floor-numpy-scale-inplace":
+        # Not a MaxNorm: one read+write pass in place (numpy, 1 thread), a memory floor.
+        work = w.copy()
+        one = np.float32(1.0)
+        result = run(benchmark, lambda: np.multiply(work, one, out=work), shape)
+        return
     elif impl == "numpy-keras":
         result = run(benchmark, lambda: keras_max_norm(w), shape)
     else:
@@ -83,3 +89,40 @@ def test_unit_norm_rows(benchmark, impl):
         result = run(benchmark, fn, shape)
     assert result.dtype == np.float32
     assert np.allclose(np.linalg.norm(result[:4].astype(np.float64), axis=1), 1.0, rtol=1e-5)
+
+
+def _cpu_report():
+    """`python bench/bench_constraints.py`: wall and CPU time (process_time, all threads)
+    per call, min of 7. On a shared machine the wall time includes waiting for a
+    CPU; the CPU time is the work actually done."""
+    import time
+
+    def measure(fn, n=7):
+        walls, cpus = [], []
+        fn()
+        for _ in range(n):
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        return min(walls) * 1e3, min(cpus) * 1e3
+
+    c = MaxNorm(2.0, axis=0)
+    print(f"{'case':48s} {'wall ms':>9s} {'cpu ms':>9s}")
+    for shape in SHAPES[1:]:
+        w = weights(shape)
+        work = w.copy()
+        cases = {
+            "numpy-keras": lambda: keras_max_norm(w),
+            "densekit 1 thread": lambda: c(w, n_threads=1),
+            "densekit 2 threads": lambda: c(w, n_threads=N_THREADS),
+            "densekit in place 1 thread": lambda: c(work, out=work, n_threads=1),
+            "densekit in place 2 threads": lambda: c(work, out=work, n_threads=N_THREADS),
+        }
+        for name, fn in cases.items():
+            wall, cpu = measure(fn)
+            print(f"MaxNorm {shape[0]}x{shape[1]} {name:30s} {wall:9.1f} {cpu:9.1f}")
+
+
+if __name__ == "__main__":
+    _cpu_report()

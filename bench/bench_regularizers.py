@@ -23,7 +23,9 @@ def run(benchmark, fn, rounds=5):
     return benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("impl", ["densekit", "densekit-1thread", "numpy-sum-square", "numpy-dot"])
+@pytest.mark.parametrize(
+    "impl", ["densekit", "densekit-1thread", "numpy-sum-square", "numpy-dot", "floor-numpy-sum"]
+)
 def test_l2_1e8(benchmark, impl):
     benchmark.group = "L2 penalty, 1e8 float32"
     benchmark.extra_info.update(n=N, n_threads=N_THREADS, impl=impl)
@@ -34,8 +36,11 @@ def test_l2_1e8(benchmark, impl):
         value = run(benchmark, lambda: reg(x, n_threads=n))
     elif impl == "numpy-sum-square":  # what Keras' numpy backend computes (then times l2)
         value = float(run(benchmark, lambda: np.sum(np.square(x))))
-    else:  # BLAS sdot: float32 accumulation, no temporary
+    elif impl == "numpy-dot":  # BLAS sdot: float32 accumulation, no temporary
         value = float(run(benchmark, lambda: np.dot(x, x)))
+    else:  # Not an L2: one pairwise float32 read pass (numpy, 1 thread), a memory floor.
+        run(benchmark, lambda: np.sum(x))
+        return
     assert abs(value - N) < 0.01 * N  # E[x^2] = 1
 
 
@@ -71,3 +76,35 @@ def test_orthogonal_1024x512(benchmark, impl):
 
         value = float(run(benchmark, fn, rounds=10))
     assert 0 < value < 0.01
+
+
+def _cpu_report():
+    """`python bench/bench_regularizers.py`: wall and CPU time (process_time, all
+    threads) per call, min of 7 (see bench_constraints._cpu_report)."""
+    import time
+
+    def measure(fn, n=7):
+        walls, cpus = [], []
+        fn()
+        for _ in range(n):
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        return min(walls) * 1e3, min(cpus) * 1e3
+
+    x = values()
+    reg = L2(1.0)
+    cases = {
+        "numpy np.sum(np.square(x))": lambda: np.sum(np.square(x)),
+        "densekit 1 thread": lambda: reg(x, n_threads=1),
+        "densekit 2 threads": lambda: reg(x, n_threads=N_THREADS),
+    }
+    print(f"{'case':40s} {'wall ms':>9s} {'cpu ms':>9s}")
+    for name, fn in cases.items():
+        wall, cpu = measure(fn)
+        print(f"L2 1e8 float32 {name:26s} {wall:9.1f} {cpu:9.1f}")
+
+
+if __name__ == "__main__":
+    _cpu_report()

@@ -61,7 +61,9 @@ REFERENCES = {
     "relu": (_relu_ref, {}),
     "relu_slope": (functools.partial(_relu_ref, negative_slope=0.1), {"negative_slope": 0.1}),
     "relu_cap": (functools.partial(_relu_ref, max_value=1.5), {"max_value": 1.5}),
-    "relu_thr": (functools.partial(_relu_ref, threshold=0.3), {"threshold": 0.3}),
+    # Thresholds are exact binary fractions here: for float32 densekit (like Keras)
+    # compares with float32(threshold); that rounding is tested on its own.
+    "relu_thr": (functools.partial(_relu_ref, threshold=0.375), {"threshold": 0.375}),
     "relu_all": (
         functools.partial(_relu_ref, negative_slope=0.2, max_value=2.0, threshold=-0.5),
         {"negative_slope": 0.2, "max_value": 2.0, "threshold": -0.5},
@@ -91,8 +93,8 @@ REFERENCES = {
     "tanh_shrink": (_tanh_shrink_ref, {}),
     "hard_shrink": (lambda x: np.where(np.abs(x) > 0.5, x, 0.0), {}),
     "soft_shrink": (
-        lambda x: np.where(x > 0.4, x - 0.4, np.where(x < -0.4, x + 0.4, 0.0)),
-        {"threshold": 0.4},
+        lambda x: np.where(x > 0.4375, x - 0.4375, np.where(x < -0.4375, x + 0.4375, 0.0)),
+        {"threshold": 0.4375},
     ),
     "softplus": (lambda x: np.logaddexp(x, 0), {}),
     "softsign": (lambda x: x / (1 + np.abs(x)), {}),
@@ -133,7 +135,7 @@ def _data(dtype, n=4000, seed=0):
         # across float32's exp range and the subnormal results near its end
         np.linspace(-120, 120, 2401),
         [0.0, -0.0, 1e-30, -1e-30, 1e-5, -1e-5, 1e-3, -1e-3, 0.5, -0.5, 3.0, -3.0, 6.0,
-         1.0, -1.0, 0.3, 0.4, -0.4, 0.25],
+         1.0, -1.0, 0.3, 0.4, -0.4, 0.25, 0.375, 0.4375, -0.4375],
     ])
     return x.astype(dtype)
 
@@ -239,6 +241,14 @@ def test_keras_docstring_examples():
     assert_array_equal(
         activations.sparse_sigmoid([-6.0, 1.0, 0.0, 1.0, 6.0]), [0, 1, 0.5, 1, 1]
     )
+    # Parameters are cast to the input dtype, as Keras does: float32(0.3) is not
+    # above float32(0.3), although it is above the double 0.3.
+    x32 = np.float32([0.3, 0.4, -0.4, 0.5])
+    f = np.float32
+    assert_array_equal(activations.relu(x32, threshold=0.3), f([0, 0.4, 0, 0.5]))
+    assert_array_equal(activations.threshold(x32, 0.3, -1.0), f([-1, 0.4, -1, 0.5]))
+    assert_array_equal(activations.hard_shrink(x32, threshold=0.4), f([0, 0, 0, 0.5]))
+    assert_array_equal(activations.soft_shrink(x32, threshold=0.4), [0, 0, 0, f(0.5) - f(0.4)])
     # Keras' leaky shortcut: relu with only a slope is max(x, slope * x), even for slope > 1.
     assert_array_equal(activations.relu([-1.0, 2.0], negative_slope=2.0), [-1.0, 4.0])
 
@@ -610,3 +620,26 @@ def test_bias_activate_row_contract(act, dtype, n_threads):
     y = x.copy()
     _k.bias_activate_rows(code, y, None, p0, p1, p2, n_threads)
     assert_array_equal(y, act(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_exp_based_kernels_over_the_whole_range(dtype):
+    """The vectorized exp covers overflow, the subnormal results and underflow to 0."""
+    x = np.linspace(-760, 720, 20001).astype(dtype)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x64).astype(dtype)
+    got = activations.exponential(x)
+    assert_array_equal(np.isinf(got), np.isinf(ref))
+    fin = np.isfinite(ref)
+    assert_allclose(got[fin], ref[fin], rtol=RTOL[dtype], atol=ATOL[dtype])
+    def sig(v):  # scipy's expit is 1/(1+exp(-v)): it flushes to 0 before exp(v) does
+        e = np.exp(-np.abs(v))
+        return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
+
+    for name, fn in [("sigmoid", sig), ("silu", lambda v: v * sig(v)),
+                     ("elu", lambda v: np.where(v >= 0, v, np.expm1(np.minimum(v, 0))))]:
+        assert_allclose(getattr(activations, name)(x), fn(x64), rtol=RTOL[dtype],
+                        atol=ATOL[dtype], err_msg=name)
+    small = np.array([-1e-3, -1e-5, -1e-9, -0.0099, -0.0101, -0.5], dtype)
+    assert_allclose(activations.elu(small), np.expm1(small.astype(np.float64)), rtol=RTOL[dtype])

@@ -178,6 +178,28 @@ def test_glu_halves_the_last_axis():
     assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k, u", [(16, 32), (64, 64), (65, 64), (3, 100), (200, 40), (1, 1)])
+def test_direct_and_blas_paths_agree(dtype, k, u, n_threads):
+    # k * u <= SMALL_KERNEL_SIZE takes the direct row kernel, larger ones BLAS.
+    x = RNG.standard_normal((37, k)).astype(dtype)
+    w = RNG.standard_normal((k, u)).astype(dtype)
+    b = RNG.standard_normal(u).astype(dtype)
+    out = np.empty((37, u), dtype)
+    code, p0, p1, p2 = activations.fused_code(activations.tanh)
+    _dense.dense_forward(x, w, b, out, code, p0, p1, p2, n_threads)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(out, np.tanh(x.astype(float) @ w + b), rtol=tol, atol=tol)
+    one = np.empty_like(out)
+    _dense.dense_forward(x, w, b, one, code, p0, p1, p2, 1)
+    assert_array_equal(out, one)
+    # a row's result does not depend on the rows around it
+    for r in (0, 5, 36):
+        single = np.empty((1, u), dtype)
+        _dense.dense_forward(x[r:r + 1], w, b, single, code, p0, p1, p2, n_threads)
+        assert_array_equal(single[0], out[r])
+
+
 def test_kernel_entry_point_writes_only_out():
     x = RNG.standard_normal((4, 3)).astype(np.float32)
     w = RNG.standard_normal((3, 2)).astype(np.float32)
@@ -474,3 +496,30 @@ def test_count_params_unbuilt():
     with pytest.raises(ValueError, match=r"You tried to call `count_params` on layer 'cp', but "
                        r"the layer isn't built"):
         Dense(2, name="cp").count_params()
+
+
+def test_private_kernels_reject_inconsistent_arguments():
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((3, 2), np.float32)
+    b = np.ones(2, np.float32)
+    out = np.empty((4, 2), np.float32)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _dense.dense_forward(x, np.ones((2, 2), np.float32), b, out, 0, 0.0, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _dense.dense_forward(x, w, np.ones(3, np.float32), out, 0, 0.0, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _dense.dense_forward(x, w, b, np.empty((3, 2), np.float32), 0, 0.0, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="activation code"):
+        _dense.dense_forward(x, w, b, out, 999, 0.0, 0.0, 0.0, 1)
+    codes = np.zeros(1, np.intc)
+    params = np.zeros(3)
+    with pytest.raises(ValueError, match="do not chain"):
+        _dense.mlp_forward(x, [np.ones((5, 2), np.float32)], [b], codes, params, out, 16, 1)
+    with pytest.raises(ValueError, match="out shape"):
+        _dense.mlp_forward(x, [w], [b], codes, params, np.empty((4, 3), np.float32), 16, 1)
+    with pytest.raises(ValueError, match="layer lists"):
+        _dense.mlp_forward(x, [w], [b], np.zeros(2, np.intc), params, out, 16, 1)
+    with pytest.raises(ValueError, match="layer lists"):
+        _dense.mlp_forward(x, [w], [b], codes, params, out, 0, 1)
+    with pytest.raises(ValueError):  # mixed dtypes never reach the kernel
+        _dense.dense_forward(x, w.astype(np.float64), b, out, 0, 0.0, 0.0, 0.0, 1)

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.special
 from numpy.testing import assert_allclose, assert_array_equal
 
 from densekit import regularizers
@@ -55,6 +56,8 @@ def numpy_forward(model, x):
             h = e / e.sum(axis=-1, keepdims=True)
         elif name == "tanh":
             h = np.tanh(h)
+        elif name == "gelu":
+            h = 0.5 * h * (1 + scipy.special.erf(h / np.sqrt(2)))
         else:
             assert name == "linear"
     return h
@@ -147,6 +150,26 @@ def test_predict_chunking_does_not_change_results(batch_size, monkeypatch):
     assert_allclose(y, whole, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 63, 64, 65, 1000, 4099])
+def test_fused_predict_equals_layer_by_layer_exactly(dtype, rows, monkeypatch):
+    model = randomize(Sequential([Input((16,), dtype=dtype),
+                                  Dense(32, activation="relu", dtype=dtype),
+                                  Dense(40, activation="gelu", dtype=dtype),
+                                  Dense(7, activation="softmax", dtype=dtype)]))
+    calls = []
+    real = sequential_module._dense.mlp_forward
+    monkeypatch.setattr(sequential_module._dense, "mlp_forward",
+                        lambda *a: calls.append(1) or real(*a))
+    x = RNG.standard_normal((rows, 16))
+    y = model.predict(x, verbose=0)
+    assert calls  # the whole stack ran as one fused kernel
+    assert_array_equal(y, model(x))  # same bits as the layer-by-layer forward pass
+    assert_allclose(y, numpy_forward(model, x.astype(dtype)), rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(sequential_module, "_fusable", lambda *a: False)
+    assert_array_equal(model.predict(x, verbose=0), y)
+
+
 def test_predict_empty_and_single_row():
     model = randomize(tutorial())
     assert model.predict(np.empty((0, 16)), verbose=0).shape == (0, 8)
@@ -174,9 +197,13 @@ def test_predict_progress_output(capsys, monkeypatch):
     model.predict(x, verbose=1)
     err = capsys.readouterr().err
     assert "100/100 rows [" in err and err.endswith("\n")
-    monkeypatch.setattr(sequential_module, "_CHUNK_BYTES", 1024)
-    model.predict(x, verbose="auto")  # several chunks: a bar
+    monkeypatch.setattr(sequential_module, "_AUTO_BAR_ROWS", 100)
+    model.predict(x, verbose="auto")  # a long run: a bar
     assert "100/100 rows" in capsys.readouterr().err
+    general = Sequential([Input((16,)), Dense(4), Activation("relu")])  # the layer-by-layer path
+    monkeypatch.setattr(sequential_module, "_CHUNK_BYTES", 1024)
+    general.predict(x, verbose=1)
+    assert "100/100 rows [" in capsys.readouterr().err
 
 
 def test_predict_with_tqdm(capsys):
@@ -314,6 +341,7 @@ def test_summary_matches_keras(monkeypatch):
         ("words", [(3, "two words here and there and more"), (5, "x")], 60),
         ("cut", [(3, "abcdefghijklmnopqrstuvwxy")], 60),
         ("narrow", [(7, "d")], 40),
+        ("empty", [], 40),
     ]
     for model_name, spec, width in cases:
         with warnings.catch_warnings():

@@ -15,7 +15,8 @@
 #                                              pass over memory (bias may be NULL)
 #
 # `code` is one of the ACT_* values below; p0..p2 carry its parameters (unused
-# ones are ignored, pass 0.0):
+# ones are ignored, pass 0.0). For float rows they are rounded to float first,
+# as Keras casts parameters to the input dtype (this matters at thresholds):
 #
 #   code               p0                p1                    p2
 #   ACT_LINEAR         -                 -                     -
@@ -44,14 +45,17 @@
 # function (or a functools.partial of one with keyword arguments) to its
 # (code, p0, p1, p2) tuple, or None when there is no fused kernel.
 #
-# Numerics: transcendental ops are evaluated in double for float inputs as
-# well (one rounding at the end), with formulas that neither overflow nor
-# cancel: no inf/NaN from finite input except where the true value overflows
-# (exponential), +-inf give the mathematical limits, NaN propagates.
-# The loops are branch-free selects, so gcc vectorizes the simple ones; the
-# float path of the hot transcendental ops (sigmoid, silu, gelu both forms,
-# tanh, elu, selu, exponential, softmax rows) runs vectorized C (`dk_f32_*`
-# below: double arithmetic, own exp, clones per SIMD level picked at load time).
+# Numerics: formulas that neither overflow nor cancel: no inf/NaN from finite
+# input except where the true value overflows (exponential), +-inf give the
+# mathematical limits, NaN propagates. float rows: transcendental ops are
+# evaluated in double and rounded once, except sigmoid, silu, tanh and the
+# softmax exponentials, which run in float arithmetic within 4 ulp.
+# The loops are branch-free selects, so gcc vectorizes them; the hot
+# transcendental ops (sigmoid, silu, gelu both forms, tanh, elu, selu,
+# exponential, softmax rows and columns) run vectorized C (`dk_f32_*`,
+# `dk_f64_*` below: own exp, no libm calls, clones per SIMD level picked at
+# load time). The rest (softplus, log_sigmoid, mish, celu, tanh_shrink,
+# squareplus, exact gelu in double) call libm.
 
 from cython cimport floating
 from libc.math cimport exp, expm1, log, log1p, tanh, erfc, fabs, hypot, sqrt, INFINITY
@@ -79,6 +83,12 @@ cdef extern from *:
     #define DK_ACT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #define DK_ACT_CLONES
+    #endif
+    /* Modules that cimport this file use only some of the loops: no unused warnings. */
+    #if defined(__GNUC__)
+    #define DK_ACT_STATIC static __attribute__((unused))
+    #else
+    #define DK_ACT_STATIC static
     #endif
 
     /* exp(x) to ~2e-10 relative for results rounded to float: x is clamped to
@@ -171,13 +181,13 @@ cdef extern from *:
         return t * dk_expd_f32(p);
     }
 
-    DK_ACT_CLONES static void dk_f32_sigmoid(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_sigmoid(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] = dk_sigmoidf_f32(x[j]);
     }
 
-    DK_ACT_CLONES static void dk_f32_silu(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_silu(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             float v = x[j];
@@ -188,7 +198,7 @@ cdef extern from *:
     }
 
     /* x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2; erfc(-a) = 2 - erfc(a). */
-    DK_ACT_CLONES static void dk_f32_gelu(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_gelu(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             double v = x[j];
@@ -200,7 +210,7 @@ cdef extern from *:
     }
 
     /* 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
-    DK_ACT_CLONES static void dk_f32_gelu_tanh(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_gelu_tanh(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
             double v = x[j];
@@ -209,22 +219,25 @@ cdef extern from *:
         }
     }
 
-    /* tanh(a) = (1 - e) / (1 + e), e = exp(-2|x|); a - a^3/3 below 1e-4 (no cancellation). */
-    DK_ACT_CLONES static void dk_f32_tanh(const float *x, float *y, Py_ssize_t n)
+    /* tanh(a) = (1 - e) / (1 + e), e = exp(-2|x|), in float arithmetic (<= 4 ulp);
+     * below |x| = 0.25, where 1 - e would cancel, the odd series to x^11. */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_tanh(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
-            double v = x[j];
-            double a = fabs(v);
-            double e = dk_expd_f32(-2.0 * a);
-            double big = (1.0 - e) / (1.0 + e);
-            double small = a - a * a * a * (1.0 / 3.0);
-            double t = a < 1e-4 ? small : big;
-            y[j] = (float)(v < 0.0 ? -t : t);
+            float v = x[j];
+            float a = fabsf(v);
+            float e = dk_expf_neg_f32(-2.0f * a);
+            float big = (1.0f - e) / (1.0f + e);
+            float a2 = a * a;
+            float small = a + a * a2 * (-1.0f / 3 + a2 * (2.0f / 15 + a2 * (-17.0f / 315
+                          + a2 * (62.0f / 2835 + a2 * (-1382.0f / 155925)))));
+            float t = a < 0.25f ? small : big;
+            y[j] = v < 0.0f ? -t : t;
         }
     }
 
     /* scale * (x if x >= 0 else alpha * expm1(x)); expm1 by a series below 1e-4. */
-    DK_ACT_CLONES static void dk_f32_elu(const float *x, float *y, Py_ssize_t n, double alpha,
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_elu(const float *x, float *y, Py_ssize_t n, double alpha,
                                          double scale)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
@@ -238,19 +251,19 @@ cdef extern from *:
         }
     }
 
-    DK_ACT_CLONES static void dk_f32_exp(const float *x, float *y, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp(const float *x, float *y, Py_ssize_t n)
     {
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] = (float)dk_expd_f32((double)x[j]);
     }
 
-    DK_ACT_CLONES static void dk_f32_scale(float *y, Py_ssize_t n, double inv)
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_scale(float *y, Py_ssize_t n, double inv)
     {
         for (Py_ssize_t j = 0; j < n; j++)
             y[j] = (float)((double)y[j] * inv);
     }
 
-    DK_ACT_CLONES static void dk_f32_log_softmax_finish(const float *x, float *y, Py_ssize_t n,
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_log_softmax_finish(const float *x, float *y, Py_ssize_t n,
                                                         double m, double lse)
     {
         for (Py_ssize_t j = 0; j < n; j++)
@@ -260,7 +273,7 @@ cdef extern from *:
     /* buf[i] = exp(x[i] - m) for x[i] <= m, in float arithmetic: TwoSum gives the exact
      * rounding error of x - m, which goes into the reduced argument, so the result is
      * that of the exact difference (<= 2 ulp). */
-    DK_ACT_CLONES static void dk_f32_exp_shifted(const float *x, float *buf, Py_ssize_t n,
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp_shifted(const float *x, float *buf, Py_ssize_t n,
                                                  float m)
     {
         for (Py_ssize_t j = 0; j < n; j++) {
@@ -273,7 +286,7 @@ cdef extern from *:
     }
 
     /* Sum of floats in double over 8 fixed lanes (fixed order: thread-independent). */
-    DK_ACT_CLONES static double dk_f32_sum(const float *v, Py_ssize_t n)
+    DK_ACT_CLONES DK_ACT_STATIC double dk_f32_sum(const float *v, Py_ssize_t n)
     {
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
         Py_ssize_t j = 0;
@@ -291,7 +304,7 @@ cdef extern from *:
     typedef float dk_v16f __attribute__((vector_size(64)));
     typedef int32_t dk_v16i __attribute__((vector_size(64)));
 
-    DK_ACT_CLONES static float dk_f32_max(const float *x, Py_ssize_t n, int *bad)
+    DK_ACT_CLONES DK_ACT_STATIC float dk_f32_max(const float *x, Py_ssize_t n, int *bad)
     {
         dk_v16f mx, z = {0};
         Py_ssize_t j = 0;
@@ -316,7 +329,7 @@ cdef extern from *:
      * that x may alias y) with the float values summed in double, then the
      * scaling pass. Returns 0, writing nothing, when the row holds NaN or
      * +inf or is all -inf: the caller's generic path handles those. */
-    static int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
+    DK_ACT_STATIC int dk_f32_softmax_row(const float *x, float *y, Py_ssize_t n, int log_sm)
     {
         int bad;
         float m = dk_f32_max(x, n, &bad);
@@ -337,6 +350,265 @@ cdef extern from *:
         return 1;
     }
 
+    /* ---- float64 and column kernels ---------------------------------------- */
+
+    /* exp(x + dx) in double to ~2 ulp over the whole range (subnormal results and
+     * overflow to inf included), vectorizable: Cody-Waite with fdlibm's 32-bit
+     * ln2_hi, degree-12 Taylor on |r| <= ln2/2 (truncation < 2e-16), and 2^k applied
+     * as two normal factors 2^k1 * 2^k2 so that no exponent field overflows.
+     * dx is a tiny correction (the rounding error of how x was formed; 0 if exact). */
+    static inline double dk_exp2_f64(double x, double dx)
+    {
+        double xc = x < -750.0 ? -750.0 : x;
+        xc = xc > 710.0 ? 710.0 : xc;
+        const double shift = 6755399441055744.0;
+        double t = xc * 1.4426950408889634074 + shift;
+        double k = t - shift;
+        double r = ((xc - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10) + dx;
+        double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120
+                   + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880
+                   + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600))))))))))));
+        double th = k * 0.5 + shift;           /* k1 = round(k / 2), k2 = k - k1 */
+        double k1 = th - shift;
+        double t2 = (k - k1) + shift;
+        uint64_t b1, b2;
+        memcpy(&b1, &th, sizeof b1);
+        memcpy(&b2, &t2, sizeof b2);
+        b1 = (b1 + 1023u) << 52;
+        b2 = (b2 + 1023u) << 52;
+        double s1, s2;
+        memcpy(&s1, &b1, sizeof s1);
+        memcpy(&s2, &b2, sizeof s2);
+        double e = (p * s1) * s2;
+        return x < -750.0 ? 0.0 : e;   /* exact 0 (also for -inf, whatever dx is) */
+    }
+
+    static inline double dk_exp_f64(double x)
+    {
+        return dk_exp2_f64(x, 0.0);
+    }
+
+    static inline double dk_sigmoid_f64(double x)
+    {
+        double e = dk_exp_f64(-fabs(x));
+        double num = x >= 0.0 ? 1.0 : e;
+        return num / (1.0 + e);
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_sigmoid(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = dk_sigmoid_f64(x[j]);
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_silu(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = dk_gated(x[j], dk_sigmoid_f64(x[j]));
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_gelu_tanh(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double u = 0.79788456080286535588 * (v + 0.044715 * (v * v * v));
+            y[j] = dk_gated(v, dk_sigmoid_f64(2.0 * u));
+        }
+    }
+
+    /* tanh in double: (1 - e) / (1 + e), e = exp(-2|x|), and below 0.25 the odd
+     * series to x^17 (truncation < 4e-15 relative there). */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_tanh(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double a = fabs(v);
+            double e = dk_exp_f64(-2.0 * a);
+            double big = (1.0 - e) / (1.0 + e);
+            double a2 = a * a;
+            double small = a + a * a2 * (-1.0 / 3 + a2 * (2.0 / 15 + a2 * (-17.0 / 315 + a2 * (
+                62.0 / 2835 + a2 * (-1382.0 / 155925 + a2 * (21844.0 / 6081075 + a2 * (
+                -929569.0 / 638512875 + a2 * (6404582.0 / 10854718875.0))))))));
+            double t = a < 0.25 ? small : big;
+            y[j] = v < 0.0 ? -t : t;
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_exp(const double *x, double *y, Py_ssize_t n)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = dk_exp_f64(x[j]);
+    }
+
+    /* scale * (x if x >= 0 else alpha * expm1(x)); expm1 by its series above -0.01
+     * (degree 8: truncation < 3e-19 relative), by exp(x) - 1 below (no cancellation). */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_elu(const double *x, double *y, Py_ssize_t n,
+                                                double alpha, double scale)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double vn = v >= 0.0 ? 0.0 : v;
+            double em1 = dk_exp_f64(vn) - 1.0;
+            double ser = vn * (1.0 + vn * (1.0 / 2 + vn * (1.0 / 6 + vn * (1.0 / 24 + vn * (1.0 / 120
+                         + vn * (1.0 / 720 + vn * (1.0 / 5040 + vn * (1.0 / 40320))))))));
+            double m = vn > -0.01 ? ser : em1;
+            double r = v >= 0.0 ? v : alpha * m;
+            y[j] = scale * r;
+        }
+    }
+
+    /* Softmax over a strided axis, one step: for each of w columns,
+     * e = exp(x - m) (TwoSum-corrected argument), sum += e, and y = e unless log_sm. */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_exp_cols(const float *x, const double *m, float *y,
+                                                     double *sum, Py_ssize_t w, int log_sm)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            float v = x[j], mm = (float)m[j];   /* m holds a float value */
+            float d = v - mm;
+            float bb = d - v;
+            float err = (v - (d - bb)) + (-mm - bb);
+            float e = dk_expf_neg2_f32(d, err);
+            sum[j] += (double)e;
+            y[j] = log_sm ? y[j] : e;
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_exp_cols(const double *x, const double *m, double *y,
+                                                     double *sum, Py_ssize_t w, int log_sm)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            double v = x[j], mm = m[j];
+            double d = v - mm;
+            double bb = d - v;
+            double err = (v - (d - bb)) + (-mm - bb);
+            double e = dk_exp2_f64(d, err);
+            sum[j] += e;
+            y[j] = log_sm ? y[j] : e;
+        }
+    }
+
+    /* Row pieces for float64 softmax. */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_exp_shifted(const double *x, double *buf, Py_ssize_t n,
+                                                        double m)
+    {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = x[j];
+            double d = v - m;
+            double bb = d - v;
+            double err = (v - (d - bb)) + (-m - bb);
+            buf[j] = dk_exp2_f64(d, err);
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC double dk_f64_sum(const double *v, Py_ssize_t n)
+    {
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
+        Py_ssize_t j = 0;
+        for (; j + 8 <= n; j += 8)
+            for (int l = 0; l < 8; l++)
+                acc[l] += v[j + l];
+        for (; j < n; j++)
+            s += v[j];
+        return s + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    }
+
+    typedef double dk_v8d __attribute__((vector_size(64)));
+    typedef int64_t dk_v8l __attribute__((vector_size(64)));
+
+    DK_ACT_CLONES DK_ACT_STATIC double dk_f64_max(const double *x, Py_ssize_t n, int *bad)
+    {
+        dk_v8d mx, z = {0};
+        Py_ssize_t j = 0;
+        int l;
+        for (l = 0; l < 8; l++) mx[l] = -INFINITY;
+        for (; j + 8 <= n; j += 8) {
+            dk_v8d v;
+            memcpy(&v, x + j, sizeof v);
+            dk_v8l gt = v > mx;
+            mx = (dk_v8d)(((dk_v8l)v & gt) | ((dk_v8l)mx & ~gt));
+            z += v - v;
+        }
+        double m = -INFINITY, zz = 0.0;
+        for (l = 0; l < 8; l++) { m = mx[l] > m ? mx[l] : m; zz += z[l]; }
+        for (; j < n; j++) { m = x[j] > m ? x[j] : m; zz += x[j] - x[j]; }
+        *bad = zz != 0.0;
+        return m;
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_scale(double *y, Py_ssize_t n, double inv)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = y[j] * inv;
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_log_softmax_finish(const double *x, double *y,
+                                                               Py_ssize_t n, double m, double lse)
+    {
+        for (Py_ssize_t j = 0; j < n; j++)
+            y[j] = (x[j] - m) - lse;
+    }
+
+    DK_ACT_STATIC int dk_f64_softmax_row(const double *x, double *y, Py_ssize_t n, int log_sm)
+    {
+        int bad;
+        double m = dk_f64_max(x, n, &bad);
+        if (bad || m == -INFINITY)
+            return 0;
+        double s = 0.0;
+        double buf[512];
+        for (Py_ssize_t j0 = 0; j0 < n; j0 += 512) {
+            Py_ssize_t w = n - j0 < 512 ? n - j0 : 512;
+            double *dst = log_sm ? buf : y + j0;
+            dk_f64_exp_shifted(x + j0, dst, w, m);
+            s += dk_f64_sum(dst, w);
+        }
+        if (log_sm)
+            dk_f64_log_softmax_finish(x, y, n, m, log(s));
+        else
+            dk_f64_scale(y, n, 1.0 / s);
+        return 1;
+    }
+
+    /* Strided softmax passes over w contiguous columns (one row of the reduced axis). */
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_max_cols(const float *x, double *mx, Py_ssize_t w)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            double v = x[j], m = mx[j];
+            mx[j] = (v > m) | (v != v) ? v : m;   /* a NaN sticks: nothing compares above it */
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_max_cols(const double *x, double *mx, Py_ssize_t w)
+    {
+        for (Py_ssize_t j = 0; j < w; j++) {
+            double v = x[j], m = mx[j];
+            mx[j] = (v > m) | (v != v) ? v : m;
+        }
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f32_finish_cols(const float *x, float *y, const double *m,
+                                                        const double *c, Py_ssize_t w, int log_sm)
+    {
+        /* c = 1 / sum (softmax) or log(sum) (log-softmax) per column */
+        if (log_sm)
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = (float)(((double)x[j] - m[j]) - c[j]);
+        else
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = (float)((double)y[j] * c[j]);
+    }
+
+    DK_ACT_CLONES DK_ACT_STATIC void dk_f64_finish_cols(const double *x, double *y, const double *m,
+                                                        const double *c, Py_ssize_t w, int log_sm)
+    {
+        if (log_sm)
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = (x[j] - m[j]) - c[j];
+        else
+            for (Py_ssize_t j = 0; j < w; j++)
+                y[j] = y[j] * c[j];
+    }
+
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
@@ -350,6 +622,24 @@ cdef extern from *:
                     double scale) noexcept nogil
     void dk_f32_exp(const float* x, float* y, Py_ssize_t n) noexcept nogil
     int dk_f32_softmax_row(const float* x, float* y, Py_ssize_t n, int log_sm) noexcept nogil
+    void dk_f64_sigmoid(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_silu(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_gelu_tanh(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_exp(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_tanh(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_elu(const double* x, double* y, Py_ssize_t n, double alpha,
+                    double scale) noexcept nogil
+    int dk_f64_softmax_row(const double* x, double* y, Py_ssize_t n, int log_sm) noexcept nogil
+    void dk_f32_max_cols(const float* x, double* mx, Py_ssize_t w) noexcept nogil
+    void dk_f64_max_cols(const double* x, double* mx, Py_ssize_t w) noexcept nogil
+    void dk_f32_finish_cols(const float* x, float* y, const double* m, const double* c,
+                            Py_ssize_t w, int log_sm) noexcept nogil
+    void dk_f64_finish_cols(const double* x, double* y, const double* m, const double* c,
+                            Py_ssize_t w, int log_sm) noexcept nogil
+    void dk_f32_exp_cols(const float* x, const double* m, float* y, double* sum,
+                         Py_ssize_t w, int log_sm) noexcept nogil
+    void dk_f64_exp_cols(const double* x, const double* m, double* y, double* sum,
+                         Py_ssize_t w, int log_sm) noexcept nogil
 
 
 cdef enum:
@@ -577,7 +867,14 @@ cdef inline void activate_into(int code, const floating* x, floating* y, Py_ssiz
                                double p0, double p1, double p2) noexcept nogil:
     """y[j] = act_code(x[j]) for j < n (y may be x). Row-wise codes treat x as one row."""
     cdef Py_ssize_t j
-    cdef floating fp0 = <floating>p0
+    cdef floating fp0
+    if floating is float:
+        # Parameters are rounded to the row's dtype first, as Keras casts them:
+        # relu(x, threshold=0.3) compares float32 x with float32(0.3).
+        p0 = <float>p0
+        p1 = <float>p1
+        p2 = <float>p2
+    fp0 = <floating>p0
     if code == ACT_LINEAR:
         if x != y:
             for j in range(n):
@@ -661,6 +958,29 @@ cdef inline void _transcendental_into(int code, const floating* x, floating* y,
             return
         if code == ACT_EXPONENTIAL:
             dk_f32_exp(x, y, n)
+            return
+    else:
+        # The vectorized float64 loops (full-range double exp, ~2 ulp).
+        if code == ACT_SIGMOID:
+            dk_f64_sigmoid(x, y, n)
+            return
+        if code == ACT_SILU:
+            dk_f64_silu(x, y, n)
+            return
+        if code == ACT_GELU_TANH:
+            dk_f64_gelu_tanh(x, y, n)
+            return
+        if code == ACT_ELU:
+            dk_f64_elu(x, y, n, p0, 1.0)
+            return
+        if code == ACT_SELU:
+            dk_f64_elu(x, y, n, 1.6732632423543772848, 1.0507009873554804934)
+            return
+        if code == ACT_EXPONENTIAL:
+            dk_f64_exp(x, y, n)
+            return
+        if code == ACT_TANH:
+            dk_f64_tanh(x, y, n)
             return
     if code == ACT_SIGMOID:
         for j in range(n):
@@ -753,6 +1073,9 @@ cdef inline void softmax_into(const floating* x, floating* y, Py_ssize_t n) noex
     if floating is float:
         if dk_f32_softmax_row(x, y, n, 0):
             return
+    else:
+        if dk_f64_softmax_row(x, y, n, 0):
+            return
     m = x[0]
     for j in range(1, n):
         if x[j] > m or x[j] != x[j]:
@@ -786,6 +1109,9 @@ cdef inline void log_softmax_into(const floating* x, floating* y, Py_ssize_t n) 
         return
     if floating is float:
         if dk_f32_softmax_row(x, y, n, 1):
+            return
+    else:
+        if dk_f64_softmax_row(x, y, n, 1):
             return
     m = x[0]
     for j in range(1, n):

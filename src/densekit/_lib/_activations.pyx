@@ -8,14 +8,15 @@ from libc.stdlib cimport malloc, free
 
 from densekit._lib._activation_ops cimport (
     floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, _sigmoid_d,
-    ACT_N_CODES, ACT_SOFTMAX,
+    ACT_N_CODES, ACT_SOFTMAX, dk_f32_exp_cols, dk_f64_exp_cols, dk_f32_max_cols,
+    dk_f64_max_cols, dk_f32_finish_cols, dk_f64_finish_cols,
 )
 
 # Elements per parallel work item of the elementwise kernels: large enough to
 # amortise the scheduling, small enough to balance and to stay in L2.
 cdef Py_ssize_t CHUNK = 16384
 # Columns per work item when softmax reduces over a non-last axis.
-cdef Py_ssize_t COLS = 256
+cdef Py_ssize_t COLS = 128
 
 N_CODES = ACT_N_CODES
 
@@ -88,16 +89,38 @@ cdef void _strided_softmax(bint log_softmax, const floating* x, floating* y,
     cdef const floating* xr
     cdef floating* yr
     cdef double v, e, m
+    cdef bint has_inf
     for j in range(w):
         mx[j] = x[j0 + j]
         sm[j] = 0.0
     for k in range(1, n_axis):
-        xr = x + k * stride + j0
+        if floating is float:
+            dk_f32_max_cols(x + k * stride + j0, mx, w)
+        else:
+            dk_f64_max_cols(x + k * stride + j0, mx, w)
+    has_inf = False
+    for j in range(w):
+        if mx[j] == INFINITY:
+            has_inf = True
+    if not has_inf:
+        # The common case, in vectorized C: exp and sums, then one scaling pass.
+        for k in range(n_axis):
+            if floating is float:
+                dk_f32_exp_cols(x + k * stride + j0, mx, y + k * stride + j0, sm, w,
+                                log_softmax)
+            else:
+                dk_f64_exp_cols(x + k * stride + j0, mx, y + k * stride + j0, sm, w,
+                                log_softmax)
         for j in range(w):
-            v = xr[j]
-            if v > mx[j] or v != v:
-                if mx[j] == mx[j]:
-                    mx[j] = v
+            sm[j] = log(sm[j]) if log_softmax else 1.0 / sm[j]
+        for k in range(n_axis):
+            if floating is float:
+                dk_f32_finish_cols(x + k * stride + j0, y + k * stride + j0, mx, sm, w,
+                                   log_softmax)
+            else:
+                dk_f64_finish_cols(x + k * stride + j0, y + k * stride + j0, mx, sm, w,
+                                   log_softmax)
+        return
     # Columns whose max is +inf: count the infinities into sm (the limit is 1/count).
     for k in range(n_axis):
         xr = x + k * stride + j0

@@ -2,8 +2,8 @@
 
 Every array arrives C-contiguous and in (outer, reduced, inner) form: the norm
 of element (o, r, i) is taken over r, so norms have shape (outer, inner). Row
-norms are the inner == 1 case. The work partition (row blocks, column chunks,
-row chunks) depends only on the shape, never on `n_threads`, and partial sums
+norms are the inner == 1 case. The work partition (at most TARGET_TASKS row
+blocks, row chunks, row groups) depends only on the shape, never on `n_threads`, and partial sums
 are added in a fixed order: results are bit-identical for any thread count.
 """
 
@@ -61,6 +61,12 @@ cdef extern from "dk_norms.h" nogil:
     void dk_scale_d(double* y, const double* x, const double* f, Py_ssize_t n)
     void dk_scale_inplace_f(float* y, const double* f, Py_ssize_t n)
     void dk_scale_inplace_d(double* y, const double* f, Py_ssize_t n)
+    void dk_scale4_f(float* y, Py_ssize_t ys, const float* x, Py_ssize_t xs, const double* f,
+                     Py_ssize_t n)
+    void dk_scale4_d(double* y, Py_ssize_t ys, const double* x, Py_ssize_t xs,
+                     const double* f, Py_ssize_t n)
+    void dk_scale4_inplace_f(float* y, Py_ssize_t stride, const double* f, Py_ssize_t n)
+    void dk_scale4_inplace_d(double* y, Py_ssize_t stride, const double* f, Py_ssize_t n)
     void dk_scale1_f(float* y, const float* x, double f, Py_ssize_t n)
     void dk_scale1_d(double* y, const double* x, double f, Py_ssize_t n)
     void dk_scale1_inplace_f(float* y, double f, Py_ssize_t n)
@@ -108,6 +114,21 @@ cdef inline void _scale(floating* y, const floating* x, const double* f,
             dk_scale_d(y, x, f, n)
 
 
+cdef inline void _scale4(floating* y, const floating* x, Py_ssize_t stride, const double* f,
+                         Py_ssize_t n) noexcept nogil:
+    """y_k := x_k * f for four rows `stride` apart (one rounding); y may be x."""
+    if <const void*>y == <const void*>x:
+        if floating is float:
+            dk_scale4_inplace_f(y, stride, f, n)
+        else:
+            dk_scale4_inplace_d(y, stride, f, n)
+    else:
+        if floating is float:
+            dk_scale4_f(y, stride, x, stride, f, n)
+        else:
+            dk_scale4_d(y, stride, x, stride, f, n)
+
+
 cdef inline void _scale1(floating* y, const floating* x, double f, Py_ssize_t n) noexcept nogil:
     """y := x * f (scalar f, one rounding); y may be x."""
     if <const void*>y == <const void*>x:
@@ -128,50 +149,56 @@ cdef void _colsq_blocks(
     Py_ssize_t rows_per_block,
     int n_threads,
 ) noexcept nogil:
-    """part[o, b, i] := sum over rows r of block b of x[o, r, i]**2, row by row."""
+    """part[o, b, i] := sum over rows r of block b of x[o, r, i]**2, row by row.
+
+    A task is one row block. It reads four rows at a time from start to end (long
+    sequential streams for the prefetchers) in column chunks, so that each chunk of
+    the float64 accumulator row stays in L1 while the four rows are added to it.
+    Within a block the rows are added in order, whatever the chunking.
+    """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t n_rb = part.shape[1]
-    cdef Py_ssize_t n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
-    cdef Py_ssize_t n_tasks = outer * n_rb * n_cb
-    cdef Py_ssize_t t, o, b, cb, c0, cw, r, r0, r1, j
+    cdef Py_ssize_t t, o, b, c0, cw, r, r0, r1, j
     cdef double* acc
-    for t in prange(n_tasks, schedule='dynamic', num_threads=n_threads, nogil=True):
-        o = t // (n_rb * n_cb)
-        b = (t // n_cb) % n_rb
-        cb = t % n_cb
-        c0 = cb * COL_CHUNK
-        cw = min(COL_CHUNK, inner - c0)
+    for t in prange(outer * n_rb, schedule='dynamic', num_threads=n_threads, nogil=True):
+        o = t // n_rb
+        b = t % n_rb
         r0 = b * rows_per_block
         r1 = min(red, r0 + rows_per_block)
-        acc = &part[o, b, c0]
-        for j in range(cw):
+        acc = &part[o, b, 0]
+        for j in range(inner):
             acc[j] = 0.0
         r = r0
-        while r + 4 <= r1:
-            _add_sq4(acc, &x[o, r, c0], inner, cw)
-            r = r + 4
         while r < r1:
-            _add_sq(acc, &x[o, r, c0], cw)
-            r = r + 1
+            c0 = 0
+            while c0 < inner:
+                cw = min(COL_CHUNK, inner - c0)
+                if r + 4 <= r1:
+                    _add_sq4(acc + c0, &x[o, r, c0], inner, cw)
+                else:
+                    for j in range(r, r1):
+                        _add_sq(acc + c0, &x[o, j, c0], cw)
+                c0 = c0 + cw
+            r = r + 4
 
 
 cdef void _combine_blocks(
     const double[:, :, ::1] part,  # IN (outer, n_rb, inner)
     double[:, ::1] sq,             # OUT (outer, inner)
-    int n_threads,
 ) noexcept nogil:
-    """sq[o, i] := sum_b part[o, b, i], blocks added in order."""
+    """sq[o, i] := sum_b part[o, b, i], blocks added in order.
+
+    Serial on purpose: it is at most TARGET_TASKS times the norms' size (well under
+    a millisecond), and one fewer parallel region means one fewer wake-up and
+    barrier, which on a busy machine cost more than this loop.
+    """
     cdef Py_ssize_t outer = part.shape[0], n_rb = part.shape[1], inner = part.shape[2]
-    cdef Py_ssize_t n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
-    cdef Py_ssize_t t, o, c0, c1, b, j
-    for t in prange(outer * n_cb, schedule='static', num_threads=n_threads, nogil=True):
-        o = t // n_cb
-        c0 = (t % n_cb) * COL_CHUNK
-        c1 = min(inner, c0 + COL_CHUNK)
-        for j in range(c0, c1):
+    cdef Py_ssize_t o, b, j
+    for o in range(outer):
+        for j in range(inner):
             sq[o, j] = part[o, 0, j]
         for b in range(1, n_rb):
-            for j in range(c0, c1):
+            for j in range(inner):
                 sq[o, j] = sq[o, j] + part[o, b, j]
 
 
@@ -223,14 +250,13 @@ def sq_norms_rows(const floating[:, ::1] x, int n_threads):
 def sq_norms(const floating[:, :, ::1] x, int n_threads):
     """sq[o, i] := sum_r x[o, r, i]**2 in float64; shape (outer, inner)."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t n_cb, n_rb, rows_per_block, want
+    cdef Py_ssize_t n_rb, rows_per_block, want
     sq = np.zeros((outer, inner), dtype=np.float64)
     if outer == 0 or inner == 0 or red == 0:
         return sq
     cdef double[:, ::1] sqv = sq
-    n_cb = (inner + COL_CHUNK - 1) // COL_CHUNK
-    # Row blocks only when outer * column chunks alone cannot feed the threads.
-    want = (TARGET_TASKS + outer * n_cb - 1) // (outer * n_cb)
+    # Row blocks only when `outer` alone cannot feed the threads.
+    want = (TARGET_TASKS + outer - 1) // outer
     n_rb = max(1, min(want, (red + MIN_BLOCK_ROWS - 1) // MIN_BLOCK_ROWS))
     rows_per_block = (red + n_rb - 1) // n_rb
     n_rb = (red + rows_per_block - 1) // rows_per_block
@@ -238,7 +264,7 @@ def sq_norms(const floating[:, :, ::1] x, int n_threads):
     n_threads = _useful_threads(outer * red * inner, n_threads)
     with nogil:
         _colsq_blocks(x, part, rows_per_block, n_threads)
-        _combine_blocks(part, sqv, n_threads)
+        _combine_blocks(part, sqv)
     return sq
 
 
@@ -267,16 +293,27 @@ cdef void _scale_inner(
     floating[:, :, ::1] out,      # OUT (outer, red, inner); may be x itself
     int n_threads,
 ) noexcept nogil:
-    """out[o, r, i] := x[o, r, i] * f[o, i]; tasks are (row, column chunk) pairs."""
+    """out[o, r, i] := x[o, r, i] * f[o, i].
+
+    A task is a group of four rows, swept in column chunks so that each chunk of f
+    (8 KiB) is read once for the four rows while it sits in L1.
+    """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t n_cb = (inner + FLAT_CHUNK - 1) // FLAT_CHUNK
-    cdef Py_ssize_t t, o, r, c0, c1
-    for t in prange(outer * red * n_cb, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // (red * n_cb)
-        r = (t // n_cb) % red
-        c0 = (t % n_cb) * FLAT_CHUNK
-        c1 = min(inner, c0 + FLAT_CHUNK)
-        _scale(&out[o, r, c0], &x[o, r, c0], &f[o, c0], c1 - c0)
+    cdef Py_ssize_t n_groups = (red + 3) // 4
+    cdef Py_ssize_t t, o, r, rr, r1, c0, cw
+    for t in prange(outer * n_groups, schedule='guided', num_threads=n_threads, nogil=True):
+        o = t // n_groups
+        r = (t % n_groups) * 4
+        r1 = min(red, r + 4)
+        c0 = 0
+        while c0 < inner:
+            cw = min(COL_CHUNK, inner - c0)
+            if r1 - r == 4:
+                _scale4(&out[o, r, c0], &x[o, r, c0], inner, &f[o, c0], cw)
+            else:
+                for rr in range(r, r1):
+                    _scale(&out[o, rr, c0], &x[o, rr, c0], &f[o, c0], cw)
+            c0 = c0 + cw
 
 
 cdef void _scale_rows(

@@ -12,3 +12,16 @@ def dense_forward(
     p2: float,
     n_threads: int,
 ) -> None: ...
+
+SMALL_KERNEL_SIZE: int
+
+def mlp_forward(
+    x: npt.NDArray[np.floating],
+    kernels: list[npt.NDArray[np.floating]],
+    biases: list[npt.NDArray[np.floating] | None],
+    codes: npt.NDArray[np.intc],
+    params: npt.NDArray[np.float64],
+    out: npt.NDArray[np.floating],
+    block: int,
+    n_threads: int,
+) -> bool: ...

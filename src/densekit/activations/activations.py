@@ -7,9 +7,9 @@ ndarray of the result's shape and dtype; ``out=x`` works in place) and
 ``n_threads`` (None: the densekit default, see
 :func:`densekit.get_num_threads`). Results do not depend on ``n_threads``.
 
-Numerics: transcendental functions are evaluated in double precision for
-float32 input too (one rounding at the end), with formulas that neither
-overflow nor cancel. Finite input never produces inf or NaN (except
+Numerics: for float32 input, transcendental functions are evaluated in double
+precision and rounded once (sigmoid, silu, tanh and softmax in float arithmetic
+within 4 ulp), with formulas that neither overflow nor cancel. Finite input never produces inf or NaN (except
 :func:`exponential`, whose true value overflows), +-inf give the mathematical
 limits, and NaN propagates (also through :func:`threshold`,
 :func:`hard_shrink` and :func:`soft_shrink`, where Keras' numpy backend maps

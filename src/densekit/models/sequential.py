@@ -9,18 +9,33 @@ import time
 
 import numpy as np
 
+from densekit._lib import _dense
 from densekit._threads import effective_n_threads
-from densekit.layers import InputLayer, Layer
+from densekit.layers import Dense, InputLayer, Layer
 from densekit.layers import deserialize as deserialize_layer
 from densekit.layers import serialize as serialize_layer
 from densekit.layers.layer import standardize_shape, unique_name, weight_nbytes
 
 __all__ = ["Sequential", "model_from_json"]
 
-# predict() runs the layers over chunks of about this many bytes of the widest
-# activation: large enough that per-chunk Python costs vanish, small enough that
-# the intermediate buffers (allocated once, reused) stay in the L2/L3 caches.
-_CHUNK_BYTES = 1 << 21
+# predict() runs general layer stacks over chunks of about this many bytes of the
+# widest activation: large enough that per-chunk Python and thread-pool costs
+# vanish, small enough that the reused intermediate buffers stay in L3.
+_CHUNK_BYTES = 1 << 23
+# verbose='auto' shows a progress bar from this many rows on.
+_AUTO_BAR_ROWS = 1 << 20
+
+
+def _fusable(layers, dtype):
+    """True when every layer is a plain Dense with a fused activation and a kernel
+    small enough for the direct row kernel, all in `dtype`."""
+    return all(
+        type(layer) is Dense
+        and layer._fused is not None
+        and layer.dtype == dtype
+        and layer._kernel.size <= _dense.SMALL_KERNEL_SIZE
+        for layer in layers
+    )
 
 
 class Sequential:
@@ -218,7 +233,7 @@ class Sequential:
             which removes Python overhead per batch.
         verbose : {'auto', 0, 1, 2}, default='auto'
             0: silent; 1: progress bar on stderr (tqdm if installed); 2: one
-            line at the end; 'auto': 1 for runs of more than one chunk, else 0.
+            line at the end; 'auto': 1 from 2**20 rows on, else 0.
         n_threads : int or None
             Threads of the fused OpenMP passes (BLAS threads on its own).
 
@@ -252,31 +267,61 @@ class Sequential:
             shape = tuple(layer.compute_output_shape((None,) + shape)[1:])
             shapes.append(shape)
         out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
+        if verbose == "auto":
+            verbose = 1 if n >= _AUTO_BAR_ROWS else 0
+        progress = _Progress(n, verbose)
+        try:
+            if x.ndim == 2 and _fusable(layers, x.dtype):
+                self._predict_fused(x, out, layers, verbose, progress, n_threads)
+            else:
+                self._predict_layers(x, out, layers, shapes, batch_size, progress, n_threads)
+        finally:
+            progress.close()
+        return out
+
+    @staticmethod
+    def _predict_fused(x, out, layers, verbose, progress, n_threads):
+        """All layers small fused Dense: one kernel call runs the whole stack
+        over row blocks in one OpenMP region (see _dense.mlp_forward)."""
+        k = x.shape[-1]
+        x2 = np.ascontiguousarray(x)
+        out2 = out
+        kernels = [layer._kernel for layer in layers]
+        biases = [layer.bias for layer in layers]
+        codes = np.array([layer._fused[0] for layer in layers], dtype=np.intc)
+        params = np.array([layer._fused[1:] for layer in layers], dtype=np.float64).ravel()
+        width = max([k] + [layer.units for layer in layers])
+        block = int(min(1024, max(16, 16384 // width)))
+        rows = x2.shape[0]
+        # One call for everything, unless a progress bar wants updates.
+        step = rows if verbose != 1 else max(block, -(-rows // 50))
+        for start in range(0, rows, max(step, 1)):
+            stop = min(start + step, rows)
+            _dense.mlp_forward(x2[start:stop], kernels, biases, codes, params,
+                               out2[start:stop], block, n_threads)
+            progress.update(stop - start)
+
+    @staticmethod
+    def _predict_layers(x, out, layers, shapes, batch_size, progress, n_threads):
+        """Layer by layer over chunks of many batches, reusing the buffers."""
+        n = x.shape[0]
         widest = max(
             [math.prod(s) * np.dtype(layer.dtype).itemsize for s, layer in zip(shapes, layers)]
             + [math.prod(x.shape[1:]) * x.itemsize]
         )
         batches_per_chunk = max(1, _CHUNK_BYTES // max(1, widest * batch_size))
         chunk = batches_per_chunk * int(batch_size)
-        n_chunks = -(-n // chunk) if n else 0
-        if verbose == "auto":
-            verbose = 1 if n_chunks > 1 else 0
-        progress = _Progress(n, verbose)
         rows = min(chunk, n)
         buffers = [
             np.empty((rows,) + s, dtype=layer.dtype) for s, layer in zip(shapes[:-1], layers)
         ]
-        try:
-            for start in range(0, n, chunk):
-                stop = min(start + chunk, n)
-                h = x[start:stop]
-                for layer, buf in zip(layers[:-1], buffers):
-                    h = layer._forward(h, buf[: stop - start], n_threads)
-                layers[-1]._forward(h, out[start:stop], n_threads)
-                progress.update(stop - start)
-        finally:
-            progress.close()
-        return out
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            h = x[start:stop]
+            for layer, buf in zip(layers[:-1], buffers):
+                h = layer._forward(h, buf[: stop - start], n_threads)
+            layers[-1]._forward(h, out[start:stop], n_threads)
+            progress.update(stop - start)
 
     # --------------------------------------------------------------- weights
     def _check_built(self, what):
