@@ -79,6 +79,13 @@ def test_first_layer_with_input_shape_builds_at_once():
     assert [w.shape for w in model.weights] == [(16, 32), (32,), (32, 16), (16,), (16, 8), (8,)]
 
 
+def test_input_dim_spelling():
+    model = Sequential([Dense(4, input_dim=3), Dense(1)])
+    assert model.built and model._layers[0].batch_shape == (None, 3)
+    with pytest.raises(ValueError, match="not both"):
+        Dense(2, input_dim=3, input_shape=(3,))
+
+
 def test_input_first_builds_and_layers_excludes_it():
     model = Sequential([Input(shape=(4,)), Dense(3), Activation("tanh")])
     assert model.built and len(model.layers) == 2
