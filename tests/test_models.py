@@ -502,3 +502,20 @@ def test_custom_layer_in_model_and_config():
         Sequential.from_config(config)
     clone = Sequential.from_config(config, custom_objects={"Double": Double})
     assert isinstance(clone.layers[0], Double)
+
+
+@pytest.mark.parametrize("shape", ["abc", (None, -3), (None, 2.5), None, (None, None), (5,)])
+def test_bad_build_shapes(shape):
+    model = Sequential([Dense(2)])
+    with pytest.raises(ValueError):
+        model.build(shape)
+    assert not model.built and len(model._layers) == 1
+    model.build((None, 3))  # a failed build leaves no trace
+    assert model.count_params() == 8
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="name"):
+        Sequential(name=3)
+    with pytest.raises(ValueError, match="name"):
+        Sequential(name="")
