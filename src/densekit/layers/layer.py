@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from densekit import regularizers
+from densekit import initializers, regularizers
 from densekit._threads import effective_n_threads
 from densekit._validation import check_float_dtype
 
@@ -158,7 +158,11 @@ class Layer:
         """
         shape = tuple(int(d) for d in shape)
         value = initializer(shape, dtype=self.dtype)
-        value = np.array(value, dtype=self.dtype, order="C", copy=True)
+        # densekit initializers return a fresh array: keep it (a copy would cost a full
+        # pass over a possibly huge kernel). Other callables may hand out an array they
+        # still own, so theirs is copied.
+        fresh = isinstance(initializer, initializers.Initializer)
+        value = np.array(value, dtype=self.dtype, order="C", copy=None if fresh else True)
         if value.shape != shape:
             raise ValueError(
                 f"The initializer of weight '{name}' of layer '{self.name}' returned "
