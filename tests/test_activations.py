@@ -347,6 +347,16 @@ def test_thread_count_does_not_change_results(name, dtype, n_threads):
         assert_array_equal(fn(x, axis=0, n_threads=n_threads), fn(x, axis=0, n_threads=1))
 
 
+def test_threadpool_limits_is_honoured_and_changes_nothing():
+    from threadpoolctl import threadpool_limits
+
+    x = np.random.default_rng(9).standard_normal((64, 3000)).astype(np.float32)
+    expected = activations.gelu(x, n_threads=2), activations.softmax(x, axis=0, n_threads=2)
+    with threadpool_limits(1, user_api="openmp"):
+        assert_array_equal(activations.gelu(x), expected[0])
+        assert_array_equal(activations.softmax(x, axis=0), expected[1])
+
+
 def test_n_threads_is_validated():
     with pytest.raises(ValueError, match="n_threads"):
         activations.relu([1.0], n_threads=0)
