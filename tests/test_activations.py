@@ -648,7 +648,10 @@ def test_exp_based_kernels_over_the_whole_range(dtype):
         return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
     for name, fn in [("sigmoid", sig), ("silu", lambda v: v * sig(v)),
-                     ("elu", lambda v: np.where(v >= 0, v, np.expm1(np.minimum(v, 0))))]:
+                     ("elu", lambda v: np.where(v >= 0, v, np.expm1(np.minimum(v, 0)))),
+                     ("softplus", lambda v: np.logaddexp(v, 0)), ("log_sigmoid", sp.log_expit),
+                     ("mish", lambda v: v * np.tanh(np.logaddexp(v, 0))),
+                     ("tanh", np.tanh)]:
         assert_allclose(getattr(activations, name)(x), fn(x64), rtol=RTOL[dtype],
                         atol=ATOL[dtype], err_msg=name)
     small = np.array([-1e-3, -1e-5, -1e-9, -0.0099, -0.0101, -0.5], dtype)
