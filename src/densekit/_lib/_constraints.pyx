@@ -55,6 +55,8 @@ cdef extern from "dk_norms.h" nogil:
     void dk_add_sq_d(double* acc, const double* x, Py_ssize_t n)
     void dk_add_sq4_f(double* acc, const float* x, Py_ssize_t stride, Py_ssize_t n)
     void dk_add_sq4_d(double* acc, const double* x, Py_ssize_t stride, Py_ssize_t n)
+    void dk_add_sq8_f(double* acc, const float* x, Py_ssize_t stride, Py_ssize_t n)
+    void dk_add_sq8_d(double* acc, const double* x, Py_ssize_t stride, Py_ssize_t n)
     double dk_sumsq_f(const float* x, Py_ssize_t n)
     double dk_sumsq_d(const double* x, Py_ssize_t n)
     void dk_scale_f(float* y, const float* x, const double* f, Py_ssize_t n)
@@ -97,6 +99,15 @@ cdef inline void _add_sq4(double* acc, const floating* x, Py_ssize_t stride,
         dk_add_sq4_f(acc, x, stride, n)
     else:
         dk_add_sq4_d(acc, x, stride, n)
+
+
+cdef inline void _add_sq8(double* acc, const floating* x, Py_ssize_t stride,
+                          Py_ssize_t n) noexcept nogil:
+    """acc += x0**2 + ... + x7**2 for eight rows `stride` apart, left to right."""
+    if floating is float:
+        dk_add_sq8_f(acc, x, stride, n)
+    else:
+        dk_add_sq8_d(acc, x, stride, n)
 
 
 cdef inline void _scale(floating* y, const floating* x, const double* f,
@@ -173,13 +184,17 @@ cdef void _colsq_blocks(
             c0 = 0
             while c0 < inner:
                 cw = min(COL_CHUNK, inner - c0)
-                if r + 4 <= r1:
+                if r + 8 <= r1:
+                    _add_sq8(acc + c0, &x[o, r, c0], inner, cw)
+                elif r + 4 <= r1:
                     _add_sq4(acc + c0, &x[o, r, c0], inner, cw)
+                    for j in range(r + 4, r1):
+                        _add_sq(acc + c0, &x[o, j, c0], cw)
                 else:
                     for j in range(r, r1):
                         _add_sq(acc + c0, &x[o, j, c0], cw)
                 c0 = c0 + cw
-            r = r + 4
+            r = r + 8
 
 
 cdef void _combine_blocks(
