@@ -26,6 +26,8 @@ cdef enum:
     FLAT_CHUNK = 16384
     # Fewest values worth a thread of their own.
     MIN_PER_THREAD = 32768
+    # Rows shorter than this are summed and scaled by a plain loop (no call per row).
+    SHORT_ROW = 32
 
 
 cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nogil:
@@ -222,14 +224,34 @@ cdef void _rowsq(
     double[:, ::1] part,       # OUT (outer, n_ch) chunk sums of squares
     int n_threads,
 ) noexcept nogil:
-    """part[o, k] := sum(x[o, k*ROW_CHUNK:(k+1)*ROW_CHUNK]**2)."""
+    """part[o, k] := sum(x[o, k*ROW_CHUNK:(k+1)*ROW_CHUNK]**2).
+
+    Long rows are split into ROW_CHUNK chunks (one task each); short rows are
+    grouped, about FLAT_CHUNK values per task, so that tiny rows do not pay a
+    task each. A row's sum never depends on the grouping.
+    """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], n_ch = part.shape[1]
-    cdef Py_ssize_t t, o, k, c0
-    for t in prange(outer * n_ch, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // n_ch
-        k = t % n_ch
-        c0 = k * ROW_CHUNK
-        part[o, k] = _sumsq(&x[o, c0], min(ROW_CHUNK, red - c0))
+    cdef Py_ssize_t per_task = max(1, FLAT_CHUNK // red) if n_ch == 1 else 1
+    cdef Py_ssize_t n_tasks = (outer + per_task - 1) // per_task if n_ch == 1 else outer * n_ch
+    cdef Py_ssize_t t, o, o1, k, c0, j
+    cdef double s, v
+    for t in prange(n_tasks, schedule='guided', num_threads=n_threads, nogil=True):
+        if n_ch == 1:
+            o1 = min(outer, (t + 1) * per_task)
+            for o in range(t * per_task, o1):
+                if red >= SHORT_ROW:
+                    part[o, 0] = _sumsq(&x[o, 0], red)
+                else:
+                    s = 0.0
+                    for j in range(red):
+                        v = x[o, j]
+                        s = s + v * v
+                    part[o, 0] = s
+        else:
+            o = t // n_ch
+            k = t % n_ch
+            c0 = k * ROW_CHUNK
+            part[o, k] = _sumsq(&x[o, c0], min(ROW_CHUNK, red - c0))
 
 
 cdef inline double _factor(double s, int kind, double a, double b, double rate) noexcept nogil:
@@ -337,14 +359,28 @@ cdef void _scale_rows(
     floating[:, ::1] out,      # OUT (outer, red); may be x itself
     int n_threads,
 ) noexcept nogil:
+    """out[o, r] := x[o, r] * f[o]; long rows in FLAT_CHUNK pieces, short rows grouped."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1]
     cdef Py_ssize_t n_ch = (red + FLAT_CHUNK - 1) // FLAT_CHUNK
-    cdef Py_ssize_t t, o, c0, c1
-    for t in prange(outer * n_ch, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // n_ch
-        c0 = (t % n_ch) * FLAT_CHUNK
-        c1 = min(red, c0 + FLAT_CHUNK)
-        _scale1(&out[o, c0], &x[o, c0], f[o], c1 - c0)
+    cdef Py_ssize_t per_task = max(1, FLAT_CHUNK // red) if n_ch == 1 else 1
+    cdef Py_ssize_t n_tasks = (outer + per_task - 1) // per_task if n_ch == 1 else outer * n_ch
+    cdef Py_ssize_t t, o, o1, c0, c1, j
+    cdef double fo
+    for t in prange(n_tasks, schedule='guided', num_threads=n_threads, nogil=True):
+        if n_ch == 1:
+            o1 = min(outer, (t + 1) * per_task)
+            for o in range(t * per_task, o1):
+                if red >= SHORT_ROW:
+                    _scale1(&out[o, 0], &x[o, 0], f[o], red)
+                else:
+                    fo = f[o]
+                    for j in range(red):
+                        out[o, j] = <floating>(x[o, j] * fo)
+        else:
+            o = t // n_ch
+            c0 = (t % n_ch) * FLAT_CHUNK
+            c1 = min(red, c0 + FLAT_CHUNK)
+            _scale1(&out[o, c0], &x[o, c0], f[o], c1 - c0)
 
 
 def rescale(const floating[:, :, ::1] x, const double[:, ::1] f, floating[:, :, ::1] out,
