@@ -13,7 +13,7 @@ from densekit._lib import _constraints as k
     # (outer, red, inner) around the 1024-column chunk, the 32-row block minimum and
     # the 64-task target, plus degenerate sizes.
     [(1, 1, 2), (1, 31, 1023), (1, 33, 1024), (1, 257, 1025), (2, 100, 2049), (3, 5, 7),
-     (70, 3, 2), (1, 4099, 3), (1, 1, 5000)],
+     (70, 3, 2), (1, 4099, 3), (1, 1, 5000), (1, 10, 70000), (2, 3, 5000)],
 )
 def test_sq_norms_blocks(shape, dtype):
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)

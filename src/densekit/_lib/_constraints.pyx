@@ -160,32 +160,37 @@ cdef void _colsq_blocks(
     const floating[:, :, ::1] x,  # IN (outer, red, inner)
     double[:, :, ::1] part,       # OUT (outer, n_rb, inner) partial sums of squares
     Py_ssize_t rows_per_block,
+    Py_ssize_t span,              # columns per task, a multiple of COL_CHUNK
     int n_threads,
 ) noexcept nogil:
     """part[o, b, i] := sum over rows r of block b of x[o, r, i]**2, row by row.
 
-    A task is one row block. It reads four rows at a time from start to end (long
-    sequential streams for the prefetchers) in column chunks, so that each chunk of
-    the float64 accumulator row stays in L1 while the four rows are added to it.
+    A task is (row block, column span); a span is all columns unless the row blocks
+    alone are too few. It reads eight rows at a time from start to end of the span
+    (long sequential streams for the prefetchers) in column chunks, so that each
+    chunk of the float64 accumulator row stays in L1 while the rows are added to it.
     Within a block the rows are added in order, whatever the chunking.
     """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t n_rb = part.shape[1]
-    cdef Py_ssize_t t, o, b, c0, cw, r, r0, r1, j
+    cdef Py_ssize_t n_sp = (inner + span - 1) // span
+    cdef Py_ssize_t t, o, b, s0, s1, c0, cw, r, r0, r1, j
     cdef double* acc
-    for t in prange(outer * n_rb, schedule='dynamic', num_threads=n_threads, nogil=True):
-        o = t // n_rb
-        b = t % n_rb
+    for t in prange(outer * n_rb * n_sp, schedule='dynamic', num_threads=n_threads, nogil=True):
+        o = t // (n_rb * n_sp)
+        b = (t // n_sp) % n_rb
+        s0 = (t % n_sp) * span
+        s1 = min(inner, s0 + span)
         r0 = b * rows_per_block
         r1 = min(red, r0 + rows_per_block)
         acc = &part[o, b, 0]
-        for j in range(inner):
+        for j in range(s0, s1):
             acc[j] = 0.0
         r = r0
         while r < r1:
-            c0 = 0
-            while c0 < inner:
-                cw = min(COL_CHUNK, inner - c0)
+            c0 = s0
+            while c0 < s1:
+                cw = min(COL_CHUNK, s1 - c0)
                 if r + 8 <= r1:
                     _add_sq8(acc + c0, &x[o, r, c0], inner, cw)
                 elif r + 4 <= r1:
@@ -287,7 +292,7 @@ def sq_norms_rows(const floating[:, ::1] x, int n_threads):
 def sq_norms(const floating[:, :, ::1] x, int n_threads):
     """sq[o, i] := sum_r x[o, r, i]**2 in float64; shape (outer, inner)."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t n_rb, rows_per_block, want
+    cdef Py_ssize_t n_rb, rows_per_block, want, n_cc, n_sp, span
     sq = np.zeros((outer, inner), dtype=np.float64)
     if outer == 0 or inner == 0 or red == 0:
         return sq
@@ -297,10 +302,14 @@ def sq_norms(const floating[:, :, ::1] x, int n_threads):
     n_rb = max(1, min(want, (red + MIN_BLOCK_ROWS - 1) // MIN_BLOCK_ROWS))
     rows_per_block = (red + n_rb - 1) // n_rb
     n_rb = (red + rows_per_block - 1) // rows_per_block
+    # Few rows but long ones (axis=0 of (10, 1000, 1000)): split the columns too.
+    n_cc = (inner + COL_CHUNK - 1) // COL_CHUNK
+    n_sp = max(1, min(n_cc, (TARGET_TASKS + outer * n_rb - 1) // (outer * n_rb)))
+    span = ((n_cc + n_sp - 1) // n_sp) * COL_CHUNK
     cdef double[:, :, ::1] part = np.empty((outer, n_rb, inner), dtype=np.float64)
     n_threads = _useful_threads(outer * red * inner, n_threads)
     with nogil:
-        _colsq_blocks(x, part, rows_per_block, n_threads)
+        _colsq_blocks(x, part, rows_per_block, span, n_threads)
         _combine_blocks(part, sqv)
     return sq
 
