@@ -78,6 +78,12 @@ def test_rescale_rounds_once_and_works_in_place(dtype, n_threads):
     assert_array_equal(out, expected)
     k.rescale(x, f, x, n_threads)
     assert_array_equal(x, expected)
+    # Few rows, long ones: tasks split the columns into spans.
+    x = rng.standard_normal((1, 6, 70001)).astype(dtype)
+    f = rng.uniform(0.1, 3, size=(1, 70001))
+    expected = (x.astype(np.float64) * f[:, None, :]).astype(dtype)
+    k.rescale(x, f, x, n_threads)
+    assert_array_equal(x, expected)
     # Long rows (FLAT_CHUNK pieces), short rows grouped per task, and tiny rows.
     for shape in [(4, 40000), (3000, 40), (50000, 3)]:
         x2 = rng.standard_normal(shape).astype(dtype)

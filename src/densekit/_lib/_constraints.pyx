@@ -341,19 +341,28 @@ cdef void _scale_inner(
 ) noexcept nogil:
     """out[o, r, i] := x[o, r, i] * f[o, i].
 
-    A task is a group of four rows, swept in column chunks so that each chunk of f
-    (8 KiB) is read once for the four rows while it sits in L1.
+    A task is a group of four rows (times a column span when there are few groups),
+    swept in column chunks so that each chunk of f (8 KiB) is read once for the
+    four rows while it sits in L1.
     """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t n_groups = (red + 3) // 4
-    cdef Py_ssize_t t, o, r, rr, r1, c0, cw
-    for t in prange(outer * n_groups, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // n_groups
-        r = (t % n_groups) * 4
+    cdef Py_ssize_t n_cc = (inner + COL_CHUNK - 1) // COL_CHUNK
+    cdef Py_ssize_t n_sp = max(1, min(n_cc, (TARGET_TASKS + outer * n_groups - 1)
+                                      // (outer * n_groups)))
+    cdef Py_ssize_t span = ((n_cc + n_sp - 1) // n_sp) * COL_CHUNK
+    cdef Py_ssize_t t, g, o, r, rr, r1, c0, s1, cw
+    n_sp = (inner + span - 1) // span
+    for t in prange(outer * n_groups * n_sp, schedule='guided', num_threads=n_threads,
+                    nogil=True):
+        g = t // n_sp
+        o = g // n_groups
+        r = (g % n_groups) * 4
         r1 = min(red, r + 4)
-        c0 = 0
-        while c0 < inner:
-            cw = min(COL_CHUNK, inner - c0)
+        c0 = (t % n_sp) * span
+        s1 = min(inner, c0 + span)
+        while c0 < s1:
+            cw = min(COL_CHUNK, s1 - c0)
             if r1 - r == 4:
                 _scale4(&out[o, r, c0], &x[o, r, c0], inner, &f[o, c0], cw)
             else:
