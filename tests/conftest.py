@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import pytest
 
@@ -20,3 +21,18 @@ def pytest_configure(config):
 def n_threads(request):
     """Explicit thread counts every kernel must give identical results for."""
     return request.param
+
+
+@pytest.fixture
+def keras():
+    """Keras 3 on its numpy backend, for the `keras`-marked cross-checks (-m keras).
+
+    Keras is not a densekit dependency; those tests are deselected by default and fail,
+    rather than skip, when asked for without it: `pip install keras jax`.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # keras/jax import-time deprecation noise
+        import keras
+    assert keras.backend.backend() == "numpy", "set KERAS_BACKEND=numpy for the keras tests"
+    return keras

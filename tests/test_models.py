@@ -2,7 +2,6 @@
 and JSON round trips, and every bad input."""
 
 import json
-import os
 import warnings
 
 import numpy as np
@@ -18,15 +17,6 @@ from densekit.models import sequential as sequential_module
 RNG = np.random.default_rng(99)
 
 
-def keras_or_skip():
-    """Keras 3 on its numpy backend, or skip (it is not a densekit dependency)."""
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "numpy":
-        pytest.skip("keras is not on its numpy backend")
-    return keras
 
 
 def tutorial(names=None):
@@ -339,8 +329,8 @@ def test_summary_bad_width():
         tutorial().summary(line_length=8)
 
 
-def test_summary_matches_keras(monkeypatch):
-    keras = keras_or_skip()
+@pytest.mark.keras
+def test_summary_matches_keras(monkeypatch, keras):
     monkeypatch.setenv("COLUMNS", "200")  # rich would crop Keras' lines at 80 columns
     cases = [
         ("sequential_1", [(32, "dense_2"), (16, "dense_3"), (8, "dense_4")], 88),
@@ -398,8 +388,8 @@ def test_json_roundtrip():
     assert clone.layers[0].kernel_constraint.get_config() == {"max_value": 2, "axis": 0}
 
 
-def test_model_from_keras_json():
-    keras = keras_or_skip()
+@pytest.mark.keras
+def test_model_from_keras_json(keras):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         km = keras.Sequential([keras.Input((16,)),

@@ -2,7 +2,6 @@
 written by real Keras (a committed fixture, and live Keras when installed), and
 mismatches that must leave the model unchanged."""
 
-import os
 import pathlib
 import sys
 import warnings
@@ -50,14 +49,6 @@ def h5py():
     return pytest.importorskip("h5py")
 
 
-def keras_or_skip():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "numpy":
-        pytest.skip("keras is not on its numpy backend")
-    return keras
 
 
 # -------------------------------------------------------------- round trips
@@ -158,8 +149,8 @@ def test_keras_file_roundtrips_byte_for_byte_in_values(tmp_path, h5py):
                 assert_array_equal(a[name][()], b[name][()])
 
 
-def test_live_keras_both_directions(tmp_path):
-    keras = keras_or_skip()
+@pytest.mark.keras
+def test_live_keras_both_directions(tmp_path, keras):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         km = keras.Sequential([keras.Input((16,)),

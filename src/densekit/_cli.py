@@ -32,7 +32,7 @@ def info_lines():
     import scipy.linalg  # noqa: F401 - loads BLAS so threadpoolctl can see it
 
     import densekit
-    from densekit._lib import _build_info, _openmp
+    from densekit._lib import _build_info, _openmp, _random
 
     omp = _openmp.openmp_version()
     return [
@@ -42,7 +42,8 @@ def info_lines():
         f"-O{_build_info.OPTIMIZATION}, extra flags: {_build_info.C_ARGS or '(none)'}",
         f"openmp: {'enabled, version ' + str(omp) if omp else 'disabled (single thread)'}",
         f"threads: {densekit.get_num_threads()}",
-        f"simd: {_openmp.simd_level()} (chosen at run time)",
+        f"simd: {_random.simd_level()} (the samplers' path, chosen at run time; "
+        f"CPU supports {_openmp.simd_level()})",
         f"numpy: {numpy.__version__}",
         f"scipy: {scipy.__version__}",
         f"blas: {_blas_summary()}",
