@@ -35,10 +35,15 @@ def sample(kind, shape, dtype=np.float32, seed=1234, a=0.0, b=1.0, n_threads=2, 
     return out
 
 
-@pytest.fixture(params=["portable", "dispatched"])
+# Sampler paths this CPU can run: 0 portable C, 2 AVX2, 3 AVX-512.
+LEVEL_NAMES = {0: "baseline", 2: "avx2", 3: "avx512"}
+LEVELS = [level for level in LEVEL_NAMES if level <= HW_LEVEL]
+
+
+@pytest.fixture(params=LEVELS, ids=lambda level: LEVEL_NAMES[level])
 def simd(request):
-    """Run a test on the portable path and on the CPU's own path."""
-    previous = _random._force_simd_level(0 if request.param == "portable" else None)
+    """Run a test on every sampler path this CPU supports."""
+    previous = _random._force_simd_level(request.param)
     yield request.param
     _random._force_simd_level(previous)
 
@@ -284,28 +289,31 @@ def test_far_offsets_and_empty(kind):
 
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 @pytest.mark.parametrize("out", ["float32", "float64", "float16", "bfloat16"])
-def test_portable_path_matches_dispatched(kind, out):
-    """The SIMD path gives the bits of the portable C path (heads, tails and odd starts too)."""
+@pytest.mark.parametrize("seed", [5, 2**63 + 11])
+def test_every_path_matches_portable(kind, out, seed, simd):
+    """Each SIMD path gives the bits of the portable C path (heads, tails and odd starts too)."""
     dtype, half = {"float32": (np.float32, 0), "float64": (np.float64, 0),
                    "float16": (np.float32, 1), "bfloat16": (np.float32, 2)}[out]
-    cases = [dict(shape=(1, 2 * CHUNK + 45)), dict(shape=(7, 301), start=13, row_stride=1001)]
+    cases = [dict(shape=(1, 2 * CHUNK + 45)), dict(shape=(7, 301), start=13, row_stride=1001),
+             dict(shape=(3, 4099), start=2**35 + 3, row_stride=5000)]
     for case in cases:
+        got = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, seed=seed, **case)
         previous = _random._force_simd_level(0)
         try:
-            portable = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, **case)
+            portable = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, seed=seed, **case)
         finally:
             _random._force_simd_level(previous)
-        dispatched = sample(kind, dtype=dtype, half=half, a=0.5, b=1.5, **case)
-        assert_array_equal(portable.view(np.uint8), dispatched.view(np.uint8))
+        assert_array_equal(got.view(np.uint8), portable.view(np.uint8))
 
 
 def test_simd_level_and_forcing():
-    assert _random.simd_level() in {"baseline", "avx2", "avx512"}
-    previous = _random._force_simd_level(0)
-    try:
-        assert _random.simd_level() == "baseline"
-    finally:
-        _random._force_simd_level(previous)
+    assert _random.simd_level() == LEVEL_NAMES[HW_LEVEL]
+    for level in LEVELS:
+        previous = _random._force_simd_level(level)
+        try:
+            assert _random.simd_level() == LEVEL_NAMES[level]
+        finally:
+            _random._force_simd_level(previous)
     with pytest.raises(ValueError, match="level"):
         _random._force_simd_level(HW_LEVEL + 1)
     with pytest.raises(ValueError, match="level"):

@@ -33,8 +33,17 @@ Determinism
 -----------
 Element ``i`` depends only on (seed, kind, precision, i): the bytes are identical for every
 ``n_threads``, every chunking, every ``(start, row_stride)`` decomposition of a tensor into
-blocks, and on every CPU: the portable C and the AVX-512 paths evaluate the same IEEE operations
-in the same order (no FMA contraction, no fast-math, no libm), so they give the same bits.
+blocks, and on every CPU. The float32 stream has three paths chosen at run time from
+``dk_simd_level()`` (AVX-512, AVX2, portable C that compilers auto-vectorize); the float64
+stream is one C algorithm whose vector width the compiler picks. All of them evaluate the same
+IEEE operations in the same order (no FMA contraction, no fast-math, no libm), so they give the
+same bits; the tests compare every path this CPU runs with the portable one, and re-derive the
+streams in numpy from the layout above.
+
+Rejection is per element (a rejected element never shifts another), so a truncated-normal block
+needs no knowledge of the rest of the tensor. Note for 16-bit outputs: rounding the float32
+value to nearest can reach ``b`` for a uniform draw just below it; the [a, b) guarantee is the
+float32 and float64 streams'.
 """
 
 from cython.parallel cimport prange
@@ -49,12 +58,7 @@ cdef extern from "dk_cpu.h" nogil:
     int DK_SIMD_AVX2
     int DK_SIMD_AVX512
 
-cdef extern from "philox.h" nogil:
-    ctypedef struct dk_philox4x32_ctr_t:
-        uint32_t v[4]
-    ctypedef struct dk_philox4x32_key_t:
-        uint32_t v[2]
-    dk_philox4x32_ctr_t dk_philox4x32_10(dk_philox4x32_ctr_t c, dk_philox4x32_key_t k)
+from densekit._lib._philox cimport dk_philox4x32_ctr_t, dk_philox4x32_key_t, dk_philox4x32_10
 
 cdef extern from "sampling.h" nogil:
     int DK_OUT_F32, DK_OUT_F64, DK_OUT_F16, DK_OUT_BF16

@@ -1,6 +1,6 @@
 /* Stateless samplers on Philox4x32-10 (see _random.pyx for the counter layout).
  *
- * Every path (portable C here, AVX-512 in sampling_avx512.c) evaluates the same float
+ * Every path (portable C here, AVX-512 and AVX2 in their own files) evaluates the same float
  * operations in the same order, without FMA contraction (-ffp-contract=off), with our own
  * polynomial log and sincos: the bits of every element are the same on every CPU.
  */
@@ -12,8 +12,9 @@
 #include "sampling.h"
 #include "sampling_math.h"
 
-/* The AVX-512 kernels live in sampling_avx512.c (compiled with target attributes). */
-#define DK_USE_AVX512 0
+/* The AVX-512 and AVX2 kernels live in sampling_avx512.c and sampling_avx2.c (functions
+ * with target attributes, so the library still runs on any x86-64). */
+#define DK_USE_AVX512 DK_HAVE_AVX512
 
 /* ---------------------------------------------------------------- 16-bit conversions */
 
@@ -22,15 +23,7 @@ uint16_t dk_float_to_bfloat16(float f) { return dk_f32_to_bf16(f); }
 
 /* ---------------------------------------------------------------- portable path */
 
-static inline void store_f32(int out_type, void *out, int64_t j, float v)
-{
-    if (out_type == DK_OUT_F32)
-        ((float *)out)[j] = v;
-    else if (out_type == DK_OUT_F16)
-        ((uint16_t *)out)[j] = dk_f32_to_f16(v);
-    else
-        ((uint16_t *)out)[j] = dk_f32_to_bf16(v);
-}
+void dk_store_f32(int out_type, void *out, int64_t j, float v) { dk_store_f32_inline(out_type, out, j, v); }
 
 /* The standard normal z of lane `lane` of a float32 block at `attempt` (truncated: retries). */
 static float trunc_retry_f32(const dk_params_t *p, uint64_t blk, int lane)
@@ -43,7 +36,8 @@ static float trunc_retry_f32(const dk_params_t *p, uint64_t blk, int lane)
     }
 }
 
-static void run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
+/* One element at a time: heads and tails of runs that do not fill a batch. */
+static void run_f32_elementwise(const dk_params_t *p, int64_t i0, int64_t n, void *out)
 {
     int64_t i = i0, end = i0 + n;
     while (i < end) {
@@ -53,17 +47,115 @@ static void run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *
         if (stop > end)
             stop = end;
         dk_philox4x32_ctr_t x = dk_block(p, blk, 0);
+        float zb[4];
+        if (p->kind != DK_UNIFORM)
+            dk_normal_block_f32(x.v, zb);
         for (; i < stop; i++, lane++) {
             float v;
             if (p->kind == DK_UNIFORM) {
                 v = dk_uniform_f32(p, x.v[lane]);
             } else {
-                float z = dk_normal_lane_f32(x.v, lane);
+                float z = zb[lane];
                 if (p->kind == DK_TRUNCATED_NORMAL && !dk_accept_f32(z))
                     z = trunc_retry_f32(p, blk, lane);
                 v = dk_affine_f32(p, z);
             }
-            store_f32(p->out_type, out, i - i0, v);
+            dk_store_f32_inline(p->out_type, out, i - i0, v);
+        }
+    }
+}
+
+/* Batches of DK_PB blocks written as plain loops over arrays, which compilers vectorize for
+ * any target (SSE2, NEON, ...) without changing a bit: IEEE operations, same order. */
+#define DK_PB 16
+
+static inline void philox_batch(const dk_params_t *p, uint64_t blk0, uint32_t x[4][DK_PB])
+{
+    const uint32_t key0 = p->key.v[0], key1 = p->key.v[1], tag = p->tag;
+    for (int j = 0; j < DK_PB; j++) {
+        uint64_t b = blk0 + (uint64_t)j;
+        uint32_t c0 = (uint32_t)b, c1 = (uint32_t)(b >> 32), c2 = 0, c3 = tag;
+        uint32_t k0 = key0, k1 = key1;
+#pragma GCC unroll 10
+        for (int r = 0; r < DK_PHILOX_ROUNDS; r++) {
+            uint64_t p0 = (uint64_t)DK_PHILOX_M0 * c0;
+            uint64_t p1 = (uint64_t)DK_PHILOX_M1 * c2;
+            c0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            c2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c1 = (uint32_t)p1;
+            c3 = (uint32_t)p0;
+            k0 += DK_PHILOX_W0;
+            k1 += DK_PHILOX_W1;
+        }
+        x[0][j] = c0;
+        x[1][j] = c1;
+        x[2][j] = c2;
+        x[3][j] = c3;
+    }
+}
+
+/* 4 * DK_PB values of the float32 stream from block blk0, attempt 0, in stream order. */
+static void values_batch(const dk_params_t *p, uint64_t blk0, float v[4 * DK_PB])
+{
+    uint32_t x[4][DK_PB];
+    philox_batch(p, blk0, x);
+    if (p->kind == DK_UNIFORM) {
+        for (int j = 0; j < DK_PB; j++)
+            for (int l = 0; l < 4; l++)
+                v[4 * j + l] = dk_uniform_f32(p, x[l][j]);
+        return;
+    }
+    float r[2][DK_PB], s[2][DK_PB], c[2][DK_PB];
+    for (int q = 0; q < 2; q++) {
+        for (int j = 0; j < DK_PB; j++)
+            r[q][j] = sqrtf(-2.0f * dk_log_f32(dk_u01c_f32(x[2 * q][j])));
+        for (int j = 0; j < DK_PB; j++)
+            dk_sincos2pi_f32(dk_u01_f32(x[2 * q + 1][j]), &s[q][j], &c[q][j]);
+    }
+    for (int j = 0; j < DK_PB; j++) {
+        v[4 * j] = r[0][j] * c[0][j];
+        v[4 * j + 1] = r[0][j] * s[0][j];
+        v[4 * j + 2] = r[1][j] * c[1][j];
+        v[4 * j + 3] = r[1][j] * s[1][j];
+    }
+}
+
+void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
+{
+    const int64_t step = 4 * DK_PB;
+    int64_t end = i0 + n;
+    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
+    int esize = p->out_type == DK_OUT_F32 ? 4 : 2;
+    if (b1 <= b0) {
+        run_f32_elementwise(p, i0, n, out);
+        return;
+    }
+    if (b0 > i0)
+        run_f32_elementwise(p, i0, b0 - i0, out);
+    if (end > b1)
+        run_f32_elementwise(p, b1, end - b1, (char *)out + (b1 - i0) * esize);
+    char *ob = (char *)out + (b0 - i0) * esize;
+    float v[4 * DK_PB];
+    for (int64_t i = b0; i < b1; i += step) {
+        values_batch(p, (uint64_t)i >> 2, v);
+        if (p->kind == DK_TRUNCATED_NORMAL) {
+            for (int k = 0; k < step; k++)
+                if (!dk_accept_f32(v[k]))
+                    v[k] = trunc_retry_f32(p, ((uint64_t)i + (uint64_t)k) >> 2, k & 3);
+        }
+        if (p->kind != DK_UNIFORM) {
+            for (int k = 0; k < step; k++)
+                v[k] = dk_affine_f32(p, v[k]);
+        }
+        void *o = ob + (i - b0) * esize;
+        if (p->out_type == DK_OUT_F32) {
+            memcpy(o, v, sizeof(v));
+        } else if (p->out_type == DK_OUT_F16) {
+            for (int k = 0; k < step; k++)
+                ((uint16_t *)o)[k] = dk_f32_to_f16(v[k]);
+        } else {
+            for (int k = 0; k < step; k++)
+                ((uint16_t *)o)[k] = dk_f32_to_bf16(v[k]);
         }
     }
 }
@@ -78,8 +170,15 @@ static double trunc_retry_f64(const dk_params_t *p, uint64_t blk, int lane)
     }
 }
 
-/* float64 has one implementation on every CPU (its speed is not a target). */
-static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
+/* float64: one algorithm on every CPU, written as batch loops that the compiler vectorizes;
+ * the clones only change the vector width, never a result (IEEE ops, no contraction). */
+#if DK_HAVE_AVX512 && defined(__linux__)
+#define DK_F64_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DK_F64_CLONES
+#endif
+
+static void run_f64_elementwise(const dk_params_t *p, int64_t i0, int64_t n, double *out)
 {
     int64_t i = i0, end = i0 + n;
     while (i < end) {
@@ -104,9 +203,55 @@ static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
     }
 }
 
-#if DK_USE_AVX512
-void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out);
-#endif
+/* Elements [b0, b1) (multiples of 2 * DK_PB) into ob[0 .. b1 - b0). */
+DK_F64_CLONES static void run_f64_batches(const dk_params_t *p, int64_t b0, int64_t b1, double *ob)
+{
+    uint32_t x[4][DK_PB];
+    double v[2 * DK_PB];
+    for (int64_t i = b0; i < b1; i += 2 * DK_PB) {
+        philox_batch(p, (uint64_t)i >> 1, x);
+        if (p->kind == DK_UNIFORM) {
+            for (int j = 0; j < DK_PB; j++) {
+                v[2 * j] = dk_uniform_f64(p, (uint64_t)x[0][j] | ((uint64_t)x[1][j] << 32));
+                v[2 * j + 1] = dk_uniform_f64(p, (uint64_t)x[2][j] | ((uint64_t)x[3][j] << 32));
+            }
+        } else {
+            double r[DK_PB], s[DK_PB], c[DK_PB];
+            for (int j = 0; j < DK_PB; j++)
+                r[j] = sqrt(-2.0 * dk_log_f64(dk_u01c_f64((uint64_t)x[0][j] | ((uint64_t)x[1][j] << 32))));
+            for (int j = 0; j < DK_PB; j++)
+                dk_sincos2pi_f64(dk_u01_f64((uint64_t)x[2][j] | ((uint64_t)x[3][j] << 32)), &s[j], &c[j]);
+            for (int j = 0; j < DK_PB; j++) {
+                v[2 * j] = r[j] * c[j];
+                v[2 * j + 1] = r[j] * s[j];
+            }
+            if (p->kind == DK_TRUNCATED_NORMAL) {
+                for (int k = 0; k < 2 * DK_PB; k++)
+                    if (!dk_accept_f64(v[k]))
+                        v[k] = trunc_retry_f64(p, ((uint64_t)i + (uint64_t)k) >> 1, k & 1);
+            }
+            for (int k = 0; k < 2 * DK_PB; k++)
+                v[k] = dk_affine_f64(p, v[k]);
+        }
+        memcpy(ob + (i - b0), v, sizeof(v));
+    }
+}
+
+static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
+{
+    const int64_t step = 2 * DK_PB;
+    int64_t end = i0 + n;
+    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
+    if (b1 <= b0) {
+        run_f64_elementwise(p, i0, n, out);
+        return;
+    }
+    if (b0 > i0)
+        run_f64_elementwise(p, i0, b0 - i0, out);
+    if (end > b1)
+        run_f64_elementwise(p, b1, end - b1, out + (b1 - i0));
+    run_f64_batches(p, b0, b1, out + (b0 - i0));
+}
 
 void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, void *out,
                  double a, double b, int simd_level)
@@ -124,10 +269,14 @@ void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, v
         dk_run_f32_avx512(&p, i0, n, out);
         return;
     }
+    if (simd_level >= DK_SIMD_AVX2) {
+        dk_run_f32_avx2(&p, i0, n, out);
+        return;
+    }
 #else
     (void)simd_level;
 #endif
-    run_f32_portable(&p, i0, n, out);
+    dk_run_f32_portable(&p, i0, n, out);
 }
 
 int dk_sampling_level(int level)
@@ -135,6 +284,8 @@ int dk_sampling_level(int level)
 #if DK_USE_AVX512
     if (level >= DK_SIMD_AVX512)
         return DK_SIMD_AVX512;
+    if (level >= DK_SIMD_AVX2)
+        return DK_SIMD_AVX2;
 #endif
     (void)level;
     return DK_SIMD_BASELINE;

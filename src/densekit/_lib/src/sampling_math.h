@@ -116,8 +116,9 @@ static inline void dk_sincos2pi_f32(float u, float *sn, float *cs)
     float v = u * 8.0f;
     int32_t o = (int32_t)v;
     float t = v - (float)o;
-    if (o & 1)
-        t = 1.0f - t;
+    /* selects as bit masks (no branches), so that loops over this function vectorize */
+    uint32_t odd = 0u - (uint32_t)(o & 1);
+    t = dk_u2f((dk_f2u(1.0f - t) & odd) | (dk_f2u(t) & ~odd));
     float x = t * DK_PI_4F;
     float x2 = x * x;
     float sp = DK_S9_F * x2;
@@ -131,17 +132,11 @@ static inline void dk_sincos2pi_f32(float u, float *sn, float *cs)
     cp = (cp + DK_C4_F) * x2;
     cp = (cp + DK_C2_F) * x2;
     float c = 1.0f + cp;
-    if ((o + 1) & 2) {
-        float tmp = s;
-        s = c;
-        c = tmp;
-    }
-    if (o & 4)
-        s = -s;
-    if ((o + 2) & 4)
-        c = -c;
-    *sn = s;
-    *cs = c;
+    uint32_t swap = 0u - (((uint32_t)o + 1u) >> 1 & 1u);
+    uint32_t sb = dk_f2u(s), cb = dk_f2u(c);
+    uint32_t s2 = (cb & swap) | (sb & ~swap), c2 = (sb & swap) | (cb & ~swap);
+    *sn = dk_u2f(s2 ^ ((uint32_t)(o & 4) << 29)); /* sign flips: -x exactly */
+    *cs = dk_u2f(c2 ^ ((uint32_t)((o + 2) & 4) << 29));
 }
 
 /* Box-Muller on words (2p, 2p+1) of a block gives lanes 2p (cos) and 2p+1 (sin). */
@@ -152,6 +147,18 @@ static inline float dk_normal_lane_f32(const uint32_t *x, int lane)
     float s, c;
     dk_sincos2pi_f32(dk_u01_f32(x[2 * p + 1]), &s, &c);
     return (lane & 1) ? r * s : r * c;
+}
+
+/* All four lanes of a float32 block (two Box-Muller pairs), as dk_normal_lane_f32 gives them. */
+static inline void dk_normal_block_f32(const uint32_t *x, float z[4])
+{
+    for (int p = 0; p < 2; p++) {
+        float r = sqrtf(-2.0f * dk_log_f32(dk_u01c_f32(x[2 * p])));
+        float s, c;
+        dk_sincos2pi_f32(dk_u01_f32(x[2 * p + 1]), &s, &c);
+        z[2 * p] = r * c;
+        z[2 * p + 1] = r * s;
+    }
 }
 
 static inline int dk_accept_f32(float z) { return fabsf(z) <= 2.0f; }
@@ -192,6 +199,16 @@ static inline uint16_t dk_f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
+static inline void dk_store_f32_inline(int out_type, void *out, int64_t j, float v)
+{
+    if (out_type == DK_OUT_F32)
+        ((float *)out)[j] = v;
+    else if (out_type == DK_OUT_F16)
+        ((uint16_t *)out)[j] = dk_f32_to_f16(v);
+    else
+        ((uint16_t *)out)[j] = dk_f32_to_bf16(v);
+}
+
 /* ------------------------------------------------------------------ float64 stream */
 
 #define DK_TWO_M53 1.1102230246251565404e-16 /* 2^-53 */
@@ -202,8 +219,15 @@ static inline uint64_t dk_lane_u64(const uint32_t *x, int lane)
     return (uint64_t)x[2 * lane] | ((uint64_t)x[2 * lane + 1] << 32);
 }
 
-static inline double dk_u01_f64(uint64_t x) { return (double)(int64_t)(x >> 11) * DK_TWO_M53; }
-static inline double dk_u01c_f64(uint64_t x) { return (double)(int64_t)((x >> 11) + 1u) * DK_TWO_M53; }
+/* (double)m for m < 2^53 through two exact int32 conversions (hi * 2^26 + lo): the same value
+ * as a 64-bit conversion, but vectorizable on SSE2/AVX2, which lack int64 -> double. */
+static inline double dk_exact_u53(uint64_t m)
+{
+    return (double)(int32_t)(uint32_t)(m >> 26) * 67108864.0 + (double)(int32_t)(uint32_t)(m & 0x3ffffffu);
+}
+
+static inline double dk_u01_f64(uint64_t x) { return dk_exact_u53(x >> 11) * DK_TWO_M53; }
+static inline double dk_u01c_f64(uint64_t x) { return dk_exact_u53((x >> 11) + 1u) * DK_TWO_M53; }
 
 #define DK_LN2_HI 6.93147180369123816490e-01 /* 0x3fe62e42fee00000: e * hi is exact */
 #define DK_LN2_LO 1.90821492927058770002e-10
@@ -213,12 +237,12 @@ static inline double dk_u01c_f64(uint64_t x) { return (double)(int64_t)((x >> 11
 static inline double dk_log_f64(double x)
 {
     uint64_t bx = dk_d2u(x);
-    int64_t e = (int64_t)(bx >> 52) - 1023;
-    uint64_t mb = (bx & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-    uint64_t big = mb >= DK_SQRT2_BITS ? 1u : 0u;
-    mb -= big << 52;
-    e += (int64_t)big;
-    double f = dk_u2d(mb);
+    int32_t e = (int32_t)(uint32_t)(bx >> 52) - 1023;
+    double f = dk_u2d((bx & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    /* f >= sqrt(2): halve it (exact) and bump e; selects as bit masks, for vectorization */
+    uint64_t big = 0u - (uint64_t)(f >= dk_u2d(DK_SQRT2_BITS));
+    f = dk_u2d((dk_d2u(f * 0.5) & big) | (dk_d2u(f) & ~big));
+    e += (int32_t)(big & 1u);
     double s = (f - 1.0) / (f + 1.0);
     double s2 = s * s;
     double q = (1.0 / 21.0) * s2;
@@ -242,8 +266,8 @@ static inline void dk_sincos2pi_f64(double u, double *sn, double *cs)
     double v = u * 8.0;
     int32_t o = (int32_t)v;
     double t = v - (double)o;
-    if (o & 1)
-        t = 1.0 - t;
+    uint64_t odd = 0u - (uint64_t)(o & 1);
+    t = dk_u2d((dk_d2u(1.0 - t) & odd) | (dk_d2u(t) & ~odd));
     double x = t * 0.78539816339744830962;
     double x2 = x * x;
     double sp = (1.0 / 355687428096000.0) * x2;
@@ -265,17 +289,11 @@ static inline void dk_sincos2pi_f64(double u, double *sn, double *cs)
     cp = (cp + 1.0 / 24.0) * x2;
     cp = (cp - 0.5) * x2;
     double c = 1.0 + cp;
-    if ((o + 1) & 2) {
-        double tmp = s;
-        s = c;
-        c = tmp;
-    }
-    if (o & 4)
-        s = -s;
-    if ((o + 2) & 4)
-        c = -c;
-    *sn = s;
-    *cs = c;
+    uint64_t swap = 0u - (uint64_t)(((uint32_t)o + 1u) >> 1 & 1u);
+    uint64_t sb = dk_d2u(s), cb = dk_d2u(c);
+    uint64_t s2 = (cb & swap) | (sb & ~swap), c2 = (sb & swap) | (cb & ~swap);
+    *sn = dk_u2d(s2 ^ ((uint64_t)(o & 4) << 61));
+    *cs = dk_u2d(c2 ^ ((uint64_t)((o + 2) & 4) << 61));
 }
 
 /* Box-Muller on the block's two 64-bit words: lane 0 (cos) and lane 1 (sin). */
@@ -296,5 +314,13 @@ static inline double dk_uniform_f64(const dk_params_t *p, uint64_t x)
 }
 
 static inline double dk_affine_f64(const dk_params_t *p, double z) { return p->da + p->db * z; }
+
+/* Shared between the paths (sampling.c, sampling_avx512.c). */
+void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+void dk_store_f32(int out_type, void *out, int64_t j, float v);
+#if DK_HAVE_AVX512
+void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+void dk_run_f32_avx2(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+#endif
 
 #endif
