@@ -445,3 +445,34 @@ def test_lanes_are_independent():
 def test_ks_float32_million(kind):
     x = sample(kind, 10**6, np.float32, seed=2024).ravel().astype(np.float64)
     assert stats.kstest(x, CDFS[kind]).pvalue > 1e-3
+
+
+# ------------------------------------------------------------------ memory
+
+PEAK_SCRIPT = """
+import numpy as np
+from densekit._lib import _random
+
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+out = np.empty((1, 2**24), {dtype})
+before = hwm()
+# the truncated normal is the kernel with the most machinery (rejection bookkeeping)
+_random.fill(_random.TRUNCATED_NORMAL, out, 7, 0, 2**24, 0.0, 1.0, 2, {half})
+print(hwm() - before - out.nbytes)
+"""
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("dtype, half", [("np.float32", 0), ("np.float64", 0), ("np.uint16", 1)])
+def test_no_temporaries_proportional_to_output(dtype, half):
+    """Peak resident memory grows by the output only (plus well under 32 MiB)."""
+    import subprocess
+    import sys
+
+    code = PEAK_SCRIPT.format(dtype=dtype, half=half)
+    extra = int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                               text=True).stdout)
+    assert extra < 32 * 2**20
