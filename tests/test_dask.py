@@ -42,6 +42,14 @@ def test_compute_equals_the_whole_tensor(shape, chunks):
         _same_bits(x.compute(), init(shape))
 
 
+def test_n_threads_does_not_change_the_values(n_threads):
+    init = initializers.RandomNormal(seed=6)
+    x = from_initializer(init, (300, 200), (128, 64), n_threads=n_threads)
+    _same_bits(x.compute(scheduler="threads"), init((300, 200)))
+    with pytest.raises(ValueError, match="Argument `n_threads`"):
+        from_initializer(init, (3, 3), 2, n_threads=0)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
 def test_dtypes(dtype):
     init = initializers.RandomUniform(-3.0, 3.0, seed=1)

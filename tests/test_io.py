@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from densekit import initializers
-from densekit.io import DEFAULT_H5_DATASET, _block_plan, initialize_file
+from densekit.io import DEFAULT_H5_DATASET, _block_plan, _h5_chunks, initialize_file
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = ["float32", "float64", "float16", "bfloat16"]
@@ -79,6 +79,18 @@ def test_block_plan_covers_the_tensor_in_order(shape, chunk):
         seen[start:start + count] += 1
         pos += count
     assert (seen == 1).all()
+
+
+@pytest.mark.parametrize("shape, itemsize, expected", [
+    ((2, 300, 500), 4, ((1, 300, 500), 0)),
+    ((4096, 4096), 4, ((64, 4096), 0)),
+    ((3, 1024, 1024), 2, ((1, 512, 1024), 1)),
+    ((10**6,), 8, ((131072,), 0)),
+    ((), 4, (None, None)),
+    ((5, 0), 4, (None, None)),
+])
+def test_h5_chunks_are_about_one_mib(shape, itemsize, expected):
+    assert _h5_chunks(shape, itemsize) == expected
 
 
 def test_block_plan_aligns_rows_to_hdf5_chunks():

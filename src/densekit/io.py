@@ -142,14 +142,14 @@ def _block_plan(shape, itemsize, chunk_bytes, align_rows=1):
 
 
 def _h5_chunks(shape, itemsize):
-    """HDF5 chunk shape of about 1 MiB: full trailing axes, then a run, then 1s."""
-    ndim = len(shape)
-    if ndim == 0 or math.prod(shape) == 0:
-        return None
+    """HDF5 chunk shape of about 1 MiB (full trailing axes, a run on one axis, then 1s),
+    and that axis; None for an empty or 0-d dataset (stored contiguous)."""
+    if not shape or math.prod(shape) == 0:
+        return None, None
     per_chunk = max(1, _H5_CHUNK_BYTES // itemsize)
     k = _split_axis(shape, per_chunk)
     rows = max(1, min(shape[k], per_chunk // math.prod(shape[k + 1:])))
-    return (1,) * k + (rows,) + tuple(shape[k + 1:])
+    return (1,) * k + (rows,) + tuple(shape[k + 1:]), k
 
 
 # --------------------------------------------------------------------------------------
@@ -347,12 +347,11 @@ class _H5Writer:
             tid = h5py.h5t.py_create(dtype)
             self._mem_view = None
         self._tid = tid
-        chunks = _h5_chunks(shape, dtype.itemsize)
+        chunks, self._chunk_axis = _h5_chunks(shape, dtype.itemsize)
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         if chunks is not None:
             dcpl.set_chunk(chunks)
-            k = next((i for i, c in enumerate(chunks) if c != 1), len(chunks) - 1)
-            self._chunk_axis, self._chunk_rows = k, chunks[k]
+            self._chunk_rows = chunks[self._chunk_axis]
         dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
         space = h5py.h5s.create_simple(tuple(shape)) if shape else h5py.h5s.create(h5py.h5s.SCALAR)
         parent, _, leaf = dataset.rpartition("/")
@@ -363,7 +362,7 @@ class _H5Writer:
 
     def align_for(self, plan_axis):
         """Rows per write step must be a multiple of the HDF5 chunk rows on that axis."""
-        if getattr(self, "_chunk_axis", None) == plan_axis:
+        if self._chunk_axis == plan_axis:
             return self._chunk_rows
         return 1
 
