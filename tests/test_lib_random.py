@@ -476,3 +476,15 @@ def test_no_temporaries_proportional_to_output(dtype, half):
     extra = int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                                text=True).stdout)
     assert extra < 32 * 2**20
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("a, b", [(float("nan"), 1.0), (float("inf"), 1.0), (0.0, float("inf"))])
+def test_non_finite_parameters_round_like_numpy(kind, a, b, simd):
+    """NaN and inf results (callers normally refuse such parameters) still follow the rules."""
+    with np.errstate(invalid="ignore"):
+        x32 = sample(kind, (2, 4 * 64 + 3), a=a, b=b)
+    assert_array_equal(sample(kind, (2, 4 * 64 + 3), a=a, b=b, half=1), f16_bits(x32))
+    if ml_dtypes is not None:
+        xbf = sample(kind, (2, 4 * 64 + 3), a=a, b=b, half=2)
+        assert_array_equal(xbf, x32.astype(ml_dtypes.bfloat16).view(np.uint16))

@@ -89,12 +89,48 @@ ALL_OBJECTS_DICT.update(
 
 _MODULE = "densekit.initializers"
 
-__all__ = sorted(
-    {cls.__name__ for cls in ALL_OBJECTS}
-    | {"IdentityInitializer", "OrthogonalInitializer", "RandomInitializer"}
-    | {name for name in ALL_OBJECTS_DICT if name.islower() and name in globals()}
-    | {"ALL_OBJECTS", "ALL_OBJECTS_DICT", "compute_fans", "deserialize", "get", "serialize"}
-)
+__all__ = [
+    "ALL_OBJECTS",
+    "ALL_OBJECTS_DICT",
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "IdentityInitializer",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "OrthogonalInitializer",
+    "RandomInitializer",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "compute_fans",
+    "constant",
+    "deserialize",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "lecun_normal",
+    "lecun_uniform",
+    "ones",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "serialize",
+    "truncated_normal",
+    "variance_scaling",
+    "zeros",
+]
 
 
 def serialize(initializer):

@@ -94,13 +94,21 @@ class _KernelInitializer(Initializer):
     by `plan` (a :class:`~densekit.initializers._layout.BlockPlan`); `out` is
     validated, C-contiguous, non-empty and of the output dtype. They may also
     implement ``_check_call_shape(shape)`` (rank rules) and set
-    ``_allow_integer`` (integer dtypes accepted).
+    ``_allow_integer`` (integer dtypes accepted), ``_new_output`` and
+    ``_fresh_is_filled``.
     """
 
     _allow_integer = False
+    # True when _new_output already holds the values (Zeros: calloc'ed zeros).
+    _fresh_is_filled = False
 
     def _check_call_shape(self, shape):
         pass
+
+    def _new_output(self, shape, dtype):
+        # np.empty: numpy madvises huge pages and the kernel does the first touch
+        # in parallel, each thread faulting in its own pages.
+        return np.empty(shape, dtype=dtype)
 
     def _resolve(self, dtype, out):
         if dtype is None and isinstance(out, np.ndarray):
@@ -153,9 +161,10 @@ class _KernelInitializer(Initializer):
             check_out(out, shape, dtype)
         self._check_call_shape(shape)
         n_threads = effective_n_threads(n_threads)
-        if out is None:
-            out = np.empty(shape, dtype=dtype)
-        if out.size:
+        fresh = out is None
+        if fresh:
+            out = self._new_output(shape, dtype)
+        if out.size and not (fresh and self._fresh_is_filled):
             self._write(out, None, shape, n_threads)
         return out
 
@@ -212,14 +221,20 @@ class _KernelInitializer(Initializer):
             check_out(out, plan.shape, dtype)
         self._check_call_shape(full)
         n_threads = effective_n_threads(n_threads)
-        if out is None:
-            out = np.empty(plan.shape, dtype=dtype)
-        if out.size:
+        fresh = out is None
+        if fresh:
+            out = self._new_output(plan.shape, dtype)
+        if out.size and not (fresh and self._fresh_is_filled):
             self._write(out, plan, full, n_threads)
         return out
 
     def _write(self, out, plan, shape, n_threads):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def plain_number(value):
+    """A numpy scalar as the Python number it holds (so configs are JSON), else `value`."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def fill_stream(out, plan, kind, seed, a, b, n_threads):

@@ -31,7 +31,7 @@ import scipy.linalg
 from densekit._lib import _random
 from densekit._validation import check_number
 from densekit.initializers._layout import compute_fans
-from densekit.initializers.initializer import _KernelInitializer, fill_stream
+from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
 
 __all__ = [
     "GlorotNormal",
@@ -135,8 +135,8 @@ class RandomNormal(_StreamInitializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self._mean = check_number(mean, "mean")
         self._stddev = check_number(stddev, "stddev", minimum=0.0)
-        self.mean = mean
-        self.stddev = stddev
+        self.mean = plain_number(mean)
+        self.stddev = plain_number(stddev)
         super().__init__(seed=seed)
 
     def _stream(self, shape):
@@ -178,8 +178,8 @@ class TruncatedNormal(_StreamInitializer):
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self._mean = check_number(mean, "mean")
         self._stddev = check_number(stddev, "stddev", minimum=0.0)
-        self.mean = mean
-        self.stddev = stddev
+        self.mean = plain_number(mean)
+        self.stddev = plain_number(stddev)
         super().__init__(seed=seed)
 
     def _stream(self, shape):
@@ -223,8 +223,8 @@ class RandomUniform(_StreamInitializer):
                 "Argument `maxval` must be >= `minval`. "
                 f"Received: minval={minval!r}, maxval={maxval!r}"
             )
-        self.minval = minval
-        self.maxval = maxval
+        self.minval = plain_number(minval)
+        self.maxval = plain_number(maxval)
         super().__init__(seed=seed)
 
     def _stream(self, shape):
@@ -306,7 +306,7 @@ default="truncated_normal"
                 f"Invalid `distribution` argument: {name}. "
                 f"Please use one of {_set_repr(_DISTRIBUTIONS)}"
             )
-        self.scale = scale
+        self.scale = plain_number(scale)
         self.mode = mode
         self.distribution = name
         super().__init__(seed=seed)
@@ -528,7 +528,7 @@ class Orthogonal(RandomInitializer):
 
     def __init__(self, gain=1.0, seed=None):
         self._gain = check_number(gain, "gain")
-        self.gain = gain
+        self.gain = plain_number(gain)
         super().__init__(seed=seed)
 
     def _check_call_shape(self, shape):
