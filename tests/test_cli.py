@@ -60,3 +60,14 @@ def test_console_script_is_installed():
         exe = str(Path(sys.executable).with_name("densekit"))
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "usage: densekit" in proc.stdout
+
+
+def test_demo_runs_and_reports_speed_and_determinism():
+    proc = densekit_cli("demo", "--size", "256", "--repeat", "1", "--threads", "2")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for name in ("RandomUniform", "RandomNormal", "HeNormal (truncated)", "memory-write floor"):
+        assert name in out
+    assert out.count("speed-up") == 3
+    assert "same on 1 thread: True" in out
+    assert "== whole[1000:1004, 2000:2010]: True" in out

@@ -1,0 +1,82 @@
+"""Activations against their numpy/scipy expressions, float32 (4096, 4096), 2 threads.
+
+Run: pytest bench/bench_activations.py --benchmark-only
+Each group puts densekit beside the numpy baseline; compare medians within one run.
+The `copy` rows are the memory-speed floor for a fresh 64 MiB output.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special as sp
+
+from densekit import activations
+
+SHAPE = (4096, 4096)
+N_THREADS = 2
+ROUNDS = 7
+
+
+@pytest.fixture(scope="module")
+def x():
+    return np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+
+
+def _run(benchmark, group, fn):
+    benchmark.group = group
+    benchmark.extra_info.update(shape=SHAPE, dtype="float32", n_threads=N_THREADS)
+    return benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+SQRT2 = np.float32(math.sqrt(2))
+
+CASES = {
+    # group: (densekit function, numpy baseline)
+    "relu": (activations.relu, lambda x: np.maximum(x, 0)),
+    "gelu": (activations.gelu, lambda x: 0.5 * x * (1 + sp.erf(x / SQRT2))),
+    "silu": (activations.silu, lambda x: x / (1 + np.exp(-x))),
+    "softmax": (activations.softmax, _np_softmax),
+}
+
+
+# n_threads=1 is there too: on a shared machine it shows the per-core speed.
+@pytest.mark.parametrize("n_threads", [N_THREADS, 1])
+@pytest.mark.parametrize("group", sorted(CASES))
+def test_densekit(benchmark, x, group, n_threads):
+    fn = CASES[group][0]
+    result = _run(benchmark, group, lambda: fn(x, n_threads=n_threads))
+    np.testing.assert_allclose(result, CASES[group][1](x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("group", sorted(CASES))
+def test_numpy(benchmark, x, group):
+    result = _run(benchmark, group, lambda: CASES[group][1](x))
+    assert result.shape == SHAPE
+
+
+def test_copy_floor(benchmark, x):
+    """x.copy(): read 64 MiB, write a fresh 64 MiB array (the memory-speed floor)."""
+    result = _run(benchmark, "relu", x.copy)
+    assert result.shape == SHAPE
+
+
+def test_relu_out_densekit(benchmark, x):
+    out = np.empty_like(x)
+    _run(benchmark, "relu-out", lambda: activations.relu(x, out=out, n_threads=N_THREADS))
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+
+
+def test_relu_out_numpy(benchmark, x):
+    out = np.empty_like(x)
+    _run(benchmark, "relu-out", lambda: np.maximum(x, 0, out=out))
+
+
+def test_copyto_floor(benchmark, x):
+    out = np.empty_like(x)
+    _run(benchmark, "relu-out", lambda: np.copyto(out, x))

@@ -1,0 +1,27 @@
+import numpy as np
+import numpy.typing as npt
+
+def dense_forward(
+    x: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating] | None,
+    out: npt.NDArray[np.floating],
+    code: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...
+
+SMALL_KERNEL_SIZE: int
+
+def mlp_forward(
+    x: npt.NDArray[np.floating],
+    kernels: list[npt.NDArray[np.floating]],
+    biases: list[npt.NDArray[np.floating] | None],
+    codes: npt.NDArray[np.intc],
+    params: npt.NDArray[np.float64],
+    out: npt.NDArray[np.floating],
+    block: int,
+    n_threads: int,
+) -> bool: ...

@@ -1,0 +1,331 @@
+"""Dense forward kernel: y := act(x @ w + b).
+
+One row-major GEMM through scipy's BLAS (which threads on its own), then one
+OpenMP pass over the output rows that adds the bias and applies the activation
+while each row is still in cache. BLAS is never called from inside a prange.
+
+Narrow layers (a kernel of at most SMALL_KERNEL values, like the tutorial's
+16x32) skip BLAS: a skinny GEMM is too small to amortize BLAS's thread
+hand-off, and alternating BLAS's thread pool with OpenMP's costs more than the
+arithmetic (measured: 10x on 2 shared cores). There one OpenMP pass over the
+rows computes each output row from x[i] and the cached kernel and activates it
+at once. The choice depends only on the kernel shape, never on the row count,
+so results do not depend on how rows are batched.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+from densekit._lib._activation_ops cimport (
+    ACT_LINEAR, ACT_N_CODES, activate_row, bias_activate_row,
+)
+
+# x[rows, k] @ w[k, u] -> y[rows, u] for small kernels, in C so that `restrict`
+# lets gcc vectorize and one clone per SIMD level is picked at load time.
+# Every output element is sum_p x[i,p] * w[p,j] accumulated from 0 in p order
+# (no FMA: -ffp-contract=off), whatever the clone, the row grouping or the
+# thread, so all paths give the same bits.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define DK_DENSE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define DK_DENSE_CLONES
+    #endif
+    #define DK_DENSE_TILE 32
+
+    /* Four rows by a tile of up to DK_DENSE_TILE units: the accumulators stay in
+     * registers across the k loop and each w row segment is loaded once for four rows. */
+    #define DK_DENSE_ROWS(NAME, T)                                                      \
+    DK_DENSE_CLONES static void NAME(const T *restrict x, const T *restrict w,        \
+                                     T *restrict y, Py_ssize_t rows, Py_ssize_t k,    \
+                                     Py_ssize_t u)                                    \
+    {                                                                                 \
+        Py_ssize_t i = 0;                                                             \
+        for (; i + 4 <= rows; i += 4) {                                               \
+            const T *x0 = x + i * k, *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;        \
+            for (Py_ssize_t j0 = 0; j0 < u; j0 += DK_DENSE_TILE) {                    \
+                T a0[DK_DENSE_TILE], a1[DK_DENSE_TILE], a2[DK_DENSE_TILE], a3[DK_DENSE_TILE]; \
+                Py_ssize_t jn = u - j0 < DK_DENSE_TILE ? u - j0 : DK_DENSE_TILE;      \
+                for (Py_ssize_t j = 0; j < DK_DENSE_TILE; j++)                        \
+                    a0[j] = a1[j] = a2[j] = a3[j] = 0;                                \
+                if (jn == DK_DENSE_TILE) {                                            \
+                    for (Py_ssize_t p = 0; p < k; p++) {                              \
+                        const T *wr = w + p * u + j0;                                 \
+                        T v0 = x0[p], v1 = x1[p], v2 = x2[p], v3 = x3[p];             \
+                        for (Py_ssize_t j = 0; j < DK_DENSE_TILE; j++) {              \
+                            a0[j] += v0 * wr[j]; a1[j] += v1 * wr[j];                 \
+                            a2[j] += v2 * wr[j]; a3[j] += v3 * wr[j];                 \
+                        }                                                             \
+                    }                                                                 \
+                } else {                                                              \
+                    for (Py_ssize_t p = 0; p < k; p++) {                              \
+                        const T *wr = w + p * u + j0;                                 \
+                        T v0 = x0[p], v1 = x1[p], v2 = x2[p], v3 = x3[p];             \
+                        for (Py_ssize_t j = 0; j < jn; j++) {                         \
+                            a0[j] += v0 * wr[j]; a1[j] += v1 * wr[j];                 \
+                            a2[j] += v2 * wr[j]; a3[j] += v3 * wr[j];                 \
+                        }                                                             \
+                    }                                                                 \
+                }                                                                     \
+                T *y0 = y + i * u + j0;                                               \
+                for (Py_ssize_t j = 0; j < jn; j++) {                                 \
+                    y0[j] = a0[j]; y0[u + j] = a1[j];                                 \
+                    y0[2 * u + j] = a2[j]; y0[3 * u + j] = a3[j];                     \
+                }                                                                     \
+            }                                                                         \
+        }                                                                             \
+        for (; i < rows; i++) {                                                       \
+            const T *x0 = x + i * k;                                                  \
+            for (Py_ssize_t j0 = 0; j0 < u; j0 += DK_DENSE_TILE) {                    \
+                T a0[DK_DENSE_TILE];                                                  \
+                Py_ssize_t jn = u - j0 < DK_DENSE_TILE ? u - j0 : DK_DENSE_TILE;      \
+                for (Py_ssize_t j = 0; j < DK_DENSE_TILE; j++) a0[j] = 0;             \
+                for (Py_ssize_t p = 0; p < k; p++) {                                  \
+                    const T *wr = w + p * u + j0;                                     \
+                    T v0 = x0[p];                                                     \
+                    for (Py_ssize_t j = 0; j < jn; j++) a0[j] += v0 * wr[j];          \
+                }                                                                     \
+                for (Py_ssize_t j = 0; j < jn; j++) y[i * u + j0 + j] = a0[j];        \
+            }                                                                         \
+        }                                                                             \
+    }
+
+    DK_DENSE_ROWS(dk_dense_rows_f32, float)
+    DK_DENSE_ROWS(dk_dense_rows_f64, double)
+    """
+    void dk_dense_rows_f32(const float* x, const float* w, float* y,
+                           Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u) nogil
+    void dk_dense_rows_f64(const double* x, const double* w, double* y,
+                           Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u) nogil
+
+
+cdef enum:
+    # Kernels with at most this many values (16 KiB as float32, in L1) use the
+    # direct row kernel instead of BLAS.
+    SMALL_KERNEL = 4096
+    # BLAS sizes are C ints: larger row counts are split into blocks of this many rows.
+    _MAX_ROWS_PER_GEMM = 1 << 30
+
+
+cdef void _gemm(const floating* x,      # IN (n, k) row-major
+                const floating* w,      # IN (k, u) row-major
+                floating* y,            # OUT (n, u) row-major
+                Py_ssize_t n, int k, int u) noexcept nogil:
+    """y := x @ w, all row-major, as the column-major product y^T := w^T x^T.
+
+    A row-major (r, c) array is the column-major (c, r) array of its transpose,
+    so one 'N','N' GEMM with m=u, n=rows, k=k computes it without any copy.
+    BLAS takes int sizes: rows are done in blocks of at most 2**30.
+    """
+    cdef char trans = b'N'
+    cdef int rows
+    cdef Py_ssize_t start = 0
+    cdef float sone = 1.0, szero = 0.0
+    cdef double done = 1.0, dzero = 0.0
+    if n == 0 or u == 0:
+        return
+    if k == 0:
+        # An empty sum: BLAS may not touch C when k == 0, so zero it here.
+        memset(y, 0, n * u * sizeof(floating))
+        return
+    while start < n:
+        rows = <int> min(n - start, _MAX_ROWS_PER_GEMM)
+        if floating is float:
+            sgemm(&trans, &trans, &u, &rows, &k, &sone,
+                  <float*> w, &u, <float*> (x + start * k), &k,
+                  &szero, y + start * u, &u)
+        else:
+            dgemm(&trans, &trans, &u, &rows, &k, &done,
+                  <double*> w, &u, <double*> (x + start * k), &k,
+                  &dzero, y + start * u, &u)
+        start += rows
+
+
+cdef void _bias_activate_2d(floating* y,            # IN/OUT (n, u)
+                            const floating* bias,   # IN (u,) or NULL
+                            Py_ssize_t n, Py_ssize_t u,
+                            int code, double p0, double p1, double p2,
+                            int n_threads) noexcept nogil:
+    """y[i, :] := act(y[i, :] + bias) for every row i, rows split over threads."""
+    cdef Py_ssize_t i
+    if n == 0 or u == 0:
+        return
+    for i in prange(n, schedule='static', num_threads=n_threads):
+        bias_activate_row(code, y + i * u, bias, u, p0, p1, p2)
+
+
+cdef inline void _small_rows(const floating* x, const floating* w, const floating* bias,
+                             floating* y, Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u,
+                             int code, double p0, double p1, double p2) noexcept nogil:
+    """y[i, :] := act(x[i, :] @ w + bias) for `rows` consecutive rows.
+
+    The product runs in dk_dense_rows (same bits for any grouping of rows), the
+    bias is added last as in the GEMM path, and each row is activated while it
+    is in L1."""
+    cdef Py_ssize_t i
+    if floating is float:
+        dk_dense_rows_f32(x, w, y, rows, k, u)
+    else:
+        dk_dense_rows_f64(x, w, y, rows, k, u)
+    if bias != NULL or code != ACT_LINEAR:
+        for i in range(rows):
+            bias_activate_row(code, y + i * u, bias, u, p0, p1, p2)
+
+
+cdef void _small_forward(const floating* x,      # IN (n, k)
+                         const floating* w,      # IN (k, u), small
+                         const floating* bias,   # IN (u,) or NULL
+                         floating* y,            # OUT (n, u)
+                         Py_ssize_t n, Py_ssize_t k, Py_ssize_t u,
+                         int code, double p0, double p1, double p2,
+                         int n_threads) noexcept nogil:
+    """y[i, :] := act(x[i, :] @ w + bias), blocks of 64 rows split over threads."""
+    cdef Py_ssize_t b, r0, n_blocks = (n + 63) // 64
+    if n == 0 or u == 0:
+        return
+    for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+        r0 = b * 64
+        _small_rows(x + r0 * k, w, bias, y + r0 * u, min(64, n - r0), k, u,
+                    code, p0, p1, p2)
+
+
+def dense_forward(const floating[:, ::1] x,       # IN (n, k)
+                  const floating[:, ::1] kernel,  # IN (k, u)
+                  const floating[::1] bias,       # IN (u,) or None
+                  floating[:, ::1] out,           # OUT (n, u)
+                  int code, double p0, double p1, double p2,
+                  int n_threads):
+    """out := act_code(x @ kernel + bias); the caller checked every shape.
+
+    `code`, p0..p2: a fused activation from `densekit.activations.fused_code`
+    (ACT_LINEAR: none; see _activation_ops.pxd); bias None skips the add.
+    """
+    cdef Py_ssize_t n = x.shape[0], u = kernel.shape[1]
+    cdef int k = <int> x.shape[1], ui = <int> kernel.shape[1]
+    cdef const floating* bptr = NULL
+    # Cheap guards so that a misuse of this private entry raises instead of crashing.
+    if (kernel.shape[0] != x.shape[1] or out.shape[0] != n or out.shape[1] != u
+            or (bias is not None and bias.shape[0] != u)):
+        raise ValueError("dense_forward: inconsistent shapes")
+    if code < 0 or code >= ACT_N_CODES:
+        raise ValueError("dense_forward: unknown activation code")
+    if bias is not None and u > 0:
+        bptr = &bias[0]
+    with nogil:
+        if k * u <= SMALL_KERNEL:
+            _small_forward(&x[0, 0], &kernel[0, 0], bptr, &out[0, 0], n, k, u,
+                           code, p0, p1, p2, n_threads)
+        else:
+            _gemm(&x[0, 0], &kernel[0, 0], &out[0, 0], n, k, ui)
+            if bptr != NULL or code != ACT_LINEAR:
+                _bias_activate_2d(&out[0, 0], bptr, n, u, code, p0, p1, p2, n_threads)
+
+
+cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
+                      const floating** kernels, const floating** biases,
+                      const Py_ssize_t* dims, const int* codes, const double* params,
+                      Py_ssize_t n_layers, Py_ssize_t block, Py_ssize_t width,
+                      int n_threads) noexcept nogil:
+    """Run a stack of small Dense layers over row blocks, one parallel region.
+
+    Each thread takes blocks of `block` rows and pushes them through every
+    layer with two private buffers of block*width values, so the
+    intermediate activations never leave its cache and the whole forward pass
+    is a single OpenMP region (no per-layer barrier)."""
+    cdef Py_ssize_t n_blocks = (n + block - 1) // block
+    cdef Py_ssize_t b, r0, rows, l
+    cdef floating* buf
+    cdef floating* dst
+    cdef const floating* src
+    cdef int failed[1]
+    failed[0] = 0
+    with parallel(num_threads=n_threads):
+        buf = <floating*> malloc(2 * block * width * sizeof(floating))
+        # Dynamic blocks: on a shared machine a descheduled thread does not hold
+        # the others back (rows are independent, so results do not depend on it).
+        for b in prange(n_blocks, schedule='dynamic'):
+            if buf == NULL:
+                failed[0] = 1  # an array element is shared; the caller raises
+            else:
+                r0 = b * block
+                rows = n - r0 if n - r0 < block else block
+                src = x + r0 * dims[0]
+                for l in range(n_layers):
+                    if l == n_layers - 1:
+                        dst = out + r0 * dims[n_layers]
+                    else:
+                        dst = buf + (l % 2) * block * width
+                    _small_rows(src, kernels[l], biases[l], dst, rows,
+                                dims[l], dims[l + 1], codes[l],
+                                params[3 * l], params[3 * l + 1], params[3 * l + 2])
+                    src = dst
+        free(buf)
+    return failed[0] == 0
+
+
+def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
+                list kernels,                # IN L arrays (dims[l], dims[l+1])
+                list biases,                 # IN L arrays (dims[l+1],) or None
+                const int[::1] codes,        # IN L fused activation codes
+                const double[::1] params,    # IN 3L activation parameters
+                floating[:, ::1] out,        # OUT (n, dims[L])
+                Py_ssize_t block,
+                int n_threads):
+    """out := the stack of small Dense layers applied to x; the caller checked
+    that every kernel is C-contiguous, of x's dtype, chained in shape, and at most
+    SMALL_KERNEL values."""
+    cdef Py_ssize_t L = len(kernels), l, width = 1
+    cdef Py_ssize_t n = x.shape[0]
+    cdef const floating[:, ::1] wv
+    cdef const floating[::1] bv
+    cdef bint ok = True
+    cdef const floating** kp = <const floating**> malloc(L * sizeof(floating*))
+    cdef const floating** bp = <const floating**> malloc(L * sizeof(floating*))
+    cdef Py_ssize_t* dims = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
+    if kp == NULL or bp == NULL or dims == NULL:
+        free(kp); free(bp); free(dims)
+        raise MemoryError()
+    try:
+        if (L == 0 or len(biases) != L or codes.shape[0] != L or params.shape[0] != 3 * L
+                or block < 1):
+            raise ValueError("mlp_forward: inconsistent layer lists")
+        dims[0] = x.shape[1]
+        for l in range(L):
+            wv = kernels[l]
+            if wv.shape[0] != dims[l] or wv.shape[0] * wv.shape[1] > SMALL_KERNEL:
+                raise ValueError("mlp_forward: kernel shapes do not chain or are too large")
+            kp[l] = &wv[0, 0]
+            dims[l + 1] = wv.shape[1]
+            if biases[l] is None:
+                bp[l] = NULL
+            else:
+                bv = biases[l]
+                if bv.shape[0] != dims[l + 1]:
+                    raise ValueError("mlp_forward: bias shape")
+                bp[l] = &bv[0]
+            if codes[l] < 0 or codes[l] >= ACT_N_CODES:
+                raise ValueError("mlp_forward: unknown activation code")
+            if l + 1 < L and dims[l + 1] > width:
+                width = dims[l + 1]
+        if out.shape[0] != n or out.shape[1] != dims[L]:
+            raise ValueError("mlp_forward: out shape")
+        if n == 0:
+            return True
+        with nogil:
+            ok = _mlp_blocks(&x[0, 0], &out[0, 0], n, kp, bp, dims, &codes[0], &params[0],
+                             L, block, width, n_threads)
+    finally:
+        free(kp)
+        free(bp)
+        free(dims)
+    if not ok:
+        raise MemoryError("could not allocate the per-thread row buffers")
+    return True
+
+
+# Kernels with at most this many values take the direct (non-BLAS) row path.
+SMALL_KERNEL_SIZE = SMALL_KERNEL

@@ -1,0 +1,62 @@
+"""`Activation`: applies an activation function to its input."""
+
+import numpy as np
+
+from densekit import activations
+from densekit.layers.dense import output_units
+from densekit.layers.layer import Layer
+
+__all__ = ["Activation"]
+
+
+class Activation(Layer):
+    """Applies an activation function to an output.
+
+    Parameters
+    ----------
+    activation : str or callable
+        Passed through ``densekit.activations.get`` ('relu', 'softmax', ...).
+    name, dtype, input_shape, trainable, n_threads
+        See :class:`densekit.layers.Layer`. The input is cast to `dtype`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from densekit.layers import Activation
+    >>> Activation("relu")(np.array([[-3.0, 0.0, 2.0]])).tolist()
+    [[0.0, 0.0, 2.0]]
+    """
+
+    def __init__(self, activation, *, name=None, dtype=None, input_shape=None,
+                 trainable=True, n_threads=None):
+        super().__init__(name=name, dtype=dtype, input_shape=input_shape,
+                         trainable=trainable, n_threads=n_threads)
+        self.activation = activations.get(activation)
+        # densekit functions with a fused code are elementwise or last-axis
+        # row-wise: they write straight into a preallocated `out`.
+        self._fused = activations.fused_code(self.activation)
+
+    def call(self, x, n_threads):
+        if self._fused is not None:
+            return self.activation(x, out=np.empty_like(x, order="C"), n_threads=n_threads)
+        return np.asarray(self.activation(x))
+
+    def _forward(self, x, out, n_threads):
+        if self._fused is not None:
+            self.activation(x, out=out, n_threads=n_threads)
+        else:
+            out[...] = self.activation(x)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self._fused is not None or not input_shape or input_shape[-1] is None:
+            return input_shape
+        return input_shape[:-1] + (
+            output_units(self.activation, None, input_shape[-1], self.dtype),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = activations.serialize(self.activation)
+        return config

@@ -1,0 +1,358 @@
+"""The base `Layer`: names, weights, build/call protocol, losses and config.
+
+Weights are plain C-contiguous numpy arrays owned by the layer (Keras' variables
+play that role there). `set_weights`, `load_weights` and `apply_constraints`
+write into them in place, so references held by the caller stay valid.
+"""
+
+import inspect
+import math
+import numbers
+import re
+
+import numpy as np
+
+from densekit import regularizers
+from densekit._threads import effective_n_threads
+from densekit._validation import check_float_dtype
+
+__all__ = ["Layer"]
+
+# Per-prefix counters for default names ('dense', 'dense_1', ...), as Keras'
+# `auto_name` keeps them for a session.
+_NAME_COUNTS = {}
+
+
+def to_snake_case(name):
+    """'InputLayer' -> 'input_layer', as Keras names default layer names and h5 groups."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def unique_name(prefix):
+    """The next default name for `prefix`: 'dense', then 'dense_1', 'dense_2', ..."""
+    count = _NAME_COUNTS.get(prefix, 0)
+    _NAME_COUNTS[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def standardize_dtype(dtype, name="dtype"):
+    """A layer dtype: None -> 'float32'; 'float32'/'float64' (or a Keras DTypePolicy
+    config) -> that name; anything else -> TypeError."""
+    if isinstance(dtype, dict):
+        # A Keras 3 config stores {"class_name": "DTypePolicy", "config": {"name": ...}}.
+        dtype = dtype.get("config", {}).get("name", dtype)
+    return check_float_dtype(dtype, name=name).name
+
+
+def standardize_shape(shape, name="input_shape"):
+    """A shape as a tuple of non-negative ints or None (None = unknown, e.g. batch)."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise ValueError(
+            f"Argument `{name}` must be a tuple of integers (None for an unknown "
+            f"dimension). Received: {name}={shape!r}"
+        )
+    out = []
+    for dim in shape:
+        if dim is None:
+            out.append(None)
+            continue
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 0:
+            raise ValueError(
+                f"Argument `{name}` must be a tuple of non-negative integers (None for "
+                f"an unknown dimension). Received: {name}={tuple(shape)!r}"
+            )
+        out.append(int(dim))
+    return tuple(out)
+
+
+def weight_nbytes(weights):
+    return sum(int(w.size) * w.dtype.itemsize for w in weights)
+
+
+class Layer:
+    """Base class of densekit layers (Keras 3 `keras.layers.Layer` semantics).
+
+    Parameters
+    ----------
+    activity_regularizer : str, dict, callable or None, default=None
+        Regularizer applied to the layer's output on each call; its value divided
+        by the batch size is reported in `losses`.
+    trainable : bool, default=True
+        Whether the weights count as trainable.
+    dtype : {'float32', 'float64'} or None, default=None
+        Dtype of the weights and of the computation (None means 'float32').
+        Inputs are cast to it.
+    name : str or None, default=None
+        Layer name; by default the snake-case class name made unique
+        ('dense', 'dense_1', ...).
+    input_shape : tuple of int or None, default=None
+        Shape of one sample (without the batch axis). As the first layer of a
+        `Sequential` it builds the model at once.
+    n_threads : int or None, default=None
+        Threads of the layer's own OpenMP passes (None: `densekit.get_num_threads()`).
+        The matrix product runs in BLAS, which threads on its own.
+
+    Notes
+    -----
+    Subclasses implement ``build(input_shape)`` (creating weights with
+    :meth:`add_weight`), ``call(x, n_threads)`` and ``compute_output_shape``.
+    """
+
+    def __init__(
+        self,
+        *,
+        activity_regularizer=None,
+        trainable=True,
+        dtype=None,
+        name=None,
+        input_shape=None,
+        n_threads=None,
+    ):
+        if name is None:
+            name = unique_name(to_snake_case(type(self).__name__))
+        elif not isinstance(name, str) or not name:
+            raise ValueError(
+                f"Argument `name` must be a non-empty string. Received: name={name!r}"
+            )
+        if "/" in name:
+            raise ValueError(
+                f"Argument `name` must not contain '/'. Received: name={name!r}"
+            )
+        self.name = name
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise ValueError(
+                f"Argument `trainable` must be a bool. Received: trainable={trainable!r}"
+            )
+        self.trainable = bool(trainable)
+        self.dtype = standardize_dtype(dtype)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._input_shape_arg = (
+            None if input_shape is None else standardize_shape(input_shape)
+        )
+        if n_threads is not None:
+            effective_n_threads(n_threads)  # validate now, resolve at call time
+        self.n_threads = n_threads
+        self.built = False
+        self._build_input_shape = None
+        self._weights = []  # list of (attribute name, ndarray, regularizer, constraint, trainable)
+        self._activity_losses = []
+
+    # ------------------------------------------------------------------ weights
+    def add_weight(self, name, shape, initializer, regularizer=None, constraint=None,
+                   trainable=True):
+        """Create a weight of `shape` from `initializer` in the layer dtype.
+
+        The weight is stored as attribute `name` and appended to `weights`.
+        """
+        shape = tuple(int(d) for d in shape)
+        value = initializer(shape, dtype=self.dtype)
+        value = np.array(value, dtype=self.dtype, order="C", copy=True)
+        if value.shape != shape:
+            raise ValueError(
+                f"The initializer of weight '{name}' of layer '{self.name}' returned "
+                f"shape {value.shape}, expected {shape}."
+            )
+        self._weights.append((name, value, regularizer, constraint, bool(trainable)))
+        setattr(self, name, value)
+        return value
+
+    @property
+    def weights(self):
+        """The weight arrays (kernel, then bias for a Dense); [] while unbuilt."""
+        return [w for _, w, _, _, _ in self._weights]
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for _, w, _, _, t in self._weights if t]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for _, w, _, _, t in self._weights if not t]
+
+    def get_weights(self):
+        """Copies of the weights, as a list of ndarrays."""
+        return [w.copy() for w in self.weights]
+
+    def _check_weights(self, weights):
+        """Validate a list of values for `set_weights`; return them cast, never assigning."""
+        layer_weights = self.weights
+        weights = list(weights)
+        if len(layer_weights) != len(weights):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' "
+                f"with a weight list of length {len(weights)}, but the layer "
+                f"was expecting {len(layer_weights)} weights."
+            )
+        values = []
+        for variable, value in zip(layer_weights, weights):
+            value = np.asarray(value)
+            if variable.shape != value.shape:
+                raise ValueError(
+                    f"Layer {self.name} weight shape {variable.shape} "
+                    "is not compatible with provided weight "
+                    f"shape {value.shape}."
+                )
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Weights of layer '{self.name}' must hold real numbers. "
+                    f"Received dtype {value.dtype}."
+                )
+            values.append(value)
+        return values
+
+    def _assign_weights(self, values):
+        for variable, value in zip(self.weights, values):
+            variable[...] = value
+
+    def set_weights(self, weights):
+        """Set the weights from a list of arrays (same count and shapes as `weights`).
+
+        Values are cast to the layer dtype and copied into the existing arrays.
+        Constraints are not applied (as in Keras); see :meth:`apply_constraints`.
+        Nothing is assigned unless every array matches.
+        """
+        self._assign_weights(self._check_weights(weights))
+
+    def apply_constraints(self):
+        """Project every constrained weight in place with its constraint."""
+        for _, w, _, constraint, _ in self._weights:
+            if constraint is None:
+                continue
+            try:
+                in_place = "out" in inspect.signature(constraint).parameters
+            except (TypeError, ValueError):  # pragma: no cover - no signature
+                in_place = False
+            if in_place:  # densekit constraints project straight into `w`
+                constraint(w, out=w)
+            else:
+                w[...] = constraint(w)
+
+    def count_params(self):
+        """Total number of scalars in the weights (ValueError while unbuilt)."""
+        if not self.built:
+            raise ValueError(
+                "You tried to call `count_params` "
+                f"on layer '{self.name}', "
+                "but the layer isn't built. "
+                "You can build it manually via: "
+                "`layer.build(input_shape)`."
+            )
+        return int(sum(math.prod(w.shape) for w in self.weights))
+
+    @property
+    def losses(self):
+        """Regularization penalties: activity losses of the last call, then one
+        float per regularized weight (Keras' order)."""
+        losses = list(self._activity_losses)
+        for _, w, regularizer, _, _ in self._weights:
+            if regularizer is not None:
+                losses.append(float(regularizer(w)))
+        return losses
+
+    # ------------------------------------------------------------ build / call
+    def build(self, input_shape):
+        """Create the weights for inputs of `input_shape` (batch axis first)."""
+        self._build_input_shape = standardize_shape(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    @property
+    def output_shape(self):
+        """The output shape for the shape the layer was built with."""
+        if self._build_input_shape is None:
+            raise AttributeError(
+                f"Layer '{self.name}' has no defined output shape yet: it is not built."
+            )
+        return self.compute_output_shape(self._build_input_shape)
+
+    def _check_input(self, x):
+        """Hook for shape checks before build and call (`x` is already an ndarray)."""
+
+    def _standardize_input(self, x):
+        """`x` as an ndarray of the layer dtype (one copy at most, none if it already is)."""
+        if not isinstance(x, np.ndarray):
+            x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Input of layer '{self.name}' must hold real numbers. "
+                f"Received dtype {x.dtype}."
+            )
+        return x.astype(self.dtype, copy=False)
+
+    def __call__(self, x, n_threads=None):
+        """Apply the layer to `x`, building it first if needed.
+
+        Parameters
+        ----------
+        x : array-like
+            Input batch; cast to the layer dtype.
+        n_threads : int or None, default=None
+            Overrides the layer's `n_threads` for this call.
+
+        Returns
+        -------
+        ndarray of the layer dtype
+        """
+        x = self._standardize_input(x)
+        self._check_input(x)
+        if not self.built:
+            self.build((None,) + x.shape[1:] if x.ndim else x.shape)
+        n = effective_n_threads(self.n_threads if n_threads is None else n_threads)
+        y = self.call(x, n)
+        self._activity_losses = []
+        if self.activity_regularizer is not None and y.ndim and y.shape[0]:
+            self._activity_losses.append(
+                float(self.activity_regularizer(y)) / y.shape[0]
+            )
+        return y
+
+    def call(self, x, n_threads):
+        """The computation (x is an ndarray of the layer dtype; n_threads an int)."""
+        return x
+
+    def _forward(self, x, out, n_threads):
+        """Write the output for `x` into `out` (used by `Sequential.predict`)."""
+        out[...] = self.call(x, n_threads)
+        return out
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        """The constructor arguments as a JSON-able dict."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(
+                self.activity_regularizer
+            )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt layer from `get_config()` output (Keras 3 configs accepted)."""
+        config = dict(config)
+        for key in ("quantization_config", "lora_rank", "lora_alpha"):
+            value = config.pop(key, None)
+            if value:
+                raise ValueError(
+                    f"densekit layers do not support `{key}`. Received: {key}={value!r}"
+                )
+        if "dtype" in config:
+            config["dtype"] = standardize_dtype(config["dtype"])
+        if "batch_input_shape" in config:
+            shape = config.pop("batch_input_shape")
+            if shape is not None:
+                config["input_shape"] = tuple(shape)[1:]
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -1,0 +1,559 @@
+"""`Sequential`: a linear stack of layers (Keras 3 `keras.Sequential` semantics)."""
+
+import json
+import math
+import numbers
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from densekit._lib import _dense
+from densekit._threads import effective_n_threads
+from densekit.layers import Dense, InputLayer, Layer
+from densekit.layers import deserialize as deserialize_layer
+from densekit.layers import serialize as serialize_layer
+from densekit.layers.layer import standardize_shape, unique_name, weight_nbytes
+
+__all__ = ["Sequential", "model_from_json"]
+
+# predict() runs general layer stacks over chunks of about this many bytes of the
+# widest activation: large enough that per-chunk Python and thread-pool costs
+# vanish, small enough that the reused intermediate buffers stay in L3.
+_CHUNK_BYTES = 1 << 23
+# verbose='auto' shows a progress bar from this many rows on.
+_AUTO_BAR_ROWS = 1 << 20
+
+
+def _fusable(layers, dtype):
+    """True when every layer is a plain Dense with a fused activation and a kernel
+    small enough for the direct row kernel, all in `dtype`."""
+    return all(
+        type(layer) is Dense
+        and layer._fused is not None
+        and layer.dtype == dtype
+        and layer._kernel.size <= _dense.SMALL_KERNEL_SIZE
+        for layer in layers
+    )
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        Layers to add in order. The first may be an :func:`densekit.layers.Input`
+        (or a layer given `input_shape=`), which builds the model at once.
+    name : str, optional
+        Default 'sequential', 'sequential_1', ...
+    trainable : bool, default=True
+
+    Notes
+    -----
+    The forward pass runs each layer's kernel in turn; Dense layers use one
+    BLAS GEMM and one fused OpenMP bias + activation pass. `predict` processes
+    many batches at once (rows are independent, so the result does not depend
+    on the chunking) and reuses its intermediate buffers.
+
+    Examples
+    --------
+    >>> from densekit.models import Sequential
+    >>> from densekit.layers import Dense
+    >>> model = Sequential()
+    >>> model.add(Dense(32, input_shape=(16,), activation="relu"))
+    >>> model.add(Dense(8))
+    >>> model.count_params()
+    808
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        if name is None:
+            name = unique_name("sequential")
+        elif not isinstance(name, str) or not name:
+            raise ValueError(
+                f"Argument `name` must be a non-empty string. Received: name={name!r}"
+            )
+        self.name = name
+        self.trainable = bool(trainable)
+        self._layers = []
+        self.built = False
+        if layers is not None:
+            if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+                raise ValueError(
+                    "Argument `layers` must be a list of layers. "
+                    f"Received: layers={layers!r}"
+                )
+            for layer in layers:
+                self.add(layer, rebuild=False)
+            if self._layers:
+                self._maybe_rebuild()
+
+    # ----------------------------------------------------------- structure
+    def add(self, layer, rebuild=True):
+        """Add a layer on top of the stack (an InputLayer only as the first)."""
+        if not self._layers and getattr(layer, "_input_shape_arg", None) is not None:
+            self.add(InputLayer(shape=layer._input_shape_arg, dtype=layer.dtype),
+                     rebuild=False)
+        if not isinstance(layer, Layer):
+            raise ValueError(
+                "Only instances of `densekit.layers.Layer` can be "
+                f"added to a Sequential model. Received: {layer!r} "
+                f"(of type {type(layer)})"
+            )
+        if any(other.name == layer.name and other is not layer for other in self._layers):
+            raise ValueError(
+                "All layers added to a Sequential model "
+                f"should have unique names. Name '{layer.name}' is already "
+                "the name of a layer in this model. Update the `name` argument "
+                "to pass a unique name."
+            )
+        if isinstance(layer, InputLayer) and self._layers:
+            if isinstance(self._layers[0], InputLayer):
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured "
+                    f"to use input shape {self._layers[0].batch_shape}. You cannot "
+                    "add a different Input layer to it."
+                )
+            raise ValueError(
+                "An InputLayer can only be the first layer of a Sequential model."
+            )
+        self._layers.append(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+
+    def pop(self, rebuild=True):
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        self.built = False
+        if rebuild and self._layers:
+            self._maybe_rebuild()
+        return layer
+
+    def _maybe_rebuild(self):
+        self.built = False
+        if isinstance(self._layers[0], InputLayer) and len(self._layers) > 1:
+            self.build(self._layers[0].batch_shape)
+
+    @property
+    def layers(self):
+        """The layers, without the InputLayer."""
+        if self._layers and isinstance(self._layers[0], InputLayer):
+            return self._layers[1:]
+        return self._layers[:]
+
+    def build(self, input_shape=None):
+        """Build every layer for inputs of `input_shape` (batch axis first, e.g. (None, 16))."""
+        if not self.layers:
+            raise ValueError(
+                f"Sequential model {self.name} cannot be built because it has "
+                "no layers. Call `model.add(layer)`."
+            )
+        if input_shape is None:
+            if isinstance(self._layers[0], InputLayer):
+                input_shape = self._layers[0].batch_shape
+            else:
+                raise ValueError(
+                    f"Sequential model '{self.name}' needs an `input_shape` to be built."
+                )
+        input_shape = standardize_shape(input_shape)
+        if isinstance(self._layers[0], InputLayer):
+            if self._layers[0].batch_shape != input_shape:
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been "
+                    "configured to use input shape "
+                    f"{self._layers[0].batch_shape}. You cannot build it "
+                    f"with input_shape {input_shape}"
+                )
+        else:
+            self._layers.insert(
+                0, InputLayer(batch_shape=input_shape, dtype=self._layers[0].dtype)
+            )
+        shape = input_shape
+        for layer in self.layers:
+            if layer.built:
+                layer._check_input(_ShapeOnly(shape))
+            else:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    # --------------------------------------------------------------- compute
+    def _prepare_input(self, x):
+        if not self.layers:
+            raise ValueError(
+                f"Sequential model {self.name} cannot be built because it has "
+                "no layers. Call `model.add(layer)`."
+            )
+        if not isinstance(x, np.ndarray):
+            x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Input of model '{self.name}' must hold real numbers. "
+                f"Received dtype {x.dtype}."
+            )
+        if x.ndim < 2:
+            raise ValueError(
+                f"Input 0 of model '{self.name}' is incompatible with the model: "
+                f"expected min_ndim=2, found ndim={x.ndim}. "
+                f"Full shape received: {x.shape}"
+            )
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        expected = self._layers[0].batch_shape
+        if len(expected) != x.ndim or any(
+            e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])
+        ):
+            raise ValueError(
+                f"Input 0 of model '{self.name}' is incompatible with the model: "
+                f"expected shape={expected}, found shape={x.shape}"
+            )
+        return x.astype(self._layers[0].dtype, copy=False)
+
+    def __call__(self, x, n_threads=None):
+        """Apply every layer in turn to the batch `x` (records activity losses)."""
+        x = self._prepare_input(x)
+        for layer in self.layers:
+            x = layer(x, n_threads=n_threads)
+        return x
+
+    def predict(self, x, batch_size=32, verbose="auto", n_threads=None):
+        """Outputs for the samples `x`, computed in batches.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, ...)
+        batch_size : int or None, default=32
+            Samples per batch. Batches are processed many at a time (rows are
+            independent, so the result is the same as one batch at a time),
+            which removes Python overhead per batch.
+        verbose : {'auto', 0, 1, 2}, default='auto'
+            0: silent; 1: progress bar on stderr (tqdm if installed); 2: one
+            line at the end; 'auto': 1 from 2**20 rows on, else 0.
+        n_threads : int or None
+            Threads of the fused OpenMP passes (BLAS threads on its own).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, ...) in the dtype of the last layer
+        """
+        if batch_size is None:
+            batch_size = 32
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, numbers.Integral)
+            or batch_size < 1
+        ):
+            raise ValueError(
+                "Argument `batch_size` must be a positive integer. "
+                f"Received: batch_size={batch_size!r}"
+            )
+        if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(
+                "Argument `verbose` must be one of 'auto', 0, 1, 2. "
+                f"Received: verbose={verbose!r}"
+            )
+        x = self._prepare_input(x)
+        n_threads = effective_n_threads(n_threads)
+        n = x.shape[0]
+        layers = self.layers
+        shapes = []
+        shape = x.shape[1:]
+        for layer in layers:
+            shape = tuple(layer.compute_output_shape((None,) + shape)[1:])
+            shapes.append(shape)
+        out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
+        if verbose == "auto":
+            verbose = 1 if n >= _AUTO_BAR_ROWS else 0
+        progress = _Progress(n, verbose)
+        try:
+            if x.ndim == 2 and _fusable(layers, x.dtype):
+                self._predict_fused(x, out, layers, verbose, progress, n_threads)
+            else:
+                self._predict_layers(x, out, layers, shapes, batch_size, progress, n_threads)
+        finally:
+            progress.close()
+        return out
+
+    @staticmethod
+    def _predict_fused(x, out, layers, verbose, progress, n_threads):
+        """All layers small fused Dense: one kernel call runs the whole stack
+        over row blocks in one OpenMP region (see _dense.mlp_forward)."""
+        k = x.shape[-1]
+        x2 = np.ascontiguousarray(x)
+        out2 = out
+        kernels = [layer._kernel for layer in layers]
+        biases = [layer.bias for layer in layers]
+        codes = np.array([layer._fused[0] for layer in layers], dtype=np.intc)
+        params = np.array([layer._fused[1:] for layer in layers], dtype=np.float64).ravel()
+        width = max([k] + [layer.units for layer in layers])
+        block = int(min(1024, max(16, 16384 // width)))
+        rows = x2.shape[0]
+        # One call for everything, unless a progress bar wants updates.
+        step = rows if verbose != 1 else max(block, -(-rows // 50))
+        for start in range(0, rows, max(step, 1)):
+            stop = min(start + step, rows)
+            _dense.mlp_forward(x2[start:stop], kernels, biases, codes, params,
+                               out2[start:stop], block, n_threads)
+            progress.update(stop - start)
+
+    @staticmethod
+    def _predict_layers(x, out, layers, shapes, batch_size, progress, n_threads):
+        """Layer by layer over chunks of many batches, reusing the buffers."""
+        n = x.shape[0]
+        widest = max(
+            [math.prod(s) * np.dtype(layer.dtype).itemsize for s, layer in zip(shapes, layers)]
+            + [math.prod(x.shape[1:]) * x.itemsize]
+        )
+        batches_per_chunk = max(1, _CHUNK_BYTES // max(1, widest * batch_size))
+        chunk = batches_per_chunk * int(batch_size)
+        rows = min(chunk, n)
+        buffers = [
+            np.empty((rows,) + s, dtype=layer.dtype) for s, layer in zip(shapes[:-1], layers)
+        ]
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            h = x[start:stop]
+            for layer, buf in zip(layers[:-1], buffers):
+                h = layer._forward(h, buf[: stop - start], n_threads)
+            layers[-1]._forward(h, out[start:stop], n_threads)
+            progress.update(stop - start)
+
+    # --------------------------------------------------------------- weights
+    def _check_built(self, what):
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `{what}` on Sequential model '{self.name}', but the "
+                "model isn't built. You can build it manually via: "
+                "`model.build(input_shape)`."
+            )
+
+    @property
+    def weights(self):
+        """All layers' weights in order (kernel, bias of each layer)."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    def count_params(self):
+        """Total number of weight scalars (ValueError while unbuilt)."""
+        self._check_built("count_params")
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self):
+        """Copies of all weights, in `weights` order."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Set all weights from a list of arrays; nothing is assigned unless all match."""
+        weights = list(weights)
+        expected = self.weights
+        if len(weights) != len(expected):
+            raise ValueError(
+                f"You called `set_weights(weights)` on model '{self.name}' "
+                f"with a weight list of length {len(weights)}, but the model "
+                f"was expecting {len(expected)} weights."
+            )
+        checked = []
+        i = 0
+        for layer in self.layers:
+            k = len(layer.weights)
+            checked.append(layer._check_weights(weights[i:i + k]))
+            i += k
+        for layer, values in zip(self.layers, checked):
+            layer._assign_weights(values)
+
+    def apply_constraints(self):
+        """Apply every layer's weight constraints in place."""
+        for layer in self.layers:
+            layer.apply_constraints()
+
+    @property
+    def losses(self):
+        """Activity losses of the last call, then the weight-regularization losses."""
+        activity = [v for layer in self.layers for v in layer._activity_losses]
+        weight = []
+        for layer in self.layers:
+            weight.extend(layer.losses[len(layer._activity_losses):])
+        return activity + weight
+
+    def save_weights(self, filepath):
+        """Save the weights to `filepath`: '.weights.h5' (Keras 3 layout, needs h5py) or '.npz'."""
+        from densekit.models._weights_io import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Load weights saved by :meth:`save_weights` or by Keras 3 ``save_weights``.
+
+        Every array is checked against the architecture before anything is
+        assigned: on a mismatch a ValueError is raised and the model keeps its
+        weights.
+        """
+        from densekit.models._weights_io import load_weights
+
+        load_weights(self, filepath)
+
+    # ---------------------------------------------------------------- summary
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Print Keras' summary table: Layer (type), Output Shape, Param #, then totals.
+
+        Parameters
+        ----------
+        line_length : int, optional
+            Table width (default: min(88, terminal width - 4), as Keras).
+        positions : list of float, optional
+            Relative column ends (default [0.45, 0.80, 1.0]).
+        print_fn : callable, optional
+            Called with each line (default: print to stdout).
+        """
+        from densekit.models._summary import summary_lines
+
+        lines = summary_lines(self, line_length=line_length, positions=positions)
+        if print_fn is None:
+            print("\n".join(lines))
+        else:
+            for line in lines:
+                print_fn(line)
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        """{name, trainable, dtype, layers (InputLayer first when known), build_input_shape}."""
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self._layers[0].dtype if self._layers else "float32",
+            "layers": [serialize_layer(layer) for layer in self._layers],
+        }
+        if self.built:
+            config["build_input_shape"] = self._layers[0].batch_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model from :meth:`get_config` output (or a Keras 3 Sequential config)."""
+        if not isinstance(config, dict) or "name" not in config or "layers" not in config:
+            raise ValueError(
+                "A Sequential model configuration must be "
+                "a dictionary containing the 'name' and "
+                f"'layers' keys. Received: config={config}"
+            )
+        model = cls(name=config["name"], trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize_layer(layer_config, custom_objects), rebuild=False)
+        if model._layers:
+            model._maybe_rebuild()
+        shape = config.get("build_input_shape")
+        if not model.built and shape is not None and model.layers:
+            model.build(tuple(shape))
+        return model
+
+    def to_json(self, **kwargs):
+        """The model config as a JSON string (`densekit.models.model_from_json` reads it)."""
+        record = {
+            "module": "densekit.models",
+            "class_name": "Sequential",
+            "config": self.get_config(),
+            "registered_name": None,
+        }
+        if self.built:
+            record["build_config"] = {"input_shape": self._layers[0].batch_shape}
+        return json.dumps(record, default=_json_default, **kwargs)
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, built={self.built}>"
+
+
+class _ShapeOnly:
+    """Stands in for an array in a layer's input check when only the shape is known."""
+
+    def __init__(self, shape):
+        self.shape = tuple(1 if d is None else d for d in shape)
+        self.ndim = len(shape)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A model from :meth:`Sequential.to_json` output (Keras 3 Sequential JSON too)."""
+    try:
+        record = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"Argument `json_string` is not valid JSON: {exc}") from None
+    if not isinstance(record, dict) or record.get("class_name") != "Sequential":
+        raise ValueError(
+            "densekit can only rebuild Sequential models. Received class_name="
+            f"{record.get('class_name') if isinstance(record, dict) else record!r}"
+        )
+    return Sequential.from_config(record["config"], custom_objects=custom_objects)
+
+
+class _Progress:
+    """A progress bar on stderr: tqdm when installed, else a one-line text bar."""
+
+    def __init__(self, total, verbose):
+        self.total = total
+        self.verbose = verbose
+        self.done = 0
+        self.start = time.perf_counter()
+        self._bar = None
+        if verbose == 1:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self._bar = tqdm(total=total, unit="rows", file=sys.stderr,
+                                 desc="predict", leave=True)
+
+    def update(self, k):
+        self.done += k
+        if self.verbose != 1:
+            return
+        if self._bar is not None:
+            self._bar.update(k)
+            return
+        width = max(10, min(30, shutil.get_terminal_size().columns - 40))
+        filled = int(width * self.done / self.total) if self.total else width
+        bar = "=" * filled + ("." * (width - filled))
+        sys.stderr.write(
+            f"\r{self.done}/{self.total} rows [{bar}] "
+            f"{time.perf_counter() - self.start:.1f}s"
+        )
+        sys.stderr.flush()
+
+    def close(self):
+        if self.verbose == 1:
+            if self._bar is not None:
+                self._bar.close()
+            else:
+                sys.stderr.write("\n")
+                sys.stderr.flush()
+        elif self.verbose == 2:
+            sys.stderr.write(
+                f"{self.done}/{self.total} rows - "
+                f"{time.perf_counter() - self.start:.1f}s\n"
+            )
+            sys.stderr.flush()
