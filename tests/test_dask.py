@@ -2,6 +2,7 @@
 
 import logging
 import pickle
+import threading
 
 import dask
 import dask.array as da
@@ -123,7 +124,7 @@ def test_initializer_by_name_and_errors():
 
     class Local(initializers.Initializer):
         def __init__(self):
-            self.fn = lambda: None  # a lambda does not pickle
+            self.lock = threading.Lock()  # a lock pickles with neither pickle nor cloudpickle
 
         def __call__(self, shape, dtype=None, **kwargs):
             return np.zeros(shape, dtype or np.float32)

@@ -10,8 +10,6 @@ for bit, whatever the chunking and wherever each chunk is computed.
 Needs the ``dask`` extra: ``pip install 'densekit[dask]'``.
 """
 
-import pickle
-
 import numpy as np
 
 from densekit._threads import effective_n_threads
@@ -21,6 +19,10 @@ from densekit.io import _dtype_name, _resolve_dtype, _resolve_initializer
 try:
     import dask.array as _da
     from dask.base import tokenize as _tokenize
+    try:
+        from cloudpickle import dumps as _dumps
+    except ImportError:  # pragma: no cover - cloudpickle comes with dask
+        from pickle import dumps as _dumps
 except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError(
         "densekit.dask needs dask: pip install 'densekit[dask]' "
@@ -100,7 +102,8 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, n_th
     if n_threads is not None:
         effective_n_threads(n_threads)  # validate now, resolve on the worker
     try:
-        payload = pickle.dumps(init)
+        # cloudpickle (a dask dependency) is what distributed sends tasks with.
+        payload = _dumps(init)
     except Exception as exc:
         raise TypeError(
             f"Argument `initializer` must be picklable to be sent to dask workers: "
