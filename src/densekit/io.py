@@ -8,6 +8,7 @@ the file holds exactly ``initializer(shape)``, bit for bit.
 """
 
 import errno
+import itertools
 import math
 import operator
 import os
@@ -544,13 +545,19 @@ def initialize_file(
                 raise _no_space(file_path, writer.nbytes, directory) from exc
             raise
 
-        plan = list(_block_plan(shape, dtype.itemsize, chunk_bytes, align))
-        largest = max((count for _, _, count, _ in plan), default=0)
-        buffers = [np.empty(largest, dtype=dtype) for _ in range(min(2, len(plan)))]
+        total = math.prod(shape)
+        # The plan is consumed lazily (a tiny chunk on a huge tensor is many blocks);
+        # its first block is the largest, which sizes the two reusable buffers.
+        plan = _block_plan(shape, dtype.itemsize, chunk_bytes, align)
+        first = next(plan, None)
+        if first is not None:
+            plan = itertools.chain([first], plan)
+        largest = first[2] if first is not None else 0
+        whole = largest == total
+        buffers = [np.empty(largest, dtype=dtype) for _ in range(1 if whole else 2)]
         bar = _make_progress(progress, data_bytes, f"densekit {os.path.basename(file_path)}")
         # One writer thread: the kernel fills one buffer while the other is written.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
-        whole = len(plan) == 1 and plan[0][2] == math.prod(shape)
         for step, (index, start, count, block_shape) in enumerate(plan):
             slot = step % 2
             if len(pending) == 2:
