@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -166,6 +167,13 @@ def test_unseeded_initializer_is_written_with_its_own_seed(tmp_path):
     init = initializers.RandomNormal()  # draws its seed once, at construction
     initialize_file(tmp_path / "u.npy", (20, 20), init, chunk_bytes=100, progress=False)
     _same_bits(np.load(tmp_path / "u.npy"), init((20, 20)))
+
+
+def test_file_mode_follows_the_umask(tmp_path):
+    initialize_file(tmp_path / "w.npy", (3,), initializers.Ones(), progress=False)
+    np.save(tmp_path / "ref.npy", np.ones(3))
+    assert stat.S_IMODE(os.stat(tmp_path / "w.npy").st_mode) == stat.S_IMODE(
+        os.stat(tmp_path / "ref.npy").st_mode)
 
 
 def test_fsync_and_overwrite(tmp_path):

@@ -272,6 +272,12 @@ def _no_space(file_path, needed, directory, cause=None):
 # --------------------------------------------------------------------------------------
 # Writers: each takes (block start, count, index, filled buffer) and stores it
 # --------------------------------------------------------------------------------------
+def _umask():
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it back at once
+    os.umask(mask)
+    return mask
+
+
 def _pwrite_all(fd, view, offset):
     while view:
         written = os.pwrite(fd, view, offset)
@@ -526,7 +532,11 @@ def initialize_file(
 
     base = os.path.basename(file_path)
     fd, tmp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".partial", dir=directory)
-    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); give it the mode open() would (umask).
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     writer = None
     pool = None
     bar = None
