@@ -2,6 +2,8 @@
 
 import logging
 import pickle
+import subprocess
+import sys
 import threading
 
 import dask
@@ -172,3 +174,11 @@ def test_distributed_local_cluster():
     _same_bits(got, init(shape))
     _same_bits(got16, init(shape, BF16))
     _same_bits(gotz, unseeded((300, 200)))
+
+
+def test_missing_dask_names_the_extra():
+    code = ("import sys; sys.modules['dask'] = None; sys.modules['dask.array'] = None\n"
+            "try:\n    import densekit.dask\nexcept ImportError as e:\n    print(e)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert "pip install 'densekit[dask]'" in res.stdout, res.stderr

@@ -460,3 +460,10 @@ def test_bounded_anonymous_memory_512mib(tmp_path):
 @pytest.mark.slow
 def test_bounded_anonymous_memory_2gib(tmp_path):
     _measure_anon(tmp_path, 2.0)
+
+
+def test_missing_h5py_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match=r"densekit\[h5\]"):
+        initialize_file(tmp_path / "w.h5", (3,), initializers.Ones(), progress=False)
+    assert os.listdir(tmp_path) == []

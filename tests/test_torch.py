@@ -4,6 +4,8 @@ CI installs the CPU build of torch (.ci/run), so these run there.
 """
 
 import math
+import subprocess
+import sys
 import warnings
 
 import ml_dtypes
@@ -297,3 +299,11 @@ def test_torch_style_errors():
         dt.kaiming_normal_(torch.empty(5, 5, dtype=torch.int64))
     # Zero-element tensors are a no-op, as in torch.
     assert dt.kaiming_normal_(torch.empty(0, 5)).shape == (0, 5)
+
+
+def test_missing_torch_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import densekit.torch\nexcept ImportError as e:\n    print(e)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert "pip install 'densekit[torch]'" in res.stdout, res.stderr
