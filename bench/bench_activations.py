@@ -15,7 +15,7 @@ from densekit import activations
 
 SHAPE = (4096, 4096)
 N_THREADS = 2
-ROUNDS = 7
+ROUNDS = 9
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,35 @@ def test_relu_out_numpy(benchmark, x):
 def test_copyto_floor(benchmark, x):
     out = np.empty_like(x)
     _run(benchmark, "relu-out", lambda: np.copyto(out, x))
+
+
+def _interleaved_table(rounds=9):
+    """Medians with the variants interleaved round by round, so that each sees the
+    same background load (pytest-benchmark runs them one after another)."""
+    import time
+
+    x = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+    print("| group | numpy (ms) | densekit 1 thread | densekit 2 threads | x.copy() |")
+    print("|---|---|---|---|---|")
+    for group, (fn, base) in CASES.items():
+        runs = {
+            "np": lambda: base(x),
+            1: lambda: fn(x, n_threads=1),
+            2: lambda: fn(x, n_threads=2),
+            "copy": x.copy,
+        }
+        times = {k: [] for k in runs}
+        for _ in range(rounds):
+            for k, run in runs.items():
+                t0 = time.perf_counter()
+                run()
+                times[k].append(time.perf_counter() - t0)
+        med = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+        print(
+            f"| {group} | {med['np']:.1f} | {med[1]:.1f} ({med['np'] / med[1]:.2f}x) "
+            f"| {med[2]:.1f} ({med['np'] / med[2]:.2f}x) | {med['copy']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    _interleaved_table()

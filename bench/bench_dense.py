@@ -113,3 +113,64 @@ def test_predict_tutorial_numpy(benchmark, tutorial):
     model, x = tutorial
     _run(benchmark, lambda: _numpy_forward(model, x))
     ratio_note(benchmark, rows=ROWS, what="one numpy forward pass over all rows")
+
+
+def _report(rounds=7):
+    """`python bench/bench_dense.py`: the same cases, rounds interleaved (each round
+    runs every case once), so that a shared machine's load drifts over all of them
+    alike. Prints min and median wall time and median CPU time (process_time,
+    all threads; spinning BLAS/OpenMP threads count too) and the ratios the issue asks for."""
+    import time
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, N), dtype=np.float32)
+    layer = Dense(N, activation="relu")
+    layer.build((None, N))
+    layer.set_weights([rng.standard_normal((N, N), dtype=np.float32) * 0.02,
+                       rng.standard_normal(N, dtype=np.float32)])
+    w, b = layer.kernel, layer.bias
+    out = np.empty((N, N), np.float32)
+    model = Sequential()
+    model.add(Dense(32, input_shape=(16,), activation="relu"))
+    model.add(Dense(16, activation="relu"))
+    model.add(Dense(8))
+    xs = rng.standard_normal((ROWS, 16), dtype=np.float32)
+    groups = {
+        "dense 4096x4096x4096 relu": {
+            "densekit Dense(4096, relu)(x)": lambda: layer(x),
+            "numpy matmul(x, W, out=out)": lambda: np.matmul(x, w, out=out),
+            "numpy maximum(x @ W + b, 0)": lambda: np.maximum(x @ w + b, 0),
+        },
+        "tutorial 16->32->16->8, 1e6 rows": {
+            "densekit predict(x)": lambda: model.predict(xs, verbose=0),
+            "numpy forward pass": lambda: _numpy_forward(model, xs),
+        },
+    }
+    for title, cases in groups.items():
+        walls = {name: [] for name in cases}
+        cpus = {name: [] for name in cases}
+        for fn in cases.values():
+            fn()  # warm up
+        names = list(cases)
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                w0, c0 = time.perf_counter(), time.process_time()
+                cases[name]()
+                walls[name].append(time.perf_counter() - w0)
+                cpus[name].append(time.process_time() - c0)
+        print(f"\n{title} ({rounds} interleaved rounds)")
+        print(f"{'case':34s} {'min s':>8s} {'median s':>9s} {'cpu med s':>10s}")
+        for name in names:
+            print(f"{name:34s} {min(walls[name]):8.4f} {np.median(walls[name]):9.4f} "
+                  f"{np.median(cpus[name]):10.4f}")
+        first = names[0]
+        for name in names[1:]:
+            print(f"  {name} / {first}: min {min(walls[name]) / min(walls[first]):.2f}, "
+                  f"median {np.median(walls[name]) / np.median(walls[first]):.2f}")
+        if "predict" in first:
+            print(f"  rows/s: densekit {ROWS / np.median(walls[first]):,.0f}, numpy "
+                  f"{ROWS / np.median(walls[names[1]]):,.0f}")
+
+
+if __name__ == "__main__":
+    _report()

@@ -347,6 +347,16 @@ def test_thread_count_does_not_change_results(name, dtype, n_threads):
         assert_array_equal(fn(x, axis=0, n_threads=n_threads), fn(x, axis=0, n_threads=1))
 
 
+def test_threadpool_limits_is_honoured_and_changes_nothing():
+    from threadpoolctl import threadpool_limits
+
+    x = np.random.default_rng(9).standard_normal((64, 3000)).astype(np.float32)
+    expected = activations.gelu(x, n_threads=2), activations.softmax(x, axis=0, n_threads=2)
+    with threadpool_limits(1, user_api="openmp"):
+        assert_array_equal(activations.gelu(x), expected[0])
+        assert_array_equal(activations.softmax(x, axis=0), expected[1])
+
+
 def test_n_threads_is_validated():
     with pytest.raises(ValueError, match="n_threads"):
         activations.relu([1.0], n_threads=0)
@@ -638,7 +648,10 @@ def test_exp_based_kernels_over_the_whole_range(dtype):
         return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
     for name, fn in [("sigmoid", sig), ("silu", lambda v: v * sig(v)),
-                     ("elu", lambda v: np.where(v >= 0, v, np.expm1(np.minimum(v, 0))))]:
+                     ("elu", lambda v: np.where(v >= 0, v, np.expm1(np.minimum(v, 0)))),
+                     ("softplus", lambda v: np.logaddexp(v, 0)), ("log_sigmoid", sp.log_expit),
+                     ("mish", lambda v: v * np.tanh(np.logaddexp(v, 0))),
+                     ("tanh", np.tanh)]:
         assert_allclose(getattr(activations, name)(x), fn(x64), rtol=RTOL[dtype],
                         atol=ATOL[dtype], err_msg=name)
     small = np.array([-1e-3, -1e-5, -1e-9, -0.0099, -0.0101, -0.5], dtype)

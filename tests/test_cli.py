@@ -63,11 +63,16 @@ def test_console_script_is_installed():
 
 
 def test_demo_runs_and_reports_speed_and_determinism():
-    proc = densekit_cli("demo", "--size", "256", "--repeat", "1", "--threads", "2")
+    proc = densekit_cli("demo", "--size", "256", "--width", "256", "--repeat", "1",
+                        "--threads", "2")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for name in ("RandomUniform", "RandomNormal", "HeNormal (truncated)", "memory-write floor"):
         assert name in out
-    assert out.count("speed-up") == 3
+    assert out.count("speed-up") == 5
     assert "same on 1 thread: True" in out
     assert "== whole[1000:1004, 2000:2010]: True" in out
+    # The Keras tutorial model: its summary and a predict.
+    assert "Total params: 1,208 (4.72 KB)" in out
+    assert "output shape (1000, 8), dtype float32" in out
+    assert "2 Dense(256, relu) layers, 131,584 parameters" in out

@@ -13,7 +13,7 @@ from densekit._lib import _constraints as k
     # (outer, red, inner) around the 1024-column chunk, the 32-row block minimum and
     # the 64-task target, plus degenerate sizes.
     [(1, 1, 2), (1, 31, 1023), (1, 33, 1024), (1, 257, 1025), (2, 100, 2049), (3, 5, 7),
-     (70, 3, 2), (1, 4099, 3), (1, 1, 5000)],
+     (70, 3, 2), (1, 4099, 3), (1, 1, 5000), (1, 10, 70000), (2, 3, 5000)],
 )
 def test_sq_norms_blocks(shape, dtype):
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
@@ -27,7 +27,7 @@ def test_sq_norms_blocks(shape, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (2, 8191), (2, 8192), (3, 8193), (1, 50000),
-                                   (1000, 9)])
+                                   (1000, 9), (70000, 3), (3000, 40)])
 def test_sq_norms_rows_chunks(shape, dtype):
     x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
     expected = np.sum(x.astype(np.float64) ** 2, axis=1, keepdims=True)
@@ -78,11 +78,22 @@ def test_rescale_rounds_once_and_works_in_place(dtype, n_threads):
     assert_array_equal(out, expected)
     k.rescale(x, f, x, n_threads)
     assert_array_equal(x, expected)
-    x2 = rng.standard_normal((4, 40000)).astype(dtype)
-    f2 = rng.uniform(0.1, 3, size=4)
-    expected2 = (x2.astype(np.float64) * f2[:, None]).astype(dtype)
-    k.rescale_rows(x2, f2, x2, n_threads)
-    assert_array_equal(x2, expected2)
+    # Few rows, long ones: tasks split the columns into spans.
+    x = rng.standard_normal((1, 6, 70001)).astype(dtype)
+    f = rng.uniform(0.1, 3, size=(1, 70001))
+    expected = (x.astype(np.float64) * f[:, None, :]).astype(dtype)
+    k.rescale(x, f, x, n_threads)
+    assert_array_equal(x, expected)
+    # Long rows (FLAT_CHUNK pieces), short rows grouped per task, and tiny rows.
+    for shape in [(4, 40000), (3000, 40), (50000, 3)]:
+        x2 = rng.standard_normal(shape).astype(dtype)
+        f2 = rng.uniform(0.1, 3, size=shape[0])
+        expected2 = (x2.astype(np.float64) * f2[:, None]).astype(dtype)
+        out2 = np.empty_like(x2)
+        k.rescale_rows(x2, f2, out2, n_threads)
+        assert_array_equal(out2, expected2)
+        k.rescale_rows(x2, f2, x2, n_threads)
+        assert_array_equal(x2, expected2)
 
 
 def test_nonneg_kernel(n_threads):

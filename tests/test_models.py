@@ -79,6 +79,13 @@ def test_first_layer_with_input_shape_builds_at_once():
     assert [w.shape for w in model.weights] == [(16, 32), (32,), (32, 16), (16,), (16, 8), (8,)]
 
 
+def test_input_dim_spelling():
+    model = Sequential([Dense(4, input_dim=3), Dense(1)])
+    assert model.built and model._layers[0].batch_shape == (None, 3)
+    with pytest.raises(ValueError, match="not both"):
+        Dense(2, input_dim=3, input_shape=(3,))
+
+
 def test_input_first_builds_and_layers_excludes_it():
     model = Sequential([Input(shape=(4,)), Dense(3), Activation("tanh")])
     assert model.built and len(model.layers) == 2
@@ -495,3 +502,20 @@ def test_custom_layer_in_model_and_config():
         Sequential.from_config(config)
     clone = Sequential.from_config(config, custom_objects={"Double": Double})
     assert isinstance(clone.layers[0], Double)
+
+
+@pytest.mark.parametrize("shape", ["abc", (None, -3), (None, 2.5), None, (None, None), (5,)])
+def test_bad_build_shapes(shape):
+    model = Sequential([Dense(2)])
+    with pytest.raises(ValueError):
+        model.build(shape)
+    assert not model.built and len(model._layers) == 1
+    model.build((None, 3))  # a failed build leaves no trace
+    assert model.count_params() == 8
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="name"):
+        Sequential(name=3)
+    with pytest.raises(ValueError, match="name"):
+        Sequential(name="")

@@ -68,7 +68,7 @@ def _positive_int(text):
 def _cmd_demo(args):
     from densekit import _demo
 
-    return _demo.run(size=args.size, n_threads=args.threads, repeat=args.repeat)
+    return _demo.run(size=args.size, n_threads=args.threads, repeat=args.repeat, width=args.width)
 
 
 def build_parser():
@@ -90,6 +90,10 @@ def build_parser():
     demo.add_argument(
         "--size", type=_positive_int, default=8192,
         help="side of the square float32 tensor to initialize (default: 8192)",
+    )
+    demo.add_argument(
+        "--width", type=_positive_int, default=8192,
+        help="width of the wide model's Dense layers (default: 8192)",
     )
     demo.add_argument(
         "--threads", type=_positive_int, default=None,

@@ -80,7 +80,74 @@ def _determinism_tour(n_threads):
           f"shape {huge_block.shape}, |x| <= {np.abs(huge_block).max():.2e}")
 
 
-def run(size=8192, n_threads=None, repeat=3):
+def _tutorial_tour(n_threads):
+    """The Keras tutorial model, with `keras` replaced by `densekit` in the imports."""
+    from densekit.layers import Dense
+    from densekit.models import Sequential
+
+    model = Sequential()
+    model.add(Dense(32, input_shape=(16,), kernel_initializer="he_uniform",
+                    kernel_regularizer=None, kernel_constraint="MaxNorm", activation="relu"))
+    model.add(Dense(16, activation="relu"))
+    model.add(Dense(8))
+    print("The Keras tutorial model:")
+    model.summary()
+    x = np.random.default_rng(0).standard_normal((1000, 16), dtype=np.float32)
+    y = model.predict(x, verbose=0, n_threads=n_threads)
+    print(f"predict on a random (1000, 16) batch: output shape {y.shape}, dtype {y.dtype}, "
+          f"mean {y.mean():.4f}, std {y.std():.4f}, min {y.min():.4f}, max {y.max():.4f}")
+
+
+def _wide_model_tour(width, n_threads, repeat):
+    """Initialization and forward throughput of a model with Dense layers `width` wide."""
+    from densekit.layers import Dense
+    from densekit.models import Sequential
+
+    batch = 256
+    n_layers = 2
+    print(f"A wide model: {n_layers} Dense({width}, relu) layers, "
+          f"{n_layers * (width * width + width):,} parameters:")
+
+    def build():
+        layers = [Dense(width, activation="relu", input_shape=(width,))]
+        layers += [Dense(width, activation="relu") for _ in range(n_layers - 1)]
+        return Sequential(layers)
+
+    model = build()
+    ours_init = _median_seconds(build, repeat)
+    rng = np.random.default_rng(0)
+    limit = float(np.sqrt(6.0 / (2 * width)))
+
+
+    def numpy_init():
+        kernels = [rng.random((width, width), dtype=np.float32) for _ in range(n_layers)]
+        for kernel in kernels:
+            kernel *= 2 * limit
+            kernel -= limit
+        return kernels
+
+    theirs_init = _median_seconds(numpy_init, repeat)
+    print(f"  initialization (glorot_uniform)  densekit {ours_init * 1e3:8.1f} ms   "
+          f"numpy {theirs_init * 1e3:8.1f} ms   speed-up {theirs_init / ours_init:5.1f}x")
+
+    x = rng.standard_normal((batch, width), dtype=np.float32)
+    weights = model.get_weights()
+
+    def numpy_forward():
+        h = x
+        for kernel, bias in zip(weights[0::2], weights[1::2]):
+            h = np.maximum(h @ kernel + bias, 0)
+        return h
+
+    ours_fwd = _median_seconds(lambda: model.predict(x, verbose=0, n_threads=n_threads), repeat)
+    theirs_fwd = _median_seconds(numpy_forward, repeat)
+    flops = 2.0 * batch * width * width * n_layers
+    print(f"  forward pass, batch {batch}          densekit {flops / ours_fwd / 1e9:6.1f} GFLOP/s"
+          f"   numpy {flops / theirs_fwd / 1e9:6.1f} GFLOP/s   speed-up "
+          f"{theirs_fwd / ours_fwd:5.2f}x")
+
+
+def run(size=8192, n_threads=None, repeat=3, width=8192):
     """Print the tour; return the process exit status."""
     n_threads = effective_n_threads(n_threads)
     print(f"densekit {densekit.__version__}: {n_threads} threads, "
@@ -89,4 +156,8 @@ def run(size=8192, n_threads=None, repeat=3):
     _initialization_tour(size, n_threads, repeat)
     print()
     _determinism_tour(n_threads)
+    print()
+    _tutorial_tour(n_threads)
+    print()
+    _wide_model_tour(width, n_threads, repeat)
     return 0

@@ -110,7 +110,8 @@ def as_float_array(x, name="x"):
         raise TypeError(
             f"Argument `{name}` must hold real numbers. Received dtype {arr.dtype}."
         )
-    return np.ascontiguousarray(arr)
+    # order='C' rather than np.ascontiguousarray, which turns 0-d input into 1-d.
+    return np.asarray(arr, order="C")
 
 
 def check_out(out, shape, dtype, name="out"):

@@ -52,9 +52,9 @@
 # softmax exponentials, which run in float arithmetic within 4 ulp.
 # The loops are branch-free selects, so gcc vectorizes them; the hot
 # transcendental ops (sigmoid, silu, gelu both forms, tanh, elu, selu,
-# exponential, softmax rows and columns) run vectorized C (`dk_f32_*`,
-# `dk_f64_*` below: own exp, no libm calls, clones per SIMD level picked at
-# load time). The rest (softplus, log_sigmoid, mish, celu, tanh_shrink,
+# exponential, softplus, log_sigmoid, mish, softmax rows and columns) run
+# vectorized C (`dk_f32_*`, `dk_f64_*` below: own exp and log1p, no libm calls,
+# clones per SIMD level picked at load time). The rest (celu, tanh_shrink,
 # squareplus, exact gelu in double) call libm.
 
 from cython cimport floating
@@ -609,6 +609,61 @@ cdef extern from *:
                 y[j] = y[j] * c[j];
     }
 
+    /* log1p(e) for 0 <= e <= 1 as 2 atanh(s), s = e / (2 + e) <= 1/3: the odd series
+     * to s^31 (truncation < 1e-17 relative), no cancellation anywhere. */
+    static inline double dk_log1p_unit(double e)
+    {
+        double s = e / (2.0 + e);
+        double s2 = s * s;
+        double p = 1.0 / 31;
+        p = 1.0 / 29 + s2 * p; p = 1.0 / 27 + s2 * p; p = 1.0 / 25 + s2 * p;
+        p = 1.0 / 23 + s2 * p; p = 1.0 / 21 + s2 * p; p = 1.0 / 19 + s2 * p;
+        p = 1.0 / 17 + s2 * p; p = 1.0 / 15 + s2 * p; p = 1.0 / 13 + s2 * p;
+        p = 1.0 / 11 + s2 * p; p = 1.0 / 9 + s2 * p; p = 1.0 / 7 + s2 * p;
+        p = 1.0 / 5 + s2 * p; p = 1.0 / 3 + s2 * p; p = 1.0 + s2 * p;
+        return 2.0 * s * p;
+    }
+
+    /* softplus = max(x, 0) + log1p(exp(-|x|)); NaN reaches the sum through exp. */
+    static inline double dk_softplus_d(double v)
+    {
+        double pos = v > 0.0 ? v : 0.0;
+        return pos + dk_log1p_unit(dk_exp_f64(-fabs(v)));
+    }
+
+    static inline double dk_log_sigmoid_d(double v)
+    {
+        double neg = v < 0.0 ? v : 0.0;
+        return neg - dk_log1p_unit(dk_exp_f64(-fabs(v)));
+    }
+
+    /* x * tanh(softplus(x)), tanh of the non-negative softplus as in dk_f64_tanh. */
+    static inline double dk_mish_d(double v)
+    {
+        double a = dk_softplus_d(v);
+        double e = dk_exp_f64(-2.0 * a);
+        double big = (1.0 - e) / (1.0 + e);
+        double a2 = a * a;
+        double small = a + a * a2 * (-1.0 / 3 + a2 * (2.0 / 15 + a2 * (-17.0 / 315 + a2 * (
+            62.0 / 2835 + a2 * (-1382.0 / 155925 + a2 * (21844.0 / 6081075 + a2 * (
+            -929569.0 / 638512875 + a2 * (6404582.0 / 10854718875.0))))))));
+        double t = a < 0.25 ? small : big;
+        return dk_gated(v, t);
+    }
+
+    #define DK_ACT_LOOP(name, T, fn)                                                  \
+        DK_ACT_CLONES DK_ACT_STATIC void name(const T *x, T *y, Py_ssize_t n)          \
+        {                                                                             \
+            for (Py_ssize_t j = 0; j < n; j++)                                        \
+                y[j] = (T)fn((double)x[j]);                                           \
+        }
+    DK_ACT_LOOP(dk_f32_softplus, float, dk_softplus_d)
+    DK_ACT_LOOP(dk_f64_softplus, double, dk_softplus_d)
+    DK_ACT_LOOP(dk_f32_log_sigmoid, float, dk_log_sigmoid_d)
+    DK_ACT_LOOP(dk_f64_log_sigmoid, double, dk_log_sigmoid_d)
+    DK_ACT_LOOP(dk_f32_mish, float, dk_mish_d)
+    DK_ACT_LOOP(dk_f64_mish, double, dk_mish_d)
+
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
@@ -630,6 +685,12 @@ cdef extern from *:
     void dk_f64_elu(const double* x, double* y, Py_ssize_t n, double alpha,
                     double scale) noexcept nogil
     int dk_f64_softmax_row(const double* x, double* y, Py_ssize_t n, int log_sm) noexcept nogil
+    void dk_f32_softplus(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_softplus(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_log_sigmoid(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_log_sigmoid(const double* x, double* y, Py_ssize_t n) noexcept nogil
+    void dk_f32_mish(const float* x, float* y, Py_ssize_t n) noexcept nogil
+    void dk_f64_mish(const double* x, double* y, Py_ssize_t n) noexcept nogil
     void dk_f32_max_cols(const float* x, double* mx, Py_ssize_t w) noexcept nogil
     void dk_f64_max_cols(const double* x, double* mx, Py_ssize_t w) noexcept nogil
     void dk_f32_finish_cols(const float* x, float* y, const double* m, const double* c,
@@ -959,6 +1020,15 @@ cdef inline void _transcendental_into(int code, const floating* x, floating* y,
         if code == ACT_EXPONENTIAL:
             dk_f32_exp(x, y, n)
             return
+        if code == ACT_SOFTPLUS:
+            dk_f32_softplus(x, y, n)
+            return
+        if code == ACT_LOG_SIGMOID:
+            dk_f32_log_sigmoid(x, y, n)
+            return
+        if code == ACT_MISH:
+            dk_f32_mish(x, y, n)
+            return
     else:
         # The vectorized float64 loops (full-range double exp, ~2 ulp).
         if code == ACT_SIGMOID:
@@ -981,6 +1051,15 @@ cdef inline void _transcendental_into(int code, const floating* x, floating* y,
             return
         if code == ACT_TANH:
             dk_f64_tanh(x, y, n)
+            return
+        if code == ACT_SOFTPLUS:
+            dk_f64_softplus(x, y, n)
+            return
+        if code == ACT_LOG_SIGMOID:
+            dk_f64_log_sigmoid(x, y, n)
+            return
+        if code == ACT_MISH:
+            dk_f64_mish(x, y, n)
             return
     if code == ACT_SIGMOID:
         for j in range(n):

@@ -43,12 +43,11 @@ def elementwise(int code, const floating[::1] x, floating[::1] out,
 def softmax(bint log_softmax, const floating[::1] x, floating[::1] out,
             Py_ssize_t outer, Py_ssize_t n_axis, Py_ssize_t inner, int n_threads):
     """Softmax (or log-softmax) of x viewed as (outer, n_axis, inner) over axis 1."""
-    cdef Py_ssize_t n_rows, r, n_blocks, t, o, j0, j1, j, k, base
+    cdef Py_ssize_t r, n_blocks, t, o, j0, j1, base
     cdef const floating* xp
     cdef floating* yp
     cdef double* mx
     cdef double* sm
-    cdef double v, e
     if outer * n_axis * inner == 0:
         return
     xp = &x[0]
@@ -66,6 +65,8 @@ def softmax(bint log_softmax, const floating[::1] x, floating[::1] out,
     # contiguous columns of one outer slice and sweeps the axis row by row,
     # keeping per-column max and sum in thread-local buffers (no transpose).
     n_blocks = (inner + COLS - 1) // COLS
+    mx = NULL
+    sm = NULL
     with nogil, parallel(num_threads=n_threads):
         mx = <double*>malloc(COLS * sizeof(double))
         sm = <double*>malloc(COLS * sizeof(double))
@@ -85,7 +86,7 @@ cdef void _strided_softmax(bint log_softmax, const floating* x, floating* y,
                            Py_ssize_t n_axis, Py_ssize_t stride, Py_ssize_t j0,
                            Py_ssize_t j1, double* mx, double* sm) noexcept nogil:
     """Softmax over k of x[k * stride + j] for the columns j0 <= j < j1."""
-    cdef Py_ssize_t j, k, w = j1 - j0, cnt
+    cdef Py_ssize_t j, k, w = j1 - j0
     cdef const floating* xr
     cdef floating* yr
     cdef double v, e, m

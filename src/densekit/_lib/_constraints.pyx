@@ -26,6 +26,8 @@ cdef enum:
     FLAT_CHUNK = 16384
     # Fewest values worth a thread of their own.
     MIN_PER_THREAD = 32768
+    # Rows shorter than this are summed and scaled by a plain loop (no call per row).
+    SHORT_ROW = 32
 
 
 cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nogil:
@@ -55,6 +57,8 @@ cdef extern from "dk_norms.h" nogil:
     void dk_add_sq_d(double* acc, const double* x, Py_ssize_t n)
     void dk_add_sq4_f(double* acc, const float* x, Py_ssize_t stride, Py_ssize_t n)
     void dk_add_sq4_d(double* acc, const double* x, Py_ssize_t stride, Py_ssize_t n)
+    void dk_add_sq8_f(double* acc, const float* x, Py_ssize_t stride, Py_ssize_t n)
+    void dk_add_sq8_d(double* acc, const double* x, Py_ssize_t stride, Py_ssize_t n)
     double dk_sumsq_f(const float* x, Py_ssize_t n)
     double dk_sumsq_d(const double* x, Py_ssize_t n)
     void dk_scale_f(float* y, const float* x, const double* f, Py_ssize_t n)
@@ -97,6 +101,15 @@ cdef inline void _add_sq4(double* acc, const floating* x, Py_ssize_t stride,
         dk_add_sq4_f(acc, x, stride, n)
     else:
         dk_add_sq4_d(acc, x, stride, n)
+
+
+cdef inline void _add_sq8(double* acc, const floating* x, Py_ssize_t stride,
+                          Py_ssize_t n) noexcept nogil:
+    """acc += x0**2 + ... + x7**2 for eight rows `stride` apart, left to right."""
+    if floating is float:
+        dk_add_sq8_f(acc, x, stride, n)
+    else:
+        dk_add_sq8_d(acc, x, stride, n)
 
 
 cdef inline void _scale(floating* y, const floating* x, const double* f,
@@ -147,39 +160,48 @@ cdef void _colsq_blocks(
     const floating[:, :, ::1] x,  # IN (outer, red, inner)
     double[:, :, ::1] part,       # OUT (outer, n_rb, inner) partial sums of squares
     Py_ssize_t rows_per_block,
+    Py_ssize_t span,              # columns per task, a multiple of COL_CHUNK
     int n_threads,
 ) noexcept nogil:
     """part[o, b, i] := sum over rows r of block b of x[o, r, i]**2, row by row.
 
-    A task is one row block. It reads four rows at a time from start to end (long
-    sequential streams for the prefetchers) in column chunks, so that each chunk of
-    the float64 accumulator row stays in L1 while the four rows are added to it.
+    A task is (row block, column span); a span is all columns unless the row blocks
+    alone are too few. It reads eight rows at a time from start to end of the span
+    (long sequential streams for the prefetchers) in column chunks, so that each
+    chunk of the float64 accumulator row stays in L1 while the rows are added to it.
     Within a block the rows are added in order, whatever the chunking.
     """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t n_rb = part.shape[1]
-    cdef Py_ssize_t t, o, b, c0, cw, r, r0, r1, j
+    cdef Py_ssize_t n_sp = (inner + span - 1) // span
+    cdef Py_ssize_t t, o, b, s0, s1, c0, cw, r, r0, r1, j
     cdef double* acc
-    for t in prange(outer * n_rb, schedule='dynamic', num_threads=n_threads, nogil=True):
-        o = t // n_rb
-        b = t % n_rb
+    for t in prange(outer * n_rb * n_sp, schedule='dynamic', num_threads=n_threads, nogil=True):
+        o = t // (n_rb * n_sp)
+        b = (t // n_sp) % n_rb
+        s0 = (t % n_sp) * span
+        s1 = min(inner, s0 + span)
         r0 = b * rows_per_block
         r1 = min(red, r0 + rows_per_block)
         acc = &part[o, b, 0]
-        for j in range(inner):
+        for j in range(s0, s1):
             acc[j] = 0.0
         r = r0
         while r < r1:
-            c0 = 0
-            while c0 < inner:
-                cw = min(COL_CHUNK, inner - c0)
-                if r + 4 <= r1:
+            c0 = s0
+            while c0 < s1:
+                cw = min(COL_CHUNK, s1 - c0)
+                if r + 8 <= r1:
+                    _add_sq8(acc + c0, &x[o, r, c0], inner, cw)
+                elif r + 4 <= r1:
                     _add_sq4(acc + c0, &x[o, r, c0], inner, cw)
+                    for j in range(r + 4, r1):
+                        _add_sq(acc + c0, &x[o, j, c0], cw)
                 else:
                     for j in range(r, r1):
                         _add_sq(acc + c0, &x[o, j, c0], cw)
                 c0 = c0 + cw
-            r = r + 4
+            r = r + 8
 
 
 cdef void _combine_blocks(
@@ -207,14 +229,34 @@ cdef void _rowsq(
     double[:, ::1] part,       # OUT (outer, n_ch) chunk sums of squares
     int n_threads,
 ) noexcept nogil:
-    """part[o, k] := sum(x[o, k*ROW_CHUNK:(k+1)*ROW_CHUNK]**2)."""
+    """part[o, k] := sum(x[o, k*ROW_CHUNK:(k+1)*ROW_CHUNK]**2).
+
+    Long rows are split into ROW_CHUNK chunks (one task each); short rows are
+    grouped, about FLAT_CHUNK values per task, so that tiny rows do not pay a
+    task each. A row's sum never depends on the grouping.
+    """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], n_ch = part.shape[1]
-    cdef Py_ssize_t t, o, k, c0
-    for t in prange(outer * n_ch, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // n_ch
-        k = t % n_ch
-        c0 = k * ROW_CHUNK
-        part[o, k] = _sumsq(&x[o, c0], min(ROW_CHUNK, red - c0))
+    cdef Py_ssize_t per_task = max(1, FLAT_CHUNK // red) if n_ch == 1 else 1
+    cdef Py_ssize_t n_tasks = (outer + per_task - 1) // per_task if n_ch == 1 else outer * n_ch
+    cdef Py_ssize_t t, o, o1, k, c0, j
+    cdef double s, v
+    for t in prange(n_tasks, schedule='guided', num_threads=n_threads, nogil=True):
+        if n_ch == 1:
+            o1 = min(outer, (t + 1) * per_task)
+            for o in range(t * per_task, o1):
+                if red >= SHORT_ROW:
+                    part[o, 0] = _sumsq(&x[o, 0], red)
+                else:
+                    s = 0.0
+                    for j in range(red):
+                        v = x[o, j]
+                        s = s + v * v
+                    part[o, 0] = s
+        else:
+            o = t // n_ch
+            k = t % n_ch
+            c0 = k * ROW_CHUNK
+            part[o, k] = _sumsq(&x[o, c0], min(ROW_CHUNK, red - c0))
 
 
 cdef inline double _factor(double s, int kind, double a, double b, double rate) noexcept nogil:
@@ -250,7 +292,7 @@ def sq_norms_rows(const floating[:, ::1] x, int n_threads):
 def sq_norms(const floating[:, :, ::1] x, int n_threads):
     """sq[o, i] := sum_r x[o, r, i]**2 in float64; shape (outer, inner)."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
-    cdef Py_ssize_t n_rb, rows_per_block, want
+    cdef Py_ssize_t n_rb, rows_per_block, want, n_cc, n_sp, span
     sq = np.zeros((outer, inner), dtype=np.float64)
     if outer == 0 or inner == 0 or red == 0:
         return sq
@@ -260,10 +302,14 @@ def sq_norms(const floating[:, :, ::1] x, int n_threads):
     n_rb = max(1, min(want, (red + MIN_BLOCK_ROWS - 1) // MIN_BLOCK_ROWS))
     rows_per_block = (red + n_rb - 1) // n_rb
     n_rb = (red + rows_per_block - 1) // rows_per_block
+    # Few rows but long ones (axis=0 of (10, 1000, 1000)): split the columns too.
+    n_cc = (inner + COL_CHUNK - 1) // COL_CHUNK
+    n_sp = max(1, min(n_cc, (TARGET_TASKS + outer * n_rb - 1) // (outer * n_rb)))
+    span = ((n_cc + n_sp - 1) // n_sp) * COL_CHUNK
     cdef double[:, :, ::1] part = np.empty((outer, n_rb, inner), dtype=np.float64)
     n_threads = _useful_threads(outer * red * inner, n_threads)
     with nogil:
-        _colsq_blocks(x, part, rows_per_block, n_threads)
+        _colsq_blocks(x, part, rows_per_block, span, n_threads)
         _combine_blocks(part, sqv)
     return sq
 
@@ -295,19 +341,28 @@ cdef void _scale_inner(
 ) noexcept nogil:
     """out[o, r, i] := x[o, r, i] * f[o, i].
 
-    A task is a group of four rows, swept in column chunks so that each chunk of f
-    (8 KiB) is read once for the four rows while it sits in L1.
+    A task is a group of four rows (times a column span when there are few groups),
+    swept in column chunks so that each chunk of f (8 KiB) is read once for the
+    four rows while it sits in L1.
     """
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t n_groups = (red + 3) // 4
-    cdef Py_ssize_t t, o, r, rr, r1, c0, cw
-    for t in prange(outer * n_groups, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // n_groups
-        r = (t % n_groups) * 4
+    cdef Py_ssize_t n_cc = (inner + COL_CHUNK - 1) // COL_CHUNK
+    cdef Py_ssize_t n_sp = max(1, min(n_cc, (TARGET_TASKS + outer * n_groups - 1)
+                                      // (outer * n_groups)))
+    cdef Py_ssize_t span = ((n_cc + n_sp - 1) // n_sp) * COL_CHUNK
+    cdef Py_ssize_t t, g, o, r, rr, r1, c0, s1, cw
+    n_sp = (inner + span - 1) // span
+    for t in prange(outer * n_groups * n_sp, schedule='guided', num_threads=n_threads,
+                    nogil=True):
+        g = t // n_sp
+        o = g // n_groups
+        r = (g % n_groups) * 4
         r1 = min(red, r + 4)
-        c0 = 0
-        while c0 < inner:
-            cw = min(COL_CHUNK, inner - c0)
+        c0 = (t % n_sp) * span
+        s1 = min(inner, c0 + span)
+        while c0 < s1:
+            cw = min(COL_CHUNK, s1 - c0)
             if r1 - r == 4:
                 _scale4(&out[o, r, c0], &x[o, r, c0], inner, &f[o, c0], cw)
             else:
@@ -322,14 +377,28 @@ cdef void _scale_rows(
     floating[:, ::1] out,      # OUT (outer, red); may be x itself
     int n_threads,
 ) noexcept nogil:
+    """out[o, r] := x[o, r] * f[o]; long rows in FLAT_CHUNK pieces, short rows grouped."""
     cdef Py_ssize_t outer = x.shape[0], red = x.shape[1]
     cdef Py_ssize_t n_ch = (red + FLAT_CHUNK - 1) // FLAT_CHUNK
-    cdef Py_ssize_t t, o, c0, c1
-    for t in prange(outer * n_ch, schedule='guided', num_threads=n_threads, nogil=True):
-        o = t // n_ch
-        c0 = (t % n_ch) * FLAT_CHUNK
-        c1 = min(red, c0 + FLAT_CHUNK)
-        _scale1(&out[o, c0], &x[o, c0], f[o], c1 - c0)
+    cdef Py_ssize_t per_task = max(1, FLAT_CHUNK // red) if n_ch == 1 else 1
+    cdef Py_ssize_t n_tasks = (outer + per_task - 1) // per_task if n_ch == 1 else outer * n_ch
+    cdef Py_ssize_t t, o, o1, c0, c1, j
+    cdef double fo
+    for t in prange(n_tasks, schedule='guided', num_threads=n_threads, nogil=True):
+        if n_ch == 1:
+            o1 = min(outer, (t + 1) * per_task)
+            for o in range(t * per_task, o1):
+                if red >= SHORT_ROW:
+                    _scale1(&out[o, 0], &x[o, 0], f[o], red)
+                else:
+                    fo = f[o]
+                    for j in range(red):
+                        out[o, j] = <floating>(x[o, j] * fo)
+        else:
+            o = t // n_ch
+            c0 = (t % n_ch) * FLAT_CHUNK
+            c1 = min(red, c0 + FLAT_CHUNK)
+            _scale1(&out[o, c0], &x[o, c0], f[o], c1 - c0)
 
 
 def rescale(const floating[:, :, ::1] x, const double[:, ::1] f, floating[:, :, ::1] out,

@@ -97,15 +97,9 @@ ACT_LOG_SOFTMAX = 28
 
 # ------------------------------------------------------------------ helpers
 
-def _as_array(x):
-    """as_float_array, keeping 0-d input 0-d (np.ascontiguousarray makes it 1-d)."""
-    arr = np.asarray(x)
-    return as_float_array(arr).reshape(arr.shape)
-
-
 def _prepare(x, out, shape=None):
     """Return (x as a C-contiguous float array, checked or new `out`)."""
-    arr = _as_array(x)
+    arr = as_float_array(x)
     shape = arr.shape if shape is None else shape
     if out is None:
         return arr, np.empty(shape, dtype=arr.dtype)
@@ -528,7 +522,7 @@ def glu(x, axis=-1, *, out=None, n_threads=None):
         If the size along `axis` is odd.
     """
     n = effective_n_threads(n_threads)
-    arr = _as_array(x)
+    arr = as_float_array(x)
     if arr.ndim == 0:
         raise ValueError(
             f"Argument `x` must have at least one dimension for glu. "

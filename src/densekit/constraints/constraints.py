@@ -183,7 +183,9 @@ class MaxNorm(Constraint):
     -----
     ``constraint(w, out=None, n_threads=None)`` returns a new array of `w`'s dtype
     (float32 stays float32, float64 stays float64; integers become float32);
-    ``out=w`` rescales in place, with no temporary larger than the norms. Sums of
+    ``out=w`` rescales in place, allocating only float64 scratch of at most 64
+    times the norms' size (2 MiB for a 16384 x 4096 kernel), never one the size
+    of `w` (except for non-adjacent reduced axes, below). Sums of
     squares are accumulated in float64 and the result is rounded once. A
     C- or F-contiguous input is used as is; any other layout is copied to C order
     first. Reduced axes that are not adjacent in memory (``axis=(0, 2)`` of a

@@ -39,7 +39,7 @@ class Dense(Layer):
     kernel_constraint, bias_constraint : optional
         Passed through ``densekit.constraints.get``. As in Keras they are not
         applied by `build` or `set_weights`; call :meth:`apply_constraints`.
-    input_shape, name, dtype, trainable, n_threads
+    input_shape, input_dim, name, dtype, trainable, n_threads
         See :class:`densekit.layers.Layer`.
 
     Notes
@@ -78,6 +78,7 @@ class Dense(Layer):
         bias_constraint=None,
         *,
         input_shape=None,
+        input_dim=None,
         name=None,
         dtype=None,
         trainable=True,
@@ -102,6 +103,7 @@ class Dense(Layer):
             dtype=dtype,
             name=name,
             input_shape=input_shape,
+            input_dim=input_dim,
             n_threads=n_threads,
         )
         self.units = int(units)

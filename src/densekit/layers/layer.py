@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from densekit import regularizers
+from densekit import initializers, regularizers
 from densekit._threads import effective_n_threads
 from densekit._validation import check_float_dtype
 
@@ -93,6 +93,8 @@ class Layer:
     input_shape : tuple of int or None, default=None
         Shape of one sample (without the batch axis). As the first layer of a
         `Sequential` it builds the model at once.
+    input_dim : int or None, default=None
+        Shorthand for ``input_shape=(input_dim,)`` (the Keras 2 spelling).
     n_threads : int or None, default=None
         Threads of the layer's own OpenMP passes (None: `densekit.get_num_threads()`).
         The matrix product runs in BLAS, which threads on its own.
@@ -111,8 +113,13 @@ class Layer:
         dtype=None,
         name=None,
         input_shape=None,
+        input_dim=None,
         n_threads=None,
     ):
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError("Pass either `input_shape` or `input_dim`, not both.")
+            input_shape = (input_dim,)
         if name is None:
             name = unique_name(to_snake_case(type(self).__name__))
         elif not isinstance(name, str) or not name:
@@ -151,7 +158,11 @@ class Layer:
         """
         shape = tuple(int(d) for d in shape)
         value = initializer(shape, dtype=self.dtype)
-        value = np.array(value, dtype=self.dtype, order="C", copy=True)
+        # densekit initializers return a fresh array: keep it (a copy would cost a full
+        # pass over a possibly huge kernel). Other callables may hand out an array they
+        # still own, so theirs is copied.
+        fresh = isinstance(initializer, initializers.Initializer)
+        value = np.array(value, dtype=self.dtype, order="C", copy=None if fresh else True)
         if value.shape != shape:
             raise ValueError(
                 f"The initializer of weight '{name}' of layer '{self.name}' returned "

@@ -169,10 +169,6 @@ class Sequential:
                     f"{self._layers[0].batch_shape}. You cannot build it "
                     f"with input_shape {input_shape}"
                 )
-        else:
-            self._layers.insert(
-                0, InputLayer(batch_shape=input_shape, dtype=self._layers[0].dtype)
-            )
         shape = input_shape
         for layer in self.layers:
             if layer.built:
@@ -180,6 +176,11 @@ class Sequential:
             else:
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
+        if not isinstance(self._layers[0], InputLayer):
+            # Only once every layer accepted the shape, so a failed build leaves no trace.
+            self._layers.insert(
+                0, InputLayer(batch_shape=input_shape, dtype=self._layers[0].dtype)
+            )
         self.built = True
 
     # --------------------------------------------------------------- compute

@@ -51,6 +51,23 @@
             acc[j] = acc[j] + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3;                      \
         }                                                                                 \
     }                                                                                     \
+    /* The same for eight rows: acc[j] += x0[j]^2 + ... + x7[j]^2, left to right. */      \
+    DK_CLONES static void dk_add_sq8_##S(double *restrict acc, const T *restrict x,       \
+                                         ptrdiff_t stride, ptrdiff_t n)                   \
+    {                                                                                     \
+        const T *restrict x1 = x + stride, *restrict x2 = x + 2 * stride;                 \
+        const T *restrict x3 = x + 3 * stride, *restrict x4 = x + 4 * stride;             \
+        const T *restrict x5 = x + 5 * stride, *restrict x6 = x + 6 * stride;             \
+        const T *restrict x7 = x + 7 * stride;                                            \
+        for (ptrdiff_t j = 0; j < n; j++) {                                               \
+            double v0 = (double)x[j], v1 = (double)x1[j];                                 \
+            double v2 = (double)x2[j], v3 = (double)x3[j];                                \
+            double v4 = (double)x4[j], v5 = (double)x5[j];                                \
+            double v6 = (double)x6[j], v7 = (double)x7[j];                                \
+            acc[j] = acc[j] + v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3 + v4 * v4 + v5 * v5   \
+                     + v6 * v6 + v7 * v7;                                                 \
+        }                                                                                 \
+    }                                                                                     \
     /* sum(|x|) into *s1 and/or sum(x^2) into *s2, DK_LANES lanes each. */                \
     DK_CLONES static void dk_sums_##S(const T *restrict x, ptrdiff_t n, int want_abs,     \
                                       int want_sq, double *s1, double *s2)                \
