@@ -166,10 +166,16 @@ def test_dask_random_generator_generate_sum(benchmark, dask_client):
     benchmark.pedantic(lambda: x.sum().compute(), rounds=3, iterations=1)
 
 
-def test_dask_ones_generate_sum_floor(benchmark, dask_client):
+def test_dask_fill_ones_sum_floor(benchmark, dask_client):
     import dask.array as da
 
-    x = da.ones((DASK_SIDE, DASK_SIDE), dtype=np.float32, chunks=_dask_chunks(DASK_SIDE))
+    # Chunks really written (np.ones per task), then summed: scheduling, page faults and
+    # the sum without any sampling. (da.ones would broadcast one value, writing nothing.)
+    x = da.map_blocks(lambda block_info=None: np.ones(block_info[None]["chunk-shape"],
+                                                      np.float32),
+                      chunks=da.core.normalize_chunks(_dask_chunks(DASK_SIDE),
+                                                      (DASK_SIDE, DASK_SIDE)),
+                      dtype=np.float32, meta=np.empty((0, 0), np.float32))
     benchmark.group = f"dask: ({DASK_SIDE}, {DASK_SIDE}) float32 generated on 2 workers, summed"
     benchmark.pedantic(lambda: x.sum().compute(), rounds=3, iterations=1)
 

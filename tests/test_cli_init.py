@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -117,6 +118,24 @@ def test_bad_output_paths(tmp_path, capsys, target, message):
         target = "d.npy"
     status, _, err = _run(capsys, "ones", "--shape", 4, "-o", tmp_path / target)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_seed_used_is_printed(tmp_path, capsys):
+    status, out, _ = _run(capsys, "RandomNormal", "--shape", 5, "-o", tmp_path / "w.npy",
+                          "--no-progress")
+    assert status == 0 and "RandomNormal(seed=" in out
+    seed = int(out.split("RandomNormal(seed=")[1].split(")")[0])
+    _same_bits(np.load(tmp_path / "w.npy"), initializers.RandomNormal(seed=seed)((5,)))
+
+
+def test_full_disk_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=10))
+    status, _, err = _run(capsys, "ones", "--shape", 100, 100, "-o", tmp_path / "w.npy")
+    assert status == 1
+    assert err.startswith("densekit init: error: No space left on device")
+    assert len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
 
 
 def test_console_entry_point(tmp_path):

@@ -2,6 +2,9 @@
 
 import logging
 import pickle
+import subprocess
+import sys
+import threading
 
 import dask
 import dask.array as da
@@ -40,6 +43,14 @@ def test_compute_equals_the_whole_tensor(shape, chunks):
     assert x.shape == shape and x.dtype == np.float32
     with dask.config.set(scheduler="threads"):
         _same_bits(x.compute(), init(shape))
+
+
+def test_n_threads_does_not_change_the_values(n_threads):
+    init = initializers.RandomNormal(seed=6)
+    x = from_initializer(init, (300, 200), (128, 64), n_threads=n_threads)
+    _same_bits(x.compute(scheduler="threads"), init((300, 200)))
+    with pytest.raises(ValueError, match="Argument `n_threads`"):
+        from_initializer(init, (3, 3), 2, n_threads=0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
@@ -115,7 +126,7 @@ def test_initializer_by_name_and_errors():
 
     class Local(initializers.Initializer):
         def __init__(self):
-            self.fn = lambda: None  # a lambda does not pickle
+            self.lock = threading.Lock()  # a lock pickles with neither pickle nor cloudpickle
 
         def __call__(self, shape, dtype=None, **kwargs):
             return np.zeros(shape, dtype or np.float32)
@@ -163,3 +174,11 @@ def test_distributed_local_cluster():
     _same_bits(got, init(shape))
     _same_bits(got16, init(shape, BF16))
     _same_bits(gotz, unseeded((300, 200)))
+
+
+def test_missing_dask_names_the_extra():
+    code = ("import sys; sys.modules['dask'] = None; sys.modules['dask.array'] = None\n"
+            "try:\n    import densekit.dask\nexcept ImportError as e:\n    print(e)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert "pip install 'densekit[dask]'" in res.stdout, res.stderr

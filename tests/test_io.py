@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from densekit import initializers
-from densekit.io import DEFAULT_H5_DATASET, _block_plan, initialize_file
+from densekit.io import DEFAULT_H5_DATASET, _block_plan, _h5_chunks, initialize_file
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = ["float32", "float64", "float16", "bfloat16"]
@@ -79,6 +80,18 @@ def test_block_plan_covers_the_tensor_in_order(shape, chunk):
         seen[start:start + count] += 1
         pos += count
     assert (seen == 1).all()
+
+
+@pytest.mark.parametrize("shape, itemsize, expected", [
+    ((2, 300, 500), 4, ((1, 300, 500), 0)),
+    ((4096, 4096), 4, ((64, 4096), 0)),
+    ((3, 1024, 1024), 2, ((1, 512, 1024), 1)),
+    ((10**6,), 8, ((131072,), 0)),
+    ((), 4, (None, None)),
+    ((5, 0), 4, (None, None)),
+])
+def test_h5_chunks_are_about_one_mib(shape, itemsize, expected):
+    assert _h5_chunks(shape, itemsize) == expected
 
 
 def test_block_plan_aligns_rows_to_hdf5_chunks():
@@ -154,6 +167,13 @@ def test_unseeded_initializer_is_written_with_its_own_seed(tmp_path):
     init = initializers.RandomNormal()  # draws its seed once, at construction
     initialize_file(tmp_path / "u.npy", (20, 20), init, chunk_bytes=100, progress=False)
     _same_bits(np.load(tmp_path / "u.npy"), init((20, 20)))
+
+
+def test_file_mode_follows_the_umask(tmp_path):
+    initialize_file(tmp_path / "w.npy", (3,), initializers.Ones(), progress=False)
+    np.save(tmp_path / "ref.npy", np.ones(3))
+    assert stat.S_IMODE(os.stat(tmp_path / "w.npy").st_mode) == stat.S_IMODE(
+        os.stat(tmp_path / "ref.npy").st_mode)
 
 
 def test_fsync_and_overwrite(tmp_path):
@@ -440,3 +460,10 @@ def test_bounded_anonymous_memory_512mib(tmp_path):
 @pytest.mark.slow
 def test_bounded_anonymous_memory_2gib(tmp_path):
     _measure_anon(tmp_path, 2.0)
+
+
+def test_missing_h5py_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match=r"densekit\[h5\]"):
+        initialize_file(tmp_path / "w.h5", (3,), initializers.Ones(), progress=False)
+    assert os.listdir(tmp_path) == []

@@ -4,6 +4,8 @@ CI installs the CPU build of torch (.ci/run), so these run there.
 """
 
 import math
+import subprocess
+import sys
 import warnings
 
 import ml_dtypes
@@ -213,6 +215,14 @@ def test_trunc_normal_matches_torch(kwargs, path):
         _same_bits(ours, initializers.TruncatedNormal(mean, std, seed=0)(shape))
 
 
+@pytest.mark.parametrize("a, b", [(10.0, 12.0), (-12.0, -10.0), (-30.0, -29.5)])
+def test_trunc_normal_far_tails_are_exact(a, b):
+    # torch's float32 inverse CDF collapses here; densekit samples the left tail in float64.
+    x = _values(dt.trunc_normal_(torch.empty(100_000, dtype=torch.float64), a=a, b=b, seed=1))
+    assert x.min() >= a and x.max() <= b
+    assert stats.kstest(x, stats.truncnorm(a, b).cdf).pvalue > KS_FLOOR
+
+
 def test_trunc_normal_half_precision_and_errors():
     t = dt.trunc_normal_(torch.empty(300, 400, dtype=torch.bfloat16), std=0.02, seed=4)
     x = _values(t)
@@ -221,6 +231,8 @@ def test_trunc_normal_half_precision_and_errors():
         dt.trunc_normal_(torch.empty(3), a=1.0, b=1.0)
     with pytest.raises(ValueError, match="std"):
         dt.trunc_normal_(torch.empty(3), std=0.0)
+    with pytest.raises(ValueError, match="too far in the tail"):
+        dt.trunc_normal_(torch.empty(3), a=50.0, b=51.0)
 
 
 def test_orthogonal_matches_torch_semantics():
@@ -287,3 +299,11 @@ def test_torch_style_errors():
         dt.kaiming_normal_(torch.empty(5, 5, dtype=torch.int64))
     # Zero-element tensors are a no-op, as in torch.
     assert dt.kaiming_normal_(torch.empty(0, 5)).shape == (0, 5)
+
+
+def test_missing_torch_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import densekit.torch\nexcept ImportError as e:\n    print(e)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert "pip install 'densekit[torch]'" in res.stdout, res.stderr

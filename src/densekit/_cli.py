@@ -206,12 +206,13 @@ def _build_initializer(name, seed, config_text):
 
 
 def _one_line(exc):
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    # OSError(errno, message) prints as "[Errno N] message": keep the message.
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _cmd_init(args):
-    import errno
     import math
     import time
 
@@ -236,12 +237,16 @@ def _cmd_init(args):
         return _init_error(_one_line(exc))
     except OSError as exc:
         # A failure of the device (full disk, I/O error), not of the arguments.
-        return _init_error(_one_line(exc) if exc.errno != errno.ENOSPC else str(exc), 1)
+        return _init_error(_one_line(exc), 1)
     seconds = time.perf_counter() - start
     n = math.prod(shape)
     nbytes = n * io._resolve_dtype(args.dtype).itemsize
+    # The seed actually used, so that a run without --seed can be repeated.
+    seed = getattr(initializer, "seed", None)
     print(
-        f"wrote {written}: shape {shape}, {args.dtype}, {nbytes / 1e9:.3f} GB in {seconds:.2f} s "
+        f"wrote {written}: {type(initializer).__name__}"
+        + (f"(seed={seed})" if isinstance(seed, int) else "")
+        + f", shape {shape}, {args.dtype}, {nbytes / 1e9:.3f} GB in {seconds:.2f} s "
         f"({nbytes / 1e9 / max(seconds, 1e-9):.2f} GB/s, {n / max(seconds, 1e-9):.3g} elements/s)"
     )
     return 0

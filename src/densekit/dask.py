@@ -10,16 +10,19 @@ for bit, whatever the chunking and wherever each chunk is computed.
 Needs the ``dask`` extra: ``pip install 'densekit[dask]'``.
 """
 
-import pickle
-
 import numpy as np
 
+from densekit._threads import effective_n_threads
 from densekit._validation import check_shape
 from densekit.io import _dtype_name, _resolve_dtype, _resolve_initializer
 
 try:
     import dask.array as _da
     from dask.base import tokenize as _tokenize
+    try:
+        from cloudpickle import dumps as _dumps
+    except ImportError:  # pragma: no cover - cloudpickle comes with dask
+        from pickle import dumps as _dumps
 except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError(
         "densekit.dask needs dask: pip install 'densekit[dask]' "
@@ -29,17 +32,18 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 __all__ = ["from_initializer"]
 
 
-def _block_task(initializer, shape, out_dtype, block_info=None):
+def _block_task(initializer, shape, out_dtype, n_threads, block_info=None):
     """Generate one chunk: the block of the whole tensor at this chunk's location."""
     info = block_info[None]
     index = tuple(slice(lo, hi) for lo, hi in info["array-location"])
     dtype = _resolve_dtype(out_dtype)
     if not index:
-        return initializer(shape, dtype)
-    return initializer.block(shape, index, dtype)
+        return initializer(shape, dtype, n_threads=n_threads)
+    return initializer.block(shape, index, dtype, n_threads=n_threads)
 
 
-def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, name=None):
+def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, n_threads=None,
+                     name=None):
     """A lazy dask array equal to ``initializer(shape, dtype)``, generated chunk by chunk.
 
     Parameters
@@ -55,6 +59,10 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, name
         Any chunk specification :func:`dask.array.from_array` accepts.
     dtype : {"float32", "float64", "float16", "bfloat16"}, default "float32"
         Element type.
+    n_threads : int or None
+        Threads of the sampling kernel in each task. None: the worker's
+        :func:`densekit.get_num_threads` (``dask.distributed`` workers run with
+        ``OMP_NUM_THREADS=1`` by default, one task per worker thread).
     name : str or None
         Dask key prefix; by default derived from the initializer, shape, chunks
         and dtype, so equal inputs give equal keys.
@@ -77,8 +85,6 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, name
     ``from_initializer(...).store(target)`` with any array-like target that
     supports slice assignment (an ``np.memmap``, an h5py dataset, a zarr array);
     chunks are generated and written in parallel and never all held at once.
-    Each chunk runs the kernel on ``densekit.get_num_threads()`` threads of its
-    worker; with several threads per worker set ``OMP_NUM_THREADS`` accordingly.
 
     Examples
     --------
@@ -93,8 +99,11 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, name
     init = _resolve_initializer(initializer)
     shape = check_shape(shape)
     dtype = _resolve_dtype(dtype)
+    if n_threads is not None:
+        effective_n_threads(n_threads)  # validate now, resolve on the worker
     try:
-        payload = pickle.dumps(init)
+        # cloudpickle (a dask dependency) is what distributed sends tasks with.
+        payload = _dumps(init)
     except Exception as exc:
         raise TypeError(
             f"Argument `initializer` must be picklable to be sent to dask workers: "
@@ -103,7 +112,7 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, name
     chunks = _da.core.normalize_chunks(chunks, shape, dtype=dtype)
     if name is None:
         name = "densekit-" + type(init).__name__.lower() + "-" + _tokenize(
-            payload, shape, chunks, str(dtype)
+            payload, shape, chunks, str(dtype), n_threads
         )
     return _da.map_blocks(
         _block_task,
@@ -111,6 +120,7 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, name
         shape=shape,
         # The dtype travels as a name: ml_dtypes' bfloat16 is rebuilt on the worker.
         out_dtype=_dtype_name(dtype),
+        n_threads=n_threads,
         dtype=dtype,
         chunks=chunks,
         meta=np.empty((0,) * len(shape), dtype=dtype),

@@ -8,6 +8,7 @@ the file holds exactly ``initializer(shape)``, bit for bit.
 """
 
 import errno
+import itertools
 import math
 import operator
 import os
@@ -142,14 +143,14 @@ def _block_plan(shape, itemsize, chunk_bytes, align_rows=1):
 
 
 def _h5_chunks(shape, itemsize):
-    """HDF5 chunk shape of about 1 MiB: full trailing axes, then a run, then 1s."""
-    ndim = len(shape)
-    if ndim == 0 or math.prod(shape) == 0:
-        return None
+    """HDF5 chunk shape of about 1 MiB (full trailing axes, a run on one axis, then 1s),
+    and that axis; None for an empty or 0-d dataset (stored contiguous)."""
+    if not shape or math.prod(shape) == 0:
+        return None, None
     per_chunk = max(1, _H5_CHUNK_BYTES // itemsize)
     k = _split_axis(shape, per_chunk)
     rows = max(1, min(shape[k], per_chunk // math.prod(shape[k + 1:])))
-    return (1,) * k + (rows,) + tuple(shape[k + 1:])
+    return (1,) * k + (rows,) + tuple(shape[k + 1:]), k
 
 
 # --------------------------------------------------------------------------------------
@@ -271,6 +272,12 @@ def _no_space(file_path, needed, directory, cause=None):
 # --------------------------------------------------------------------------------------
 # Writers: each takes (block start, count, index, filled buffer) and stores it
 # --------------------------------------------------------------------------------------
+def _umask():
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it back at once
+    os.umask(mask)
+    return mask
+
+
 def _pwrite_all(fd, view, offset):
     while view:
         written = os.pwrite(fd, view, offset)
@@ -347,12 +354,11 @@ class _H5Writer:
             tid = h5py.h5t.py_create(dtype)
             self._mem_view = None
         self._tid = tid
-        chunks = _h5_chunks(shape, dtype.itemsize)
+        chunks, self._chunk_axis = _h5_chunks(shape, dtype.itemsize)
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         if chunks is not None:
             dcpl.set_chunk(chunks)
-            k = next((i for i, c in enumerate(chunks) if c != 1), len(chunks) - 1)
-            self._chunk_axis, self._chunk_rows = k, chunks[k]
+            self._chunk_rows = chunks[self._chunk_axis]
         dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
         space = h5py.h5s.create_simple(tuple(shape)) if shape else h5py.h5s.create(h5py.h5s.SCALAR)
         parent, _, leaf = dataset.rpartition("/")
@@ -363,7 +369,7 @@ class _H5Writer:
 
     def align_for(self, plan_axis):
         """Rows per write step must be a multiple of the HDF5 chunk rows on that axis."""
-        if getattr(self, "_chunk_axis", None) == plan_axis:
+        if self._chunk_axis == plan_axis:
             return self._chunk_rows
         return 1
 
@@ -526,7 +532,11 @@ def initialize_file(
 
     base = os.path.basename(file_path)
     fd, tmp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".partial", dir=directory)
-    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); give it the mode open() would (umask).
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     writer = None
     pool = None
     bar = None
@@ -545,13 +555,19 @@ def initialize_file(
                 raise _no_space(file_path, writer.nbytes, directory) from exc
             raise
 
-        plan = list(_block_plan(shape, dtype.itemsize, chunk_bytes, align))
-        largest = max((count for _, _, count, _ in plan), default=0)
-        buffers = [np.empty(largest, dtype=dtype) for _ in range(min(2, len(plan)))]
+        total = math.prod(shape)
+        # The plan is consumed lazily (a tiny chunk on a huge tensor is many blocks);
+        # its first block is the largest, which sizes the two reusable buffers.
+        plan = _block_plan(shape, dtype.itemsize, chunk_bytes, align)
+        first = next(plan, None)
+        if first is not None:
+            plan = itertools.chain([first], plan)
+        largest = first[2] if first is not None else 0
+        whole = largest == total
+        buffers = [np.empty(largest, dtype=dtype) for _ in range(1 if whole else 2)]
         bar = _make_progress(progress, data_bytes, f"densekit {os.path.basename(file_path)}")
         # One writer thread: the kernel fills one buffer while the other is written.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
-        whole = len(plan) == 1 and plan[0][2] == math.prod(shape)
         for step, (index, start, count, block_shape) in enumerate(plan):
             slot = step % 2
             if len(pending) == 2:

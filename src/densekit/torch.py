@@ -247,7 +247,8 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, n_threads=N
 
 
 def _norm_cdf(x):
-    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    # erfc keeps full relative precision in the left tail (down to about x = -38).
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 # Each rejection round redraws the rejected elements from a fresh stream whose seed
@@ -330,13 +331,23 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         else:
             from scipy.special import ndtri
 
+            # Work in the left tail, where the CDF is precise: an interval right of the
+            # mean is mirrored, sampled, and mirrored back.
+            flip = alpha > 0
+            if flip:
+                alpha, beta = -beta, -alpha
             lo, hi = _norm_cdf(alpha), _norm_cdf(beta)
+            if not hi > lo:
+                raise ValueError(
+                    f"Arguments `a` and `b` lie too far in the tail of N({mean}, {std}**2) "
+                    f"to sample (more than ~38 std away). Received: a={a}, b={b}"
+                )
             # float64 draws, so the inverse CDF keeps its precision far in the tails.
             u = inits.RandomUniform(minval=lo, maxval=hi, seed=seed)(
                 (flat.size,), "float64", n_threads=n_threads
             )
             z = ndtri(u, out=u)
-            z *= std
+            z *= -std if flip else std
             z += mean
             np.clip(z, a, b, out=z)
             flat[...] = z.astype(arr.dtype)

@@ -22,9 +22,13 @@ Bits to floats
 - normal: Box-Muller on one block. float32: lanes 0 and 1 come from words (0, 1), lanes 2 and 3
   from words (2, 3): ``u1 = ((w0 >> 8) + 1) * 2**-24`` in (0, 1] (log never sees 0),
   ``u2 = (w1 >> 8) * 2**-24``, ``r = sqrt(-2 log u1)``, lane 0 = ``r cos(2 pi u2)``,
-  lane 1 = ``r sin(2 pi u2)``. float64: the same with the two 64-bit words and 53 bits.
-  log and sincos are our own polynomials (float32: abs error ~1e-7; float64: ~1e-16), evaluated
-  in a fixed order. The output is ``a + b * z``.
+  lane 1 = ``r sin(2 pi u2)`` (lanes 2, 3 likewise). float64: one pair per block,
+  ``u1 = ((lane0 >> 11) + 1) * 2**-53``, ``u2 = (lane1 >> 11) * 2**-53``, lane 0 = ``r cos``,
+  lane 1 = ``r sin``. log is ``e ln 2 + 2 atanh((f - 1) / (f + 1))`` with ``f`` in
+  [sqrt(1/2), sqrt(2)) and the atanh series (to s**9 in float32, s**21 in float64); sincos of
+  ``2 pi u`` reduces to an octant and uses Taylor polynomials on [0, pi/4] (float32 abs error
+  ~1e-7, float64 ~1e-16), every operation in a fixed order, in the stream's precision (the
+  exact formulas are in src/sampling_math.h). The output is ``a + b * z``.
 - truncated normal: ``z`` as above at attempt 0; while ``|z| > 2`` the element is recomputed from
   the block of the same index at attempt 1, 2, ... (rejection, never clipping, no limit).
 - float16 / bfloat16 outputs: the float32 value rounded to nearest even as it is written.
