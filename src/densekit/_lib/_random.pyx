@@ -159,16 +159,30 @@ def fill(int kind, out, uint64_t seed, int64_t start, int64_t row_stride,
         n_rows = 1
     cdef int64_t per_row = (row_len + DK_CHUNK - 1) // DK_CHUNK
     cdef int64_t n_work = n_rows * per_row
-    cdef int64_t w, r, c0, n
+    cdef int64_t w
     with nogil:
-        for w in prange(n_work, schedule='static', num_threads=n_threads):
-            r = w // per_row
-            c0 = (w - r * per_row) * DK_CHUNK
-            n = row_len - c0
-            if n > DK_CHUNK:
-                n = DK_CHUNK
-            dk_fill_run(kind, out_type, seed, start + r * row_stride + c0, n,
-                        data + (r * row_len + c0) * esize, a, b, level)
+        if n_rows * row_len <= DK_CHUNK or n_threads == 1:
+            # Small blocks (block() calls) skip the thread team's start-up (tens of us).
+            for w in range(n_work):
+                _fill_item(w, per_row, row_len, row_stride, start, kind, out_type, seed,
+                           data, esize, a, b, level)
+        else:
+            for w in prange(n_work, schedule='static', num_threads=n_threads):
+                _fill_item(w, per_row, row_len, row_stride, start, kind, out_type, seed,
+                           data, esize, a, b, level)
+
+
+cdef inline void _fill_item(int64_t w, int64_t per_row, int64_t row_len, int64_t row_stride,
+                            int64_t start, int kind, int out_type, uint64_t seed, char *data,
+                            int64_t esize, double a, double b, int level) noexcept nogil:
+    """Work item w: chunk (w % per_row) of row (w // per_row)."""
+    cdef int64_t r = w // per_row
+    cdef int64_t c0 = (w - r * per_row) * DK_CHUNK
+    cdef int64_t n = row_len - c0
+    if n > DK_CHUNK:
+        n = DK_CHUNK
+    dk_fill_run(kind, out_type, seed, start + r * row_stride + c0, n,
+                data + (r * row_len + c0) * esize, a, b, level)
 
 
 def fill_constant(out, double value, int n_threads, int half=0):
@@ -183,11 +197,14 @@ def fill_constant(out, double value, int n_threads, int half=0):
     cdef int64_t n_work = (total + DK_CHUNK - 1) // DK_CHUNK
     cdef int64_t w, n
     with nogil:
-        for w in prange(n_work, schedule='static', num_threads=n_threads):
-            n = total - w * DK_CHUNK
-            if n > DK_CHUNK:
-                n = DK_CHUNK
-            dk_fill_constant_run(out_type, n, data + w * DK_CHUNK * esize, value)
+        if total <= DK_CHUNK or n_threads == 1:
+            dk_fill_constant_run(out_type, total, data, value)
+        else:
+            for w in prange(n_work, schedule='static', num_threads=n_threads):
+                n = total - w * DK_CHUNK
+                if n > DK_CHUNK:
+                    n = DK_CHUNK
+                dk_fill_constant_run(out_type, n, data + w * DK_CHUNK * esize, value)
 
 
 def philox4x32_10(counter, key):
