@@ -6,6 +6,7 @@ a config dict, a callable); ``serialize`` / ``deserialize`` round-trip names.
 
 import types
 
+from densekit._registry import Registry
 from densekit.activations.activations import (
     celu,
     elu,
@@ -116,14 +117,17 @@ ALL_OBJECTS = {
     sparsemax,
 }
 
-ALL_OBJECTS_DICT = {fn.__name__: fn for fn in ALL_OBJECTS}
-# Keras' extra names; they are the same function objects as silu / hard_silu.
-ALL_OBJECTS_DICT["swish"] = swish
-ALL_OBJECTS_DICT["hard_swish"] = hard_swish
-
-
-def _unknown(identifier):
-    return ValueError(f"Could not interpret activation function identifier: {identifier}")
+# Keras' extra names are the same function objects as silu / hard_silu. The
+# names are already snake_case; get(None) is linear and a class is not called.
+_REGISTRY = Registry(
+    "activation function",
+    "densekit.activations",
+    ALL_OBJECTS,
+    {"swish": swish, "hard_swish": hard_swish},
+    default=linear,
+    instantiate=False,
+)
+ALL_OBJECTS_DICT = _REGISTRY.objects_dict
 
 
 def serialize(activation):
@@ -179,20 +183,20 @@ def deserialize(config, custom_objects=None):
     name = config
     if isinstance(config, dict):
         if "config" not in config:
-            raise _unknown(config)
+            raise _REGISTRY.error(config)
         name = config["config"]
         if isinstance(name, dict):  # {"class_name": ..., "config": {...}} of an object
-            raise _unknown(config)
+            raise _REGISTRY.error(config)
         for key in (config.get("registered_name"), name):
             if isinstance(key, str) and key in custom_objects:
                 return custom_objects[key]
     if not isinstance(name, str):
-        raise _unknown(config)
+        raise _REGISTRY.error(config)
     if name in custom_objects:
         return custom_objects[name]
     if name in ALL_OBJECTS_DICT:
         return ALL_OBJECTS_DICT[name]
-    raise _unknown(config)
+    raise _REGISTRY.error(config)
 
 
 def get(identifier):
@@ -222,14 +226,4 @@ def get(identifier):
     >>> activations.get(None) is activations.linear
     True
     """
-    if identifier is None:
-        return linear
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj
-    raise _unknown(identifier)
+    return _REGISTRY.get(identifier, deserialize)

@@ -5,9 +5,7 @@ name (``"max_norm"``), a serialized dict, a class (instantiated with defaults) o
 any callable.
 """
 
-import inspect
-import re
-
+from densekit._registry import Registry
 from densekit.constraints.constraints import (
     Constraint,
     MaxNorm,
@@ -33,20 +31,9 @@ __all__ = [
     "unit_norm",
 ]
 
-_MODULE = "densekit.constraints"
-_FAMILY = "constraint"
-
-
-def _to_snake_case(name):
-    """Keras' naming rule: "MaxNorm" -> "max_norm", "L1L2" -> "l1l2"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 ALL_OBJECTS = {Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm}
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({_to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
+_REGISTRY = Registry("constraint", "densekit.constraints", ALL_OBJECTS)
+ALL_OBJECTS_DICT = _REGISTRY.objects_dict
 
 max_norm = MaxNorm
 min_max_norm = MinMaxNorm
@@ -63,25 +50,7 @@ def serialize(constraint):
     >>> constraints.serialize(constraints.MaxNorm(3))
     {'module': 'densekit.constraints', 'class_name': 'MaxNorm', 'config': {'max_value': 3, 'axis': 0}, 'registered_name': None}
     """
-    if constraint is None:
-        return None
-    if not hasattr(constraint, "get_config"):
-        raise TypeError(
-            "Argument `constraint` must be a Constraint (an object with get_config). "
-            f"Received: constraint={constraint!r}"
-        )
-    return {
-        "module": _MODULE,
-        "class_name": type(constraint).__name__,
-        "config": constraint.get_config(),
-        "registered_name": None,
-    }
-
-
-def _lookup(name, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    return ALL_OBJECTS_DICT.get(name)
+    return _REGISTRY.serialize(constraint)
 
 
 def deserialize(config, custom_objects=None):
@@ -95,17 +64,7 @@ def deserialize(config, custom_objects=None):
     custom_objects : dict, optional
         Extra name -> class mapping, searched first.
     """
-    if isinstance(config, str):
-        cls = _lookup(config, custom_objects)
-        if cls is None:
-            raise ValueError(f"Could not interpret {_FAMILY} identifier: {config}")
-        return cls() if inspect.isclass(cls) else cls
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret {_FAMILY} identifier: {config}")
-    cls = _lookup(config["class_name"], custom_objects)
-    if cls is None:
-        raise ValueError(f"Could not interpret {_FAMILY} identifier: {config}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -128,14 +87,4 @@ def get(identifier):
     >>> constraints.get("max_norm").get_config()
     {'max_value': 2, 'axis': 0}
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if inspect.isclass(obj) else obj
-    raise ValueError(f"Could not interpret {_FAMILY} identifier: {identifier}")
+    return _REGISTRY.get(identifier)

@@ -7,9 +7,7 @@ n_threads=None)`` and has ``init.block(shape, index, ...)``, which returns
 exactly ``init(shape)[index]`` while computing only that block.
 """
 
-import inspect
-import re
-
+from densekit._registry import Registry
 from densekit.initializers._layout import compute_fans
 from densekit.initializers.constant_initializers import Constant, Identity, Ones, Zeros
 from densekit.initializers.initializer import Initializer
@@ -69,14 +67,12 @@ ALL_OBJECTS = {
 }
 
 
-def _to_snake_case(name):
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({_to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
-ALL_OBJECTS_DICT.update(
+# Keras' extra names; a class outside ALL_OBJECTS serializes under its own
+# module and name, as Keras records it.
+_REGISTRY = Registry(
+    "initializer",
+    "densekit.initializers",
+    ALL_OBJECTS,
     {
         "uniform": RandomUniform,
         "normal": RandomNormal,
@@ -84,10 +80,10 @@ ALL_OBJECTS_DICT.update(
         "zero": Zeros,
         "IdentityInitializer": Identity,
         "OrthogonalInitializer": Orthogonal,
-    }
+    },
+    name_custom_classes=True,
 )
-
-_MODULE = "densekit.initializers"
+ALL_OBJECTS_DICT = _REGISTRY.objects_dict
 
 __all__ = [
     "ALL_OBJECTS",
@@ -154,28 +150,15 @@ def serialize(initializer):
     {'module': 'densekit.initializers', 'class_name': 'HeNormal', 'config': {'seed': 3}, \
 'registered_name': None}
     """
-    if initializer is None:
-        return None
-    if isinstance(initializer, str):
+    # Unlike constraints and regularizers: a name passes through, and no
+    # get_config is a ValueError.
+    if initializer is None or isinstance(initializer, str):
         return initializer
-    cls = type(initializer)
     if not hasattr(initializer, "get_config"):
         raise ValueError(
             f"Cannot serialize {initializer!r}: it has no `get_config()` method."
         )
-    builtin = cls in ALL_OBJECTS
-    return {
-        "module": _MODULE if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": initializer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
-
-
-def _lookup(name, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    return ALL_OBJECTS_DICT.get(name)
+    return _REGISTRY.to_dict(initializer)
 
 
 def deserialize(config, custom_objects=None):
@@ -198,22 +181,22 @@ def deserialize(config, custom_objects=None):
     ValueError
         If the name is unknown ("Could not interpret initializer identifier: ...").
     """
+    # Stricter than the shared Registry.deserialize: None passes through, a
+    # name is always called, `registered_name` is tried before `class_name`,
+    # and "config" must be a dict.
     if config is None:
         return None
     if isinstance(config, str):
-        cls = _lookup(config, custom_objects)
-        if cls is None:
-            raise ValueError(f"Could not interpret initializer identifier: {config}")
-        return cls()
+        return _REGISTRY.require(config, custom_objects, config)()
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise ValueError(f"Could not interpret initializer identifier: {config}")
+        raise _REGISTRY.error(config)
     name = config.get("registered_name") or config["class_name"]
-    cls = _lookup(name, custom_objects) or _lookup(config["class_name"], custom_objects)
-    if cls is None:
-        raise ValueError(f"Could not interpret initializer identifier: {config}")
+    cls = _REGISTRY.lookup(name, custom_objects) or _REGISTRY.require(
+        config["class_name"], custom_objects, config
+    )
     inner = config.get("config") or {}
     if not isinstance(inner, dict):
-        raise ValueError(f"Could not interpret initializer identifier: {config}")
+        raise _REGISTRY.error(config)
     return cls.from_config(inner)
 
 
@@ -246,12 +229,4 @@ def get(identifier):
     >>> initializers.get({"class_name": "RandomUniform", "config": {"seed": 1}})
     RandomUniform(minval=-0.05, maxval=0.05, seed=1)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (dict, str)):
-        return deserialize(identifier)
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier}")
+    return _REGISTRY.get(identifier, deserialize)
