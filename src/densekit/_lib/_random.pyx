@@ -22,9 +22,13 @@ Bits to floats
 - normal: Box-Muller on one block. float32: lanes 0 and 1 come from words (0, 1), lanes 2 and 3
   from words (2, 3): ``u1 = ((w0 >> 8) + 1) * 2**-24`` in (0, 1] (log never sees 0),
   ``u2 = (w1 >> 8) * 2**-24``, ``r = sqrt(-2 log u1)``, lane 0 = ``r cos(2 pi u2)``,
-  lane 1 = ``r sin(2 pi u2)``. float64: the same with the two 64-bit words and 53 bits.
-  log and sincos are our own polynomials (float32: abs error ~1e-7; float64: ~1e-16), evaluated
-  in a fixed order. The output is ``a + b * z``.
+  lane 1 = ``r sin(2 pi u2)`` (lanes 2, 3 likewise). float64: one pair per block,
+  ``u1 = ((lane0 >> 11) + 1) * 2**-53``, ``u2 = (lane1 >> 11) * 2**-53``, lane 0 = ``r cos``,
+  lane 1 = ``r sin``. log is ``e ln 2 + 2 atanh((f - 1) / (f + 1))`` with ``f`` in
+  [sqrt(1/2), sqrt(2)) and the atanh series (to s**9 in float32, s**21 in float64); sincos of
+  ``2 pi u`` reduces to an octant and uses Taylor polynomials on [0, pi/4] (float32 abs error
+  ~1e-7, float64 ~1e-16), every operation in a fixed order, in the stream's precision (the
+  exact formulas are in src/sampling_math.h). The output is ``a + b * z``.
 - truncated normal: ``z`` as above at attempt 0; while ``|z| > 2`` the element is recomputed from
   the block of the same index at attempt 1, 2, ... (rejection, never clipping, no limit).
 - float16 / bfloat16 outputs: the float32 value rounded to nearest even as it is written.
@@ -155,16 +159,30 @@ def fill(int kind, out, uint64_t seed, int64_t start, int64_t row_stride,
         n_rows = 1
     cdef int64_t per_row = (row_len + DK_CHUNK - 1) // DK_CHUNK
     cdef int64_t n_work = n_rows * per_row
-    cdef int64_t w, r, c0, n
+    cdef int64_t w
     with nogil:
-        for w in prange(n_work, schedule='static', num_threads=n_threads):
-            r = w // per_row
-            c0 = (w - r * per_row) * DK_CHUNK
-            n = row_len - c0
-            if n > DK_CHUNK:
-                n = DK_CHUNK
-            dk_fill_run(kind, out_type, seed, start + r * row_stride + c0, n,
-                        data + (r * row_len + c0) * esize, a, b, level)
+        if n_rows * row_len <= DK_CHUNK or n_threads == 1:
+            # Small blocks (block() calls) skip the thread team's start-up (tens of us).
+            for w in range(n_work):
+                _fill_item(w, per_row, row_len, row_stride, start, kind, out_type, seed,
+                           data, esize, a, b, level)
+        else:
+            for w in prange(n_work, schedule='static', num_threads=n_threads):
+                _fill_item(w, per_row, row_len, row_stride, start, kind, out_type, seed,
+                           data, esize, a, b, level)
+
+
+cdef inline void _fill_item(int64_t w, int64_t per_row, int64_t row_len, int64_t row_stride,
+                            int64_t start, int kind, int out_type, uint64_t seed, char *data,
+                            int64_t esize, double a, double b, int level) noexcept nogil:
+    """Work item w: chunk (w % per_row) of row (w // per_row)."""
+    cdef int64_t r = w // per_row
+    cdef int64_t c0 = (w - r * per_row) * DK_CHUNK
+    cdef int64_t n = row_len - c0
+    if n > DK_CHUNK:
+        n = DK_CHUNK
+    dk_fill_run(kind, out_type, seed, start + r * row_stride + c0, n,
+                data + (r * row_len + c0) * esize, a, b, level)
 
 
 def fill_constant(out, double value, int n_threads, int half=0):
@@ -179,11 +197,14 @@ def fill_constant(out, double value, int n_threads, int half=0):
     cdef int64_t n_work = (total + DK_CHUNK - 1) // DK_CHUNK
     cdef int64_t w, n
     with nogil:
-        for w in prange(n_work, schedule='static', num_threads=n_threads):
-            n = total - w * DK_CHUNK
-            if n > DK_CHUNK:
-                n = DK_CHUNK
-            dk_fill_constant_run(out_type, n, data + w * DK_CHUNK * esize, value)
+        if total <= DK_CHUNK or n_threads == 1:
+            dk_fill_constant_run(out_type, total, data, value)
+        else:
+            for w in prange(n_work, schedule='static', num_threads=n_threads):
+                n = total - w * DK_CHUNK
+                if n > DK_CHUNK:
+                    n = DK_CHUNK
+                dk_fill_constant_run(out_type, n, data + w * DK_CHUNK * esize, value)
 
 
 def philox4x32_10(counter, key):
