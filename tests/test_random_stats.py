@@ -6,6 +6,13 @@ standard errors of the sample variance (from the fourth central moment), and exa
 bounds. Fans are checked on rank 1, 2 and 4 shapes with their expected values
 written out. `DENSEKIT_TEST_SEEDS=all` runs seeds 0..99 instead of [0, 42].
 
+That sweep makes about 600 independent KS tests (uniform, normal and truncated
+streams in float32 and float64; the scaled initializers reuse the same streams,
+and KS is scale invariant), so at the 1e-3 floor about 0.6 failures are expected
+by chance. Seen: seed 52, float64 truncated normal, p = 6.4e-4 at n = 1e5; the
+same stream gives p = 0.04 at n = 1e6 and 0.49 at n = 4e6 (a defect would make
+p fall with n). The slow test below checks the p-values' uniformity instead.
+
 16-bit outputs are the float32 values rounded (checked bit for bit in
 test_initializers.py). Their KS test spreads each value uniformly over its
 rounding cell (clipped to the support) with a fixed numpy generator, which makes

@@ -18,6 +18,7 @@ __all__ = [
     "BlockPlan",
     "compute_fans",
     "half_code",
+    "kernel_view",
     "plan_block",
     "resolve_dtype",
     "size_of",
@@ -166,13 +167,6 @@ class BlockPlan:
         self.lengths = lengths
         self.key = key  # the normalised numpy index: ints and slice(start, stop)
         self._runs = None
-
-    @property
-    def size(self):
-        n = 1
-        for length in self.lengths:
-            n *= length
-        return n
 
     def runs(self):
         """Return ``(n_rows, row_len, row_stride, starts)``.
