@@ -254,6 +254,9 @@ def test_cli_style_sigint_in_a_subprocess_leaves_no_file(tmp_path):
     # A real SIGINT while writing: the temporary file is removed.
     code = textwrap.dedent(f"""
         import os, signal, threading
+        # A shell that starts a job in the background ignores SIGINT for it, and Python
+        # keeps an inherited SIG_IGN: restore the handler that raises KeyboardInterrupt.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from densekit import initializers
         from densekit.io import initialize_file
         init = initializers.RandomNormal(seed=0)
