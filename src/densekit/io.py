@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -568,6 +569,19 @@ def initialize_file(
         bar = _make_progress(progress, data_bytes, f"densekit {os.path.basename(file_path)}")
         # One writer thread: the kernel fills one buffer while the other is written.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
+        failed = threading.Event()
+
+        def write_block(*args):
+            # A block queued behind a failed write must not reach the disk: the main
+            # thread may not have seen the failure yet when it queued the next block.
+            if failed.is_set():
+                return
+            try:
+                writer.write(*args)
+            except BaseException:
+                failed.set()
+                raise
+
         for step, (index, start, count, block_shape) in enumerate(plan):
             slot = step % 2
             if len(pending) == 2:
@@ -577,7 +591,7 @@ def initialize_file(
                 init(shape, dtype, out=buf, n_threads=n_threads)
             else:
                 init.block(shape, index, dtype, out=buf, n_threads=n_threads)
-            pending.append(pool.submit(writer.write, start, count, index, buf))
+            pending.append(pool.submit(write_block, start, count, index, buf))
             # Progress counts bytes handed to the writer; the last ones are awaited below.
             bar.update(count * dtype.itemsize)
         while pending:
