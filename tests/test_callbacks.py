@@ -7,6 +7,8 @@ tests at the end run the very same loops through real `keras.callbacks` and comp
 (pytest -m keras, with keras on the path and KERAS_BACKEND=numpy).
 """
 
+import doctest
+import importlib
 import inspect
 import math
 import os
@@ -185,6 +187,17 @@ def make_list(module, callbacks, model, epochs, steps, verbose=0, add_history=Tr
 
 def monitored(values, key="loss"):
     return lambda epoch: {key: values[epoch]}
+
+
+# ------------------------------------------------------------ docstring examples
+@pytest.mark.parametrize("name", ["callback", "callback_list", "history", "progbar_logger",
+                                  "early_stopping", "model_checkpoint", "learning_rate_scheduler",
+                                  "reduce_lr_on_plateau", "terminate_on_nan", "csv_logger",
+                                  "lambda_callback"])
+def test_docstring_examples(name):
+    module = importlib.import_module(f"densekit.callbacks.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # ------------------------------------------------------------------ Callback base
@@ -536,6 +549,8 @@ def test_early_stopping_mode_and_argument_errors():
             EarlyStopping(**kwargs)
     with pytest.raises(TypeError, match=re.escape("Argument `monitor` must be a string. Received: monitor=None")):
         EarlyStopping(monitor=None)
+    assert EarlyStopping(verbose=True).verbose is True  # Keras code passes bools too
+    assert ModelCheckpoint("m.keras", verbose=True).verbose is True
     stopper = EarlyStopping(min_delta=-0.5, baseline=2)
     assert stopper.min_delta == 0.5 and stopper.baseline == 2 and stopper.best is None
 

@@ -8,6 +8,7 @@ import numpy as np
 
 __all__ = [
     "check_count",
+    "check_verbose",
     "check_optional_real",
     "check_real",
     "check_str",
@@ -111,3 +112,10 @@ def check_count(value, name):
             f"Argument `{name}` must be a non-negative integer. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def check_verbose(value, name="verbose"):
+    """`value` unchanged if it is a bool or a non-negative integer, else ValueError."""
+    if isinstance(value, bool):
+        return value
+    return check_count(value, name)

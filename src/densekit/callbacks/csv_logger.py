@@ -47,7 +47,8 @@ class CSVLogger(Callback):
     --------
     >>> import os, tempfile
     >>> from densekit.callbacks import CSVLogger
-    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "log.csv")
     >>> logger = CSVLogger(path)
     >>> logger.on_train_begin()
     >>> logger.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.75})
@@ -56,6 +57,7 @@ class CSVLogger(Callback):
     >>> with open(path, newline="") as f:
     ...     f.read()
     'epoch,accuracy,loss,val_accuracy,val_loss\\r\\n0,0.75,0.5,NA,NA\\r\\n1,0.875,0.25,NA,NA\\r\\n'
+    >>> tmp.cleanup()
     """
 
     def __init__(self, filename, separator=",", append=False):

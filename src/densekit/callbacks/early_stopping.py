@@ -3,7 +3,7 @@
 import warnings
 
 from densekit.callbacks._monitor import MonitorCallback
-from densekit.callbacks._utils import check_count, check_optional_real, print_msg
+from densekit.callbacks._utils import check_count, check_optional_real, check_verbose, print_msg
 
 __all__ = ["EarlyStopping"]
 
@@ -98,7 +98,7 @@ class EarlyStopping(MonitorCallback):
     ):
         super().__init__(monitor, mode, min_delta=min_delta)
         self.patience = check_count(patience, "patience")
-        self.verbose = check_count(verbose, "verbose")
+        self.verbose = check_verbose(verbose)
         self.baseline = check_optional_real(baseline, "baseline")
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = check_count(start_from_epoch, "start_from_epoch")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from densekit.callbacks._utils import check_count, print_msg
+from densekit.callbacks._utils import check_verbose, print_msg
 from densekit.callbacks.callback import Callback
 
 __all__ = ["LearningRateScheduler"]
@@ -70,7 +70,7 @@ class LearningRateScheduler(Callback):
                 f"Argument `schedule` must be callable. Received: schedule={schedule!r}"
             )
         self.schedule = schedule
-        self.verbose = check_count(verbose, "verbose")
+        self.verbose = check_verbose(verbose)
 
     def _update_optimizer_lr(self, optimizer, epoch):
         if not hasattr(optimizer, "learning_rate"):

@@ -7,12 +7,7 @@ import warnings
 import numpy as np
 
 from densekit.callbacks._monitor import MonitorCallback
-from densekit.callbacks._utils import (
-    check_count,
-    check_optional_real,
-    path_to_string,
-    print_msg,
-)
+from densekit.callbacks._utils import check_optional_real, check_verbose, path_to_string, print_msg
 
 __all__ = ["ModelCheckpoint"]
 
@@ -91,7 +86,7 @@ class ModelCheckpoint(MonitorCallback):
             initial_value_threshold, "initial_value_threshold"
         )
         super().__init__(monitor, mode, initial_value_threshold)
-        self.verbose = check_count(verbose, "verbose")
+        self.verbose = check_verbose(verbose)
         self.filepath = path_to_string(filepath, "filepath")
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only

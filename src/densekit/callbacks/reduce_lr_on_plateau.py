@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from densekit.callbacks._monitor import MonitorCallback
-from densekit.callbacks._utils import check_count, check_real, print_msg
+from densekit.callbacks._utils import check_count, check_real, check_verbose, print_msg
 from densekit.callbacks.learning_rate_scheduler import _optimizers
 
 __all__ = ["ReduceLROnPlateau"]
@@ -85,7 +85,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.factor = factor
         self.min_lr = check_real(min_lr, "min_lr")
         self.patience = check_count(patience, "patience")
-        self.verbose = check_count(verbose, "verbose")
+        self.verbose = check_verbose(verbose)
         self.cooldown = check_count(cooldown, "cooldown")
         self.cooldown_counter = 0
         self.wait = 0
