@@ -171,6 +171,7 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     cdef const floating* src
     cdef int failed[1]
     failed[0] = 0
+    buf = NULL  # Cython makes buf firstprivate: give the copies a defined value
     with parallel(num_threads=n_threads):
         buf = <floating*> malloc(2 * block * width * sizeof(floating))
         # Dynamic blocks: on a shared machine a descheduled thread does not hold
