@@ -13,7 +13,7 @@
 
 DK_NO_TRAPPING_BEGIN
 
-/* ---- vectorized loops -------------------------------------------------------------------- */
+/* ---- vectorized loops ------------------------------------------------------------------- */
 
 DK_CLONES static void DK_F(sigmoid)(const DK_T *x, DK_T *y, ptrdiff_t n)
 {
@@ -65,7 +65,7 @@ DK_CLONES static void DK_F(mish)(const DK_T *x, DK_T *y, ptrdiff_t n)
         y[j] = (DK_T)dk_mish_d((double)x[j]);
 }
 
-/* ---- softmax pieces ------------------------------------------------------------------------ */
+/* ---- softmax pieces --------------------------------------------------------------------- */
 
 DK_CLONES static void DK_F(scale)(DK_T *y, ptrdiff_t n, double inv)
 {
@@ -153,7 +153,7 @@ static int DK_F(softmax_row)(const DK_T *x, DK_T *y, ptrdiff_t n, int log_sm)
     return 1;
 }
 
-/* ---- strided softmax columns (dk_activations.h) --------------------------------------------- */
+/* ---- strided softmax columns (dk_activations.h) ----------------------------------------- */
 
 DK_CLONES void DK_F(max_cols)(const DK_T *x, double *mx, ptrdiff_t w)
 {
@@ -190,7 +190,7 @@ DK_CLONES void DK_F(finish_cols)(const DK_T *x, DK_T *y, const double *m, const 
 
 DK_NO_TRAPPING_END
 
-/* ---- elementwise ops in the native type ----------------------------------------------------- */
+/* ---- elementwise ops in the native type ------------------------------------------------- */
 
 static inline DK_T DK_F(relu)(DK_T x)
 {
@@ -302,7 +302,7 @@ static inline DK_T DK_F(threshold)(DK_T x, double t, double value)
     return (double)x <= t ? (DK_T)value : x;
 }
 
-/* ---- row-wise softmax ------------------------------------------------------------------------ */
+/* ---- row-wise softmax ------------------------------------------------------------------- */
 
 /* y = exp(x - max x) / sum(exp(x - max x)) over one contiguous row. The shift makes every
  * exponent <= 0 (no overflow) and the sum >= 1; the sum is accumulated in double. Rows
@@ -380,7 +380,7 @@ void DK_PUB(log_softmax_into)(const DK_T *x, DK_T *y, ptrdiff_t n)
         y[j] = (DK_T)(((double)x[j] - m) - lse);
 }
 
-/* ---- the dispatcher ---------------------------------------------------------------------------- */
+/* ---- the dispatcher --------------------------------------------------------------------- */
 
 static void DK_F(transcendental_into)(int code, const DK_T *x, DK_T *y, ptrdiff_t n, double p0)
 {

@@ -20,7 +20,8 @@
 #include "dk_simd.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
-#define DK_NO_TRAPPING_BEGIN _Pragma("GCC push_options") _Pragma("GCC optimize(\"no-trapping-math\")")
+#define DK_NO_TRAPPING_BEGIN \
+    _Pragma("GCC push_options") _Pragma("GCC optimize(\"no-trapping-math\")")
 #define DK_NO_TRAPPING_END _Pragma("GCC pop_options")
 #else
 #define DK_NO_TRAPPING_BEGIN
@@ -206,7 +207,7 @@ static inline double dk_mish_d(double v)
     return dk_gated(v, t);
 }
 
-/* ---- loops without a twin: the float32 and float64 algorithms differ ---------------------- */
+/* ---- loops without a twin: the float32 and float64 algorithms differ -------------------- */
 
 /* x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2; erfc(-a) = 2 - erfc(a). */
 DK_CLONES static void dk_f32_gelu(const float *x, float *y, ptrdiff_t n)
@@ -289,7 +290,7 @@ DK_CLONES static void dk_f64_elu(const double *x, double *y, ptrdiff_t n,
 
 DK_NO_TRAPPING_END
 
-/* ---- reference ops in double (libm), for the codes without a vectorized loop -------------- */
+/* ---- reference ops in double (libm), for the codes without a vectorized loop ------------ */
 
 /* 1 / (1 + exp(-x)) without overflow: exp only of -|x|. */
 static inline double dk_sigmoid_ref(double x)
@@ -342,7 +343,7 @@ static inline double dk_squareplus_ref(double x, double b)
     return 0.5 * b / (r - x);
 }
 
-/* ---- the float32 / float64 twins ----------------------------------------------------------- */
+/* ---- the float32 / float64 twins -------------------------------------------------------- */
 
 /* Max of a row, 64-byte GCC vectors (lowered to whatever width each clone has). */
 typedef float dk_v16f __attribute__((vector_size(64)));

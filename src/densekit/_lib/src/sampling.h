@@ -23,7 +23,8 @@ enum dk_sampler_kind {
 /* Elements per work item of the parallel loops: a multiple of every SIMD step. */
 #define DK_CHUNK 16384
 
-/* out[j] = X(kind, seed, i0 + j) for j in [0, n). simd_level: a DK_SIMD_* level (dk_simd.h) the CPU supports. */
+/* out[j] = X(kind, seed, i0 + j) for j in [0, n). simd_level: a DK_SIMD_* level (dk_simd.h)
+ * that the CPU supports. */
 void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, void *out,
                  double a, double b, int simd_level);
 
