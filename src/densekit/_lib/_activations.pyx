@@ -7,10 +7,13 @@ from libc.math cimport exp, log, INFINITY
 from libc.stdlib cimport malloc, free
 
 from densekit._lib._activation_ops cimport (
-    floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, _sigmoid_d,
-    ACT_N_CODES, ACT_SOFTMAX, dk_f32_exp_cols, dk_f64_exp_cols, dk_f32_max_cols,
-    dk_f64_max_cols, dk_f32_finish_cols, dk_f64_finish_cols,
+    floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, glu_row,
+    dk_f32_exp_cols, dk_f64_exp_cols, dk_f32_max_cols, dk_f64_max_cols, dk_f32_finish_cols,
+    dk_f64_finish_cols,
 )
+
+# The ACT_* codes (cpdef enum in _activations.pxd, from src/dk_activations.h) are module
+# attributes of their own: densekit._lib._activations.ACT_RELU and so on.
 
 # Elements per parallel work item of the elementwise kernels: large enough to
 # amortise the scheduling, small enough to balance and to stay in L2.
@@ -155,11 +158,10 @@ cdef void _strided_softmax(bint log_softmax, const floating* x, floating* y,
 def glu(const floating[::1] x, floating[::1] out, Py_ssize_t outer, Py_ssize_t half,
         Py_ssize_t inner, int n_threads):
     """x viewed as (outer, 2*half, inner) -> out (outer, half, inner) := a * sigmoid(b)."""
-    cdef Py_ssize_t r, j, o, k, n_rows = outer * half
+    cdef Py_ssize_t r, o, k, n_rows = outer * half
     cdef const floating* a
     cdef const floating* b
     cdef floating* y
-    cdef double g
     if n_rows * inner == 0:
         return
     with nogil:
@@ -169,9 +171,7 @@ def glu(const floating[::1] x, floating[::1] out, Py_ssize_t outer, Py_ssize_t h
             a = &x[0] + (o * 2 * half + k) * inner
             b = a + half * inner
             y = &out[0] + r * inner
-            for j in range(inner):
-                g = _sigmoid_d(b[j])
-                y[j] = <floating>(0.0 if g == 0.0 else a[j] * g)
+            glu_row(a, b, y, inner)
 
 
 def bias_activate_rows(int code, floating[:, ::1] x, const floating[::1] bias,

@@ -42,14 +42,7 @@ cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nog
 
 cdef double EPS = 1e-7
 
-cdef enum:
-    _MAX_NORM = 0
-    _MIN_MAX_NORM = 1
-    _UNIT_NORM = 2
-
-MAX_NORM = _MAX_NORM
-MIN_MAX_NORM = _MIN_MAX_NORM
-UNIT_NORM = _UNIT_NORM
+# MAX_NORM, MIN_MAX_NORM, UNIT_NORM: the norm kinds, a cpdef enum in _constraints.pxd.
 
 
 cdef extern from "dk_norms.h" nogil:
@@ -264,10 +257,10 @@ cdef inline double _factor(double s, int kind, double a, double b, double rate) 
     cdef double n = sqrt(s), c
     if n != n:
         return n
-    if kind == _MAX_NORM:          # clip(n, 0, a) / (eps + n)
+    if kind == MAX_NORM:          # clip(n, 0, a) / (eps + n)
         c = n if n < a else a
         return c / (EPS + n)
-    if kind == _MIN_MAX_NORM:      # (rate*clip(n, a, b) + (1-rate)*n) / (eps + n)
+    if kind == MIN_MAX_NORM:      # (rate*clip(n, a, b) + (1-rate)*n) / (eps + n)
         c = a if n < a else (b if n > b else n)
         return (rate * c + (1.0 - rate) * n) / (EPS + n)
     return 1.0 / (EPS + n)        # UnitNorm

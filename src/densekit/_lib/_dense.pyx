@@ -19,88 +19,16 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-from densekit._lib._activation_ops cimport (
-    ACT_LINEAR, ACT_N_CODES, activate_row, bias_activate_row,
-)
+from densekit._lib._activation_ops cimport bias_activate_row
+from densekit._lib._activations cimport ACT_LINEAR, ACT_N_CODES
 
-# x[rows, k] @ w[k, u] -> y[rows, u] for small kernels, in C so that `restrict`
-# lets gcc vectorize and one clone per SIMD level is picked at load time.
-# Every output element is sum_p x[i,p] * w[p,j] accumulated from 0 in p order
-# (no FMA: -ffp-contract=off), whatever the clone, the row grouping or the
-# thread, so all paths give the same bits.
-cdef extern from *:
-    """
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define DK_DENSE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #define DK_DENSE_CLONES
-    #endif
-    #define DK_DENSE_TILE 32
-
-    /* Four rows by a tile of up to DK_DENSE_TILE units: the accumulators stay in
-     * registers across the k loop and each w row segment is loaded once for four rows. */
-    #define DK_DENSE_ROWS(NAME, T)                                                      \
-    DK_DENSE_CLONES static void NAME(const T *restrict x, const T *restrict w,        \
-                                     T *restrict y, Py_ssize_t rows, Py_ssize_t k,    \
-                                     Py_ssize_t u)                                    \
-    {                                                                                 \
-        Py_ssize_t i = 0;                                                             \
-        for (; i + 4 <= rows; i += 4) {                                               \
-            const T *x0 = x + i * k, *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;        \
-            for (Py_ssize_t j0 = 0; j0 < u; j0 += DK_DENSE_TILE) {                    \
-                T a0[DK_DENSE_TILE], a1[DK_DENSE_TILE], a2[DK_DENSE_TILE], a3[DK_DENSE_TILE]; \
-                Py_ssize_t jn = u - j0 < DK_DENSE_TILE ? u - j0 : DK_DENSE_TILE;      \
-                for (Py_ssize_t j = 0; j < DK_DENSE_TILE; j++)                        \
-                    a0[j] = a1[j] = a2[j] = a3[j] = 0;                                \
-                if (jn == DK_DENSE_TILE) {                                            \
-                    for (Py_ssize_t p = 0; p < k; p++) {                              \
-                        const T *wr = w + p * u + j0;                                 \
-                        T v0 = x0[p], v1 = x1[p], v2 = x2[p], v3 = x3[p];             \
-                        for (Py_ssize_t j = 0; j < DK_DENSE_TILE; j++) {              \
-                            a0[j] += v0 * wr[j]; a1[j] += v1 * wr[j];                 \
-                            a2[j] += v2 * wr[j]; a3[j] += v3 * wr[j];                 \
-                        }                                                             \
-                    }                                                                 \
-                } else {                                                              \
-                    for (Py_ssize_t p = 0; p < k; p++) {                              \
-                        const T *wr = w + p * u + j0;                                 \
-                        T v0 = x0[p], v1 = x1[p], v2 = x2[p], v3 = x3[p];             \
-                        for (Py_ssize_t j = 0; j < jn; j++) {                         \
-                            a0[j] += v0 * wr[j]; a1[j] += v1 * wr[j];                 \
-                            a2[j] += v2 * wr[j]; a3[j] += v3 * wr[j];                 \
-                        }                                                             \
-                    }                                                                 \
-                }                                                                     \
-                T *y0 = y + i * u + j0;                                               \
-                for (Py_ssize_t j = 0; j < jn; j++) {                                 \
-                    y0[j] = a0[j]; y0[u + j] = a1[j];                                 \
-                    y0[2 * u + j] = a2[j]; y0[3 * u + j] = a3[j];                     \
-                }                                                                     \
-            }                                                                         \
-        }                                                                             \
-        for (; i < rows; i++) {                                                       \
-            const T *x0 = x + i * k;                                                  \
-            for (Py_ssize_t j0 = 0; j0 < u; j0 += DK_DENSE_TILE) {                    \
-                T a0[DK_DENSE_TILE];                                                  \
-                Py_ssize_t jn = u - j0 < DK_DENSE_TILE ? u - j0 : DK_DENSE_TILE;      \
-                for (Py_ssize_t j = 0; j < DK_DENSE_TILE; j++) a0[j] = 0;             \
-                for (Py_ssize_t p = 0; p < k; p++) {                                  \
-                    const T *wr = w + p * u + j0;                                     \
-                    T v0 = x0[p];                                                     \
-                    for (Py_ssize_t j = 0; j < jn; j++) a0[j] += v0 * wr[j];          \
-                }                                                                     \
-                for (Py_ssize_t j = 0; j < jn; j++) y[i * u + j0 + j] = a0[j];        \
-            }                                                                         \
-        }                                                                             \
-    }
-
-    DK_DENSE_ROWS(dk_dense_rows_f32, float)
-    DK_DENSE_ROWS(dk_dense_rows_f64, double)
-    """
+cdef extern from "dk_dense.h" nogil:
+    # x[rows, k] @ w[k, u] -> y[rows, u] for small kernels (src/dk_dense.c): the same bits
+    # for any clone, row grouping or thread.
     void dk_dense_rows_f32(const float* x, const float* w, float* y,
-                           Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u) nogil
+                           Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u)
     void dk_dense_rows_f64(const double* x, const double* w, double* y,
-                           Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u) nogil
+                           Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u)
 
 
 cdef enum:
@@ -202,7 +130,7 @@ def dense_forward(const floating[:, ::1] x,       # IN (n, k)
     """out := act_code(x @ kernel + bias); the caller checked every shape.
 
     `code`, p0..p2: a fused activation from `densekit.activations.fused_code`
-    (ACT_LINEAR: none; see _activation_ops.pxd); bias None skips the add.
+    (ACT_LINEAR: none; see src/dk_activations.h); bias None skips the add.
     """
     cdef Py_ssize_t n = x.shape[0], u = kernel.shape[1]
     cdef int k = <int> x.shape[1], ui = <int> kernel.shape[1]
@@ -243,6 +171,7 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     cdef const floating* src
     cdef int failed[1]
     failed[0] = 0
+    buf = NULL  # Cython makes buf firstprivate: give the copies a defined value
     with parallel(num_threads=n_threads):
         buf = <floating*> malloc(2 * block * width * sizeof(floating))
         # Dynamic blocks: on a shared machine a descheduled thread does not hold

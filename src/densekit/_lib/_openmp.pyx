@@ -9,7 +9,7 @@ cdef extern from "dk_openmp.h" nogil:
     int omp_get_num_threads()
     int omp_get_thread_num()
 
-cdef extern from "dk_cpu.h" nogil:
+cdef extern from "dk_simd.h" nogil:
     int dk_simd_level()
     const char *dk_simd_name(int level)
 

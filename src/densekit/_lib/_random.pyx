@@ -28,7 +28,7 @@ Bits to floats
   [sqrt(1/2), sqrt(2)) and the atanh series (to s**9 in float32, s**21 in float64); sincos of
   ``2 pi u`` reduces to an octant and uses Taylor polynomials on [0, pi/4] (float32 abs error
   ~1e-7, float64 ~1e-16), every operation in a fixed order, in the stream's precision (the
-  exact formulas are in src/sampling_math.h). The output is ``a + b * z``.
+  exact formulas are in src/sampling_internal.h). The output is ``a + b * z``.
 - truncated normal: ``z`` as above at attempt 0; while ``|z| > 2`` the element is recomputed from
   the block of the same index at attempt 1, 2, ... (rejection, never clipping, no limit).
 - float16 / bfloat16 outputs: the float32 value rounded to nearest even as it is written.
@@ -55,12 +55,9 @@ from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 
 import numpy as np
 
-cdef extern from "dk_cpu.h" nogil:
+cdef extern from "dk_simd.h" nogil:
     int dk_simd_level()
     const char *dk_simd_name(int level)
-    int DK_SIMD_BASELINE
-    int DK_SIMD_AVX2
-    int DK_SIMD_AVX512
 
 from densekit._lib._philox cimport dk_philox4x32_ctr_t, dk_philox4x32_key_t, dk_philox4x32_10
 
@@ -72,9 +69,7 @@ cdef extern from "sampling.h" nogil:
     void dk_fill_constant_run(int out_type, int64_t n, void *out, double value)
     int dk_sampling_level(int level)
 
-UNIFORM = 0
-NORMAL = 1
-TRUNCATED_NORMAL = 2
+# UNIFORM, NORMAL, TRUNCATED_NORMAL: the sampler kinds, a cpdef enum in _random.pxd.
 
 # The path the samplers take: the CPU's level, lowered only by _force_simd_level (tests).
 cdef int _hw_level = dk_simd_level()

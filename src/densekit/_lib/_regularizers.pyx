@@ -29,12 +29,7 @@ cdef inline int _useful_threads(Py_ssize_t n_values, int n_threads) noexcept nog
     return <int>most if most < n_threads else n_threads
 
 
-cdef enum:
-    _SUM_ABS = 1
-    _SUM_SQ = 2
-
-SUM_ABS = _SUM_ABS
-SUM_SQ = _SUM_SQ
+# SUM_ABS, SUM_SQ: the bits of `which`, a cpdef enum in _regularizers.pxd.
 
 
 cdef extern from "dk_norms.h" nogil:
@@ -48,9 +43,9 @@ cdef inline void _block_sums(const floating* x, Py_ssize_t n, int which,
                              double* s1, double* s2) noexcept nogil:
     """s1 := sum|x|, s2 := sum x**2 (those asked for) over 16 fixed lanes (dk_norms.h)."""
     if floating is float:
-        dk_sums_f(x, n, which & _SUM_ABS, which & _SUM_SQ, s1, s2)
+        dk_sums_f(x, n, which & SUM_ABS, which & SUM_SQ, s1, s2)
     else:
-        dk_sums_d(x, n, which & _SUM_ABS, which & _SUM_SQ, s1, s2)
+        dk_sums_d(x, n, which & SUM_ABS, which & SUM_SQ, s1, s2)
 
 
 cdef double _neumaier(const double* p, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:

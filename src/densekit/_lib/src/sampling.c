@@ -3,18 +3,19 @@
  * Every path (portable C here, AVX-512 and AVX2 in their own files) evaluates the same float
  * operations in the same order, without FMA contraction (-ffp-contract=off), with our own
  * polynomial log and sincos: the bits of every element are the same on every CPU.
+ *
+ * This file is the dispatcher: it splits a run into head, aligned body and tail, writes the
+ * head and the tail element by element, and hands the body to the portable batches here or
+ * to the AVX-512 / AVX2 bodies (sampling_avx512.c, sampling_avx2.c: functions with target
+ * attributes, so the library still runs on any x86-64). Those call nothing back.
  */
 #include <math.h>
 #include <string.h>
 
-#include "dk_cpu.h"
+#include "dk_simd.h"
 #include "philox.h"
 #include "sampling.h"
-#include "sampling_math.h"
-
-/* The AVX-512 and AVX2 kernels live in sampling_avx512.c and sampling_avx2.c (functions
- * with target attributes, so the library still runs on any x86-64). */
-#define DK_USE_AVX512 DK_HAVE_AVX512
+#include "sampling_internal.h"
 
 /* ---------------------------------------------------------------- 16-bit conversions */
 
@@ -22,8 +23,6 @@ uint16_t dk_float_to_half(float f) { return dk_f32_to_f16(f); }
 uint16_t dk_float_to_bfloat16(float f) { return dk_f32_to_bf16(f); }
 
 /* ---------------------------------------------------------------- portable path */
-
-void dk_store_f32(int out_type, void *out, int64_t j, float v) { dk_store_f32_inline(out_type, out, j, v); }
 
 /* The standard normal z of lane `lane` of a float32 block at `attempt` (truncated: retries). */
 static float trunc_retry_f32(const dk_params_t *p, uint64_t blk, int lane)
@@ -60,7 +59,7 @@ static void run_f32_elementwise(const dk_params_t *p, int64_t i0, int64_t n, voi
                     z = trunc_retry_f32(p, blk, lane);
                 v = dk_affine_f32(p, z);
             }
-            dk_store_f32_inline(p->out_type, out, i - i0, v);
+            dk_store_f32(p->out_type, out, i - i0, v);
         }
     }
 }
@@ -120,21 +119,11 @@ static void values_batch(const dk_params_t *p, uint64_t blk0, float v[4 * DK_PB]
     }
 }
 
-void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
+/* The portable float32 body: elements [b0, b1) (multiples of 4 * DK_PB) into ob. */
+static void f32_body_portable(const dk_params_t *p, int64_t b0, int64_t b1, void *ob)
 {
     const int64_t step = 4 * DK_PB;
-    int64_t end = i0 + n;
-    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
-    int esize = p->out_type == DK_OUT_F32 ? 4 : 2;
-    if (b1 <= b0) {
-        run_f32_elementwise(p, i0, n, out);
-        return;
-    }
-    if (b0 > i0)
-        run_f32_elementwise(p, i0, b0 - i0, out);
-    if (end > b1)
-        run_f32_elementwise(p, b1, end - b1, (char *)out + (b1 - i0) * esize);
-    char *ob = (char *)out + (b0 - i0) * esize;
+    int esize = dk_f32_esize(p->out_type);
     float v[4 * DK_PB];
     for (int64_t i = b0; i < b1; i += step) {
         values_batch(p, (uint64_t)i >> 2, v);
@@ -147,7 +136,7 @@ void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out)
             for (int k = 0; k < step; k++)
                 v[k] = dk_affine_f32(p, v[k]);
         }
-        void *o = ob + (i - b0) * esize;
+        void *o = (char *)ob + (i - b0) * esize;
         if (p->out_type == DK_OUT_F32) {
             memcpy(o, v, sizeof(v));
         } else if (p->out_type == DK_OUT_F16) {
@@ -172,11 +161,6 @@ static double trunc_retry_f64(const dk_params_t *p, uint64_t blk, int lane)
 
 /* float64: one algorithm on every CPU, written as batch loops that the compiler vectorizes;
  * the clones only change the vector width, never a result (IEEE ops, no contraction). */
-#if DK_HAVE_AVX512 && defined(__linux__)
-#define DK_F64_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DK_F64_CLONES
-#endif
 
 static void run_f64_elementwise(const dk_params_t *p, int64_t i0, int64_t n, double *out)
 {
@@ -204,7 +188,7 @@ static void run_f64_elementwise(const dk_params_t *p, int64_t i0, int64_t n, dou
 }
 
 /* Elements [b0, b1) (multiples of 2 * DK_PB) into ob[0 .. b1 - b0). */
-DK_F64_CLONES static void run_f64_batches(const dk_params_t *p, int64_t b0, int64_t b1, double *ob)
+DK_CLONES static void run_f64_batches(const dk_params_t *p, int64_t b0, int64_t b1, double *ob)
 {
     uint32_t x[4][DK_PB];
     double v[2 * DK_PB];
@@ -253,6 +237,39 @@ static void run_f64(const dk_params_t *p, int64_t i0, int64_t n, double *out)
     run_f64_batches(p, b0, b1, out + (b0 - i0));
 }
 
+typedef void (*dk_f32_body_t)(const dk_params_t *p, int64_t b0, int64_t b1, void *ob);
+
+/* The float32 stream: the body of the level's path over the aligned middle [b0, b1), the
+ * head and the tail element by element (the same bits whichever path writes an element). */
+static void run_f32(const dk_params_t *p, int64_t i0, int64_t n, void *out, int level)
+{
+    dk_f32_body_t body = f32_body_portable;
+    int64_t step = 4 * DK_PB;
+#if DK_HAVE_AVX512
+    if (level >= DK_SIMD_AVX512) {
+        body = dk_f32_body_avx512;
+        step = DK_STEP_AVX512;
+    } else if (level >= DK_SIMD_AVX2) {
+        body = dk_f32_body_avx2;
+        step = DK_STEP_AVX2;
+    }
+#else
+    (void)level;
+#endif
+    int64_t end = i0 + n;
+    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
+    int esize = dk_f32_esize(p->out_type);
+    if (b1 <= b0) {
+        run_f32_elementwise(p, i0, n, out);
+        return;
+    }
+    if (b0 > i0)
+        run_f32_elementwise(p, i0, b0 - i0, out);
+    if (end > b1)
+        run_f32_elementwise(p, b1, end - b1, (char *)out + (b1 - i0) * esize);
+    body(p, b0, b1, (char *)out + (b0 - i0) * esize);
+}
+
 void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, void *out,
                  double a, double b, int simd_level)
 {
@@ -260,28 +277,15 @@ void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, v
     if (n <= 0)
         return;
     dk_params_init(&p, kind, out_type, seed, a, b);
-    if (out_type == DK_OUT_F64) {
+    if (out_type == DK_OUT_F64)
         run_f64(&p, i0, n, (double *)out);
-        return;
-    }
-#if DK_USE_AVX512
-    if (simd_level >= DK_SIMD_AVX512) {
-        dk_run_f32_avx512(&p, i0, n, out);
-        return;
-    }
-    if (simd_level >= DK_SIMD_AVX2) {
-        dk_run_f32_avx2(&p, i0, n, out);
-        return;
-    }
-#else
-    (void)simd_level;
-#endif
-    dk_run_f32_portable(&p, i0, n, out);
+    else
+        run_f32(&p, i0, n, out, simd_level);
 }
 
 int dk_sampling_level(int level)
 {
-#if DK_USE_AVX512
+#if DK_HAVE_AVX512
     if (level >= DK_SIMD_AVX512)
         return DK_SIMD_AVX512;
     if (level >= DK_SIMD_AVX2)

@@ -5,9 +5,14 @@
 
 #include <stdint.h>
 
-#define DK_UNIFORM 0
-#define DK_NORMAL 1
-#define DK_TRUNCATED_NORMAL 2
+/* The sampler kinds: the only table of these codes (densekit._lib._random exposes them to
+ * Python as UNIFORM, NORMAL, TRUNCATED_NORMAL through _random.pxd). The kind is part of
+ * the stream tag (counter word 3), so a value is never changed. */
+enum dk_sampler_kind {
+    DK_UNIFORM = 0,
+    DK_NORMAL = 1,
+    DK_TRUNCATED_NORMAL = 2,
+};
 
 /* Output element types. float16 and bfloat16 are the float32 stream rounded to nearest even. */
 #define DK_OUT_F32 0
@@ -18,7 +23,8 @@
 /* Elements per work item of the parallel loops: a multiple of every SIMD step. */
 #define DK_CHUNK 16384
 
-/* out[j] = X(kind, seed, i0 + j) for j in [0, n). simd_level: a DK_SIMD_* level the CPU supports. */
+/* out[j] = X(kind, seed, i0 + j) for j in [0, n). simd_level: a DK_SIMD_* level (dk_simd.h)
+ * that the CPU supports. */
 void dk_fill_run(int kind, int out_type, uint64_t seed, int64_t i0, int64_t n, void *out,
                  double a, double b, int simd_level);
 

@@ -1,8 +1,8 @@
 /* AVX2 float32 samplers: sampling_avx512.c's algorithm with 8 float lanes and 4 Philox
  * blocks per ymm (64-bit lanes, vpmuludq). The same float operations in the same order as
- * the scalar reference (sampling_math.h), so the bits equal every other path's. Only AVX2
+ * the scalar reference (sampling_internal.h), so the bits equal every other path's. Only AVX2
  * instructions are used (float16 rounding is done with integer ops, no F16C needed). */
-#include "sampling_math.h"
+#include "sampling_internal.h"
 
 #if DK_HAVE_AVX512 /* the same compilers (gcc >= 9 on x86) */
 
@@ -277,24 +277,12 @@ DK_AVX2 static void trunc_retry(const dk_params_t *p, const dk_vkey2_t *vk, int6
     }
 }
 
-DK_AVX2 void dk_run_f32_avx2(const dk_params_t *p, int64_t i0, int64_t n, void *out)
+DK_AVX2 void dk_f32_body_avx2(const dk_params_t *p, int64_t b0, int64_t b1, void *ob)
 {
-    const int64_t step = 32; /* 8 blocks of 4 */
-    int64_t end = i0 + n;
-    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
-    int esize = p->out_type == DK_OUT_F32 ? 4 : 2;
-    if (b1 <= b0) {
-        dk_run_f32_portable(p, i0, n, out);
-        return;
-    }
-    if (b0 > i0)
-        dk_run_f32_portable(p, i0, b0 - i0, out);
-    if (end > b1)
-        dk_run_f32_portable(p, b1, end - b1, (char *)out + (b1 - i0) * esize);
-
+    const int64_t step = DK_STEP_AVX2; /* 8 blocks of 4 */
+    int esize = dk_f32_esize(p->out_type);
     dk_vkey2_t vk;
     vkey_init(&vk, p);
-    void *ob = (char *)out + (b0 - i0) * esize;
     int out_type = p->out_type;
 
     if (p->kind == DK_UNIFORM) {

@@ -1,13 +1,14 @@
-/* AVX-512 float32 samplers: the same operations as sampling_math.h, 16 lanes at a time.
+/* AVX-512 float32 samplers: the same operations as sampling_internal.h, 16 lanes at a time.
  *
  * Compiled for every x86-64 (function target attributes, no global -mavx512f); called only
- * when dk_simd_level() reports AVX-512. Philox runs 8 blocks per zmm in 64-bit lanes, so each
- * 32x32->64 multiply is one vpmuludq (_mm512_mul_epu32) and the high word one shift; only the
+ * when dk_simd_level() reports AVX-512, for the aligned body [b0, b1) only: the dispatcher
+ * in sampling.c writes the head and the tail. Philox runs 8 blocks per zmm in 64-bit lanes,
+ * so each 32x32->64 multiply is one vpmuludq (_mm512_mul_epu32) and the high word one shift; only the
  * low 32 bits of each lane are meaningful (the multiplies ignore the high ones).
  * Every float operation mirrors the scalar reference one for one (mul and add separately, no
  * FMA), so the bits equal the portable path's; tests/test_lib_random.py checks it.
  */
-#include "sampling_math.h"
+#include "sampling_internal.h"
 
 #if DK_HAVE_AVX512
 
@@ -258,24 +259,12 @@ DK_AVX512 static void trunc_retry(const dk_params_t *p, const dk_vkey_t *vk, int
     }
 }
 
-DK_AVX512 void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out)
+DK_AVX512 void dk_f32_body_avx512(const dk_params_t *p, int64_t b0, int64_t b1, void *ob)
 {
-    const int64_t step = 64; /* 16 blocks of 4 */
-    int64_t end = i0 + n;
-    int64_t b0 = (i0 + step - 1) / step * step, b1 = end / step * step;
-    if (b1 <= b0) {
-        dk_run_f32_portable(p, i0, n, out);
-        return;
-    }
-    if (b0 > i0)
-        dk_run_f32_portable(p, i0, b0 - i0, out);
-    if (end > b1)
-        dk_run_f32_portable(p, b1, end - b1, (char *)out + (b1 - i0) * (p->out_type == DK_OUT_F32 ? 4 : 2));
-
+    const int64_t step = DK_STEP_AVX512; /* 16 blocks of 4 */
     dk_vkey_t vk;
     vkey_init(&vk, p);
-    /* out shifted so that element i is at index i - b0 */
-    void *ob = (char *)out + (b0 - i0) * (p->out_type == DK_OUT_F32 ? 4 : 2);
+    /* ob: element i is at index i - b0 */
     int out_type = p->out_type;
 
     if (p->kind == DK_UNIFORM) {
@@ -306,7 +295,7 @@ DK_AVX512 void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, vo
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t s0 = b0; s0 < b1; s0 += DK_TRUNC_SUB) {
         int64_t s1 = s0 + DK_TRUNC_SUB < b1 ? s0 + DK_TRUNC_SUB : b1;
-        void *os = (char *)ob + (s0 - b0) * (out_type == DK_OUT_F32 ? 4 : 2);
+        void *os = (char *)ob + (s0 - b0) * dk_f32_esize(out_type);
         int n_rej = 0;
         for (int64_t i = s0; i < s1; i += step) {
             __m512 z[4];

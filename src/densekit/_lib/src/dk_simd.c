@@ -1,13 +1,7 @@
-/* Runtime CPU feature detection, shared by every kernel that dispatches on SIMD width.
- * Levels: 0 = baseline x86-64 (SSE2) or non-x86, 2 = AVX2+FMA, 3 = AVX-512 (F, DQ, BW, VL). */
-#ifndef DK_CPU_H
-#define DK_CPU_H
+/* The CPU query of dk_simd.h, compiled once for the whole library. */
+#include "dk_simd.h"
 
-#define DK_SIMD_BASELINE 0
-#define DK_SIMD_AVX2 2
-#define DK_SIMD_AVX512 3
-
-static inline int dk_simd_level(void)
+int dk_simd_level(void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
     __builtin_cpu_init();
@@ -20,7 +14,7 @@ static inline int dk_simd_level(void)
     return DK_SIMD_BASELINE;
 }
 
-static inline const char *dk_simd_name(int level)
+const char *dk_simd_name(int level)
 {
     switch (level) {
     case DK_SIMD_AVX512: return "avx512";
@@ -28,5 +22,3 @@ static inline const char *dk_simd_name(int level)
     default: return "baseline";
     }
 }
-
-#endif

@@ -1,21 +1,20 @@
-/* Scalar reference math of the samplers. The AVX-512 path mirrors every operation here in
- * the same order (no FMA, no reassociation), so both give identical bits. */
-#ifndef DK_SAMPLING_MATH_H
-#define DK_SAMPLING_MATH_H
+/* Internal to the samplers (sampling.c, sampling_avx512.c, sampling_avx2.c): the scalar
+ * reference math as static inline helpers, and the aligned bodies the SIMD files provide.
+ * The AVX-512 and AVX2 paths mirror every operation here in the same order (no FMA, no
+ * reassociation), so all paths give identical bits.
+ *
+ * Calls go one way: sampling.c (the dispatcher: heads, tails, the portable path) calls the
+ * SIMD bodies; the SIMD files use only the inline helpers below and call nothing back. */
+#ifndef DK_SAMPLING_INTERNAL_H
+#define DK_SAMPLING_INTERNAL_H
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "dk_simd.h"
 #include "philox.h"
 #include "sampling.h"
-
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) && \
-    (__GNUC__ >= 9)
-#define DK_HAVE_AVX512 1
-#else
-#define DK_HAVE_AVX512 0
-#endif
 
 /* Counter word 3: which stream (kind, precision) a block belongs to. */
 static inline uint32_t dk_tag(int kind, int is_f64) { return (uint32_t)kind | (is_f64 ? 0x100u : 0u); }
@@ -199,7 +198,8 @@ static inline uint16_t dk_f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
-static inline void dk_store_f32_inline(int out_type, void *out, int64_t j, float v)
+/* out[j] = v, rounded to the output type. */
+static inline void dk_store_f32(int out_type, void *out, int64_t j, float v)
 {
     if (out_type == DK_OUT_F32)
         ((float *)out)[j] = v;
@@ -315,12 +315,18 @@ static inline double dk_uniform_f64(const dk_params_t *p, uint64_t x)
 
 static inline double dk_affine_f64(const dk_params_t *p, double z) { return p->da + p->db * z; }
 
-/* Shared between the paths (sampling.c, sampling_avx512.c). */
-void dk_run_f32_portable(const dk_params_t *p, int64_t i0, int64_t n, void *out);
-void dk_store_f32(int out_type, void *out, int64_t j, float v);
+/* Bytes per element written by the float32 stream (float32, or a 16-bit format). */
+static inline int dk_f32_esize(int out_type) { return out_type == DK_OUT_F32 ? 4 : 2; }
+
+/* Elements per step of each float32 body: 16 Philox blocks of 4 (AVX-512), 8 (AVX2). */
+#define DK_STEP_AVX512 64
+#define DK_STEP_AVX2 32
+
+/* Aligned bodies of the float32 stream: elements [b0, b1) written to ob[0 .. b1 - b0),
+ * b0 and b1 multiples of the body's step (the dispatcher in sampling.c does the rest). */
 #if DK_HAVE_AVX512
-void dk_run_f32_avx512(const dk_params_t *p, int64_t i0, int64_t n, void *out);
-void dk_run_f32_avx2(const dk_params_t *p, int64_t i0, int64_t n, void *out);
+void dk_f32_body_avx512(const dk_params_t *p, int64_t b0, int64_t b1, void *ob);
+void dk_f32_body_avx2(const dk_params_t *p, int64_t b0, int64_t b1, void *ob);
 #endif
 
 #endif

@@ -1,0 +1,67 @@
+/* x[rows, k] @ w[k, u] -> y[rows, u] for small kernels (dk_dense.h): `restrict` lets gcc
+ * vectorize, and DK_CLONES (dk_simd.h) builds one copy per SIMD level, picked at load time. */
+#include <stddef.h>
+
+#include "dk_dense.h"
+#include "dk_simd.h"
+
+#define DK_DENSE_TILE 32
+
+/* Four rows by a tile of up to DK_DENSE_TILE units: the accumulators stay in
+ * registers across the k loop and each w row segment is loaded once for four rows. */
+#define DK_DENSE_ROWS(NAME, T)                                                              \
+DK_CLONES void NAME(const T *restrict x, const T *restrict w, T *restrict y,                \
+                    ptrdiff_t rows, ptrdiff_t k, ptrdiff_t u)                               \
+{                                                                                           \
+    ptrdiff_t i = 0;                                                                        \
+    for (; i + 4 <= rows; i += 4) {                                                         \
+        const T *x0 = x + i * k, *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;                  \
+        for (ptrdiff_t j0 = 0; j0 < u; j0 += DK_DENSE_TILE) {                               \
+            T a0[DK_DENSE_TILE], a1[DK_DENSE_TILE], a2[DK_DENSE_TILE], a3[DK_DENSE_TILE];   \
+            ptrdiff_t jn = u - j0 < DK_DENSE_TILE ? u - j0 : DK_DENSE_TILE;                 \
+            for (ptrdiff_t j = 0; j < DK_DENSE_TILE; j++)                                   \
+                a0[j] = a1[j] = a2[j] = a3[j] = 0;                                          \
+            if (jn == DK_DENSE_TILE) {                                                      \
+                for (ptrdiff_t p = 0; p < k; p++) {                                         \
+                    const T *wr = w + p * u + j0;                                           \
+                    T v0 = x0[p], v1 = x1[p], v2 = x2[p], v3 = x3[p];                       \
+                    for (ptrdiff_t j = 0; j < DK_DENSE_TILE; j++) {                         \
+                        a0[j] += v0 * wr[j]; a1[j] += v1 * wr[j];                           \
+                        a2[j] += v2 * wr[j]; a3[j] += v3 * wr[j];                           \
+                    }                                                                       \
+                }                                                                           \
+            } else {                                                                        \
+                for (ptrdiff_t p = 0; p < k; p++) {                                         \
+                    const T *wr = w + p * u + j0;                                           \
+                    T v0 = x0[p], v1 = x1[p], v2 = x2[p], v3 = x3[p];                       \
+                    for (ptrdiff_t j = 0; j < jn; j++) {                                    \
+                        a0[j] += v0 * wr[j]; a1[j] += v1 * wr[j];                           \
+                        a2[j] += v2 * wr[j]; a3[j] += v3 * wr[j];                           \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+            T *y0 = y + i * u + j0;                                                         \
+            for (ptrdiff_t j = 0; j < jn; j++) {                                            \
+                y0[j] = a0[j]; y0[u + j] = a1[j];                                           \
+                y0[2 * u + j] = a2[j]; y0[3 * u + j] = a3[j];                               \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    for (; i < rows; i++) {                                                                 \
+        const T *x0 = x + i * k;                                                            \
+        for (ptrdiff_t j0 = 0; j0 < u; j0 += DK_DENSE_TILE) {                               \
+            T a0[DK_DENSE_TILE];                                                            \
+            ptrdiff_t jn = u - j0 < DK_DENSE_TILE ? u - j0 : DK_DENSE_TILE;                 \
+            for (ptrdiff_t j = 0; j < DK_DENSE_TILE; j++) a0[j] = 0;                        \
+            for (ptrdiff_t p = 0; p < k; p++) {                                             \
+                const T *wr = w + p * u + j0;                                               \
+                T v0 = x0[p];                                                               \
+                for (ptrdiff_t j = 0; j < jn; j++) a0[j] += v0 * wr[j];                     \
+            }                                                                               \
+            for (ptrdiff_t j = 0; j < jn; j++) y[i * u + j0 + j] = a0[j];                   \
+        }                                                                                   \
+    }                                                                                       \
+}
+
+DK_DENSE_ROWS(dk_dense_rows_f32, float)
+DK_DENSE_ROWS(dk_dense_rows_f64, double)
