@@ -234,7 +234,7 @@ def _npy_header(member):
         return np.lib.format.read_array_header_1_0(member)
     if version == (2, 0):
         return np.lib.format.read_array_header_2_0(member)
-    return np.lib.format._read_array_header(member, version)
+    raise ValueError(f"unsupported .npy format version {version}")
 
 
 @contextlib.contextmanager
@@ -258,11 +258,11 @@ def _npz_entries(path):
             # declared shape and dtype has been checked against the model.
             try:
                 with archive.open(info) as member:
-                    shape, fortran, dtype = _npy_header(member)
+                    shape, _, dtype = _npy_header(member)
             except (ValueError, OSError, zipfile.BadZipFile) as exc:
                 raise ValueError(f"{path}: array '{name}' has a bad .npy header ({exc}).") from None
 
-            def read(info=info, fortran=fortran):
+            def read(info=info):
                 with archive.open(info) as member:
                     return np.lib.format.read_array(member, allow_pickle=False)
 
