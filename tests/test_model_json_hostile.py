@@ -14,7 +14,7 @@ def doc(config, **extra):
 DENSE = {"class_name": "Dense", "config": {"units": 3}}
 
 
-@pytest.mark.parametrize("text, match", [
+CASES = [
     (json.dumps({"class_name": "Sequential"}), "no 'config' key"),
     (doc(5), r"'config' must be an object; found a number"),
     (doc({"layers": []}), "has no 'name' key"),
@@ -36,7 +36,10 @@ DENSE = {"class_name": "Dense", "config": {"units": 3}}
     (5, "must be a JSON string"),
     (None, "must be a JSON string"),
     ("[1, 2]", "only rebuild Sequential"),
-])
+]
+
+
+@pytest.mark.parametrize("text, match", CASES, ids=[f"case{i}" for i in range(len(CASES))])
 def test_malformed_documents_raise_one_value_error(text, match):
     # Before the fix: KeyError, TypeError ("'int' object is not iterable"), RecursionError,
     # or layers iterated key by key / character by character.
