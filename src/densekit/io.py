@@ -192,6 +192,8 @@ def _host_tag():
 def _pid_alive(pid):
     if pid == os.getpid():
         return True  # another thread of this process may be writing the same target
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would terminate it there: never clean
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
