@@ -570,11 +570,22 @@ def model_from_json(json_string, custom_objects=None):
             )
     try:
         return Sequential.from_config(config, custom_objects=custom_objects)
-    except RecursionError:
-        raise ValueError(
-            "The model JSON's 'config' is nested too deeply to be a model."
-        ) from None
-    except (KeyError, TypeError, AttributeError, IndexError, OverflowError) as exc:
-        raise ValueError(
-            f"The model JSON's 'config' is malformed ({type(exc).__name__}: {exc})."
-        ) from None
+    except (RecursionError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
+            ValueError) as exc:
+        error = exc
+    # Only on this failure path: find the layer at fault by deserializing each alone.
+    where = "'config'"
+    for i, layer in enumerate(layers):
+        try:
+            deserialize_layer(layer, custom_objects)
+        except (RecursionError, KeyError, TypeError, AttributeError, IndexError,
+                OverflowError, ValueError):
+            where = f"'config.layers[{i}]' ({layer['class_name']})"
+            break
+    if isinstance(error, RecursionError):
+        raise ValueError(f"The model JSON's {where} is nested too deeply to be a model.") from None
+    if isinstance(error, ValueError):
+        raise ValueError(f"The model JSON's {where} is invalid: {error}") from None
+    raise ValueError(
+        f"The model JSON's {where} is malformed ({type(error).__name__}: {error})."
+    ) from None
