@@ -76,3 +76,21 @@ def test_demo_runs_and_reports_speed_and_determinism():
     assert "Total params: 1,208 (4.72 KB)" in out
     assert "output shape (1000, 8), dtype float32" in out
     assert "2 Dense(256, relu) layers, 131,584 parameters" in out
+
+
+def test_dependencies_are_declared_and_info_shows_blas():
+    # h5py, ml_dtypes, threadpoolctl and tqdm are run-time dependencies (issue 10 item 21):
+    # `densekit info` names the BLAS instead of asking to install threadpoolctl.
+    import pathlib
+    import re
+    import tomllib
+
+    from densekit._cli import info_lines
+
+    pyproject = pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.exists():
+        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        names = {re.split(r"[<>=!~ \[]", d)[0].lower() for d in deps}
+        assert {"h5py", "ml_dtypes", "threadpoolctl", "tqdm"} <= names
+    blas = [line for line in info_lines() if line.startswith("blas: ")]
+    assert blas and "install" not in blas[0] and "unknown" not in blas[0]

@@ -124,6 +124,18 @@ def test_initializer_by_name_and_errors():
     with pytest.raises(ValueError, match="negative"):
         from_initializer("ones", (3, -4), 2)
 
+
+@pytest.mark.parametrize("chunks", [(0, 2), 0, (2, 0)])
+def test_zero_chunk_size_is_a_clear_value_error(chunks):
+    # dask's normalize_chunks divides by the chunk size: this was a ZeroDivisionError.
+    with pytest.raises(ValueError, match=r"Argument `chunks` must give every non-empty"):
+        from_initializer("ones", (4, 4), chunks)
+
+
+def test_zero_chunk_on_an_empty_dimension_is_fine():
+    x = from_initializer("ones", (0, 4), (0, 2))
+    assert x.compute().shape == (0, 4)
+
     class Local(initializers.Initializer):
         def __init__(self):
             self.lock = threading.Lock()  # a lock pickles with neither pickle nor cloudpickle

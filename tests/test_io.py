@@ -389,15 +389,6 @@ def test_progress_bar(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_plain_progress_without_tqdm(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    initialize_file(tmp_path / "a.npy", (64, 64), initializers.Ones(), chunk_bytes=4096,
-                    progress=True)
-    err = capsys.readouterr().err
-    assert "100.0%" in err and "GB/s" in err
-
-
 # ---------------------------------------------------------------------------- memory
 _MEMORY_SCRIPT = textwrap.dedent("""
     import json, sys, threading, time

@@ -2,7 +2,9 @@
 
 import argparse
 import platform
+import signal
 import sys
+import threading
 
 
 class _Parser(argparse.ArgumentParser):
@@ -13,10 +15,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _blas_summary():
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "unknown (install threadpoolctl to see it)"
+    from threadpoolctl import threadpool_info
+
     blas = [
         f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
         for i in threadpool_info()
@@ -109,14 +109,35 @@ def build_parser():
     return parser
 
 
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that cleanup (the removal of a
+    partial file) runs as for Ctrl-C. A BaseException: `except Exception` lets it by."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    # `kill` (SIGTERM, what service managers, `timeout` and job schedulers send) is
+    # handled like Ctrl-C while a command runs; SIGKILL cannot be, and its leftovers
+    # are removed by the next `densekit init` on the same output.
+    installed = threading.current_thread() is threading.main_thread()
+    if installed:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("densekit: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("densekit: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 # --------------------------------------------------------------------------------------
@@ -217,6 +238,7 @@ def _cmd_init(args):
     import time
 
     from densekit import io
+    from densekit.initializers._layout import resolve_dtype
 
     try:
         initializer = _build_initializer(args.name, args.seed, args.config)
@@ -240,7 +262,7 @@ def _cmd_init(args):
         return _init_error(_one_line(exc), 1)
     seconds = time.perf_counter() - start
     n = math.prod(shape)
-    nbytes = n * io._resolve_dtype(args.dtype).itemsize
+    nbytes = n * resolve_dtype(args.dtype).itemsize
     # The seed actually used, so that a run without --seed can be repeated.
     seed = getattr(initializer, "seed", None)
     print(

@@ -14,7 +14,7 @@ import numpy as np
 
 from densekit._threads import effective_n_threads
 from densekit._validation import check_shape
-from densekit.io import _dtype_name, _resolve_dtype, _resolve_initializer
+from densekit.initializers._layout import resolve_dtype, resolve_initializer
 
 try:
     import dask.array as _da
@@ -36,7 +36,7 @@ def _block_task(initializer, shape, out_dtype, n_threads, block_info=None):
     """Generate one chunk: the block of the whole tensor at this chunk's location."""
     info = block_info[None]
     index = tuple(slice(lo, hi) for lo, hi in info["array-location"])
-    dtype = _resolve_dtype(out_dtype)
+    dtype = resolve_dtype(out_dtype)
     if not index:
         return initializer(shape, dtype, n_threads=n_threads)
     return initializer.block(shape, index, dtype, n_threads=n_threads)
@@ -77,6 +77,8 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, n_th
     ------
     TypeError
         The initializer cannot be pickled, or a bad dtype.
+    ValueError
+        A bad shape, or a chunk size of 0 on a non-empty dimension.
 
     Notes
     -----
@@ -96,9 +98,9 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, n_th
     >>> bool(np.array_equal(x.compute(), init((1000, 600))))
     True
     """
-    init = _resolve_initializer(initializer)
+    init = resolve_initializer(initializer)
     shape = check_shape(shape)
-    dtype = _resolve_dtype(dtype)
+    dtype = resolve_dtype(dtype)
     if n_threads is not None:
         effective_n_threads(n_threads)  # validate now, resolve on the worker
     try:
@@ -109,7 +111,15 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, n_th
             f"Argument `initializer` must be picklable to be sent to dask workers: "
             f"{type(exc).__name__}: {exc}. Received: initializer={init!r}"
         ) from None
-    chunks = _da.core.normalize_chunks(chunks, shape, dtype=dtype)
+    try:
+        chunks = _da.core.normalize_chunks(chunks, shape, dtype=dtype)
+    except ZeroDivisionError:
+        # dask divides each dimension by its chunk size: a 0 gets here.
+        raise ValueError(
+            "Argument `chunks` must give every non-empty dimension a chunk size of at "
+            "least 1 (-1 or None mean the whole dimension). "
+            f"Received: chunks={chunks!r} for shape={shape!r}"
+        ) from None
     if name is None:
         name = "densekit-" + type(init).__name__.lower() + "-" + _tokenize(
             payload, shape, chunks, str(dtype), n_threads
@@ -119,7 +129,7 @@ def from_initializer(initializer, shape, chunks="auto", dtype="float32", *, n_th
         initializer=init,
         shape=shape,
         # The dtype travels as a name: ml_dtypes' bfloat16 is rebuilt on the worker.
-        out_dtype=_dtype_name(dtype),
+        out_dtype=dtype.name,
         n_threads=n_threads,
         dtype=dtype,
         chunks=chunks,

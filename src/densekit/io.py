@@ -14,16 +14,17 @@ import operator
 import os
 import re
 import shutil
-import sys
+import socket
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from densekit._progress import byte_progress
 from densekit._threads import effective_n_threads
 from densekit._validation import check_shape
+from densekit.initializers._layout import resolve_dtype, resolve_initializer
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "DEFAULT_H5_DATASET", "initialize_file"]
 
@@ -41,62 +42,18 @@ _H5_CHUNK_BYTES = 2**20
 _NPY_SUFFIXES = (".npy",)
 _H5_SUFFIXES = (".h5", ".hdf5")
 _H5_PATH = re.compile(r"^(?P<file>.+\.(?:h5|hdf5)):(?P<dataset>[^:]*)$", re.IGNORECASE)
-_DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16")
+# Bytes of HDF5 metadata (superblock, object headers, chunk index) budgeted
+# beyond the data and the file's own estimate when space is reserved.
+_H5_METADATA_SLACK = 2**20
+# Per-chunk budget of the chunk index (a v1 B-tree entry with its share of a node).
+_H5_INDEX_BYTES_PER_CHUNK = 128
+_PARTIAL_SUFFIX = ".partial"
+_PARTIAL_OWNER = re.compile(r"^(?P<pid>[0-9]+)@(?P<host>[A-Za-z0-9-]*)\.[A-Za-z0-9_]+$")
 
 
 # --------------------------------------------------------------------------------------
-# Helpers shared with densekit.dask and densekit.torch
+# Block plans
 # --------------------------------------------------------------------------------------
-def _resolve_initializer(initializer, name="initializer"):
-    """Return an initializer object with ``block()``: an instance as given, or anything
-    ``densekit.initializers.get`` accepts (a name, a config dict, a class)."""
-    if callable(initializer) and hasattr(initializer, "block") and not isinstance(
-        initializer, type
-    ):
-        return initializer
-    from densekit import initializers
-
-    resolved = initializers.get(initializer)
-    if resolved is None or not hasattr(resolved, "block"):
-        raise TypeError(
-            f"Argument `{name}` must be a densekit initializer (an instance, a name or a "
-            f"config dict), with a `block()` method. Received: {name}={initializer!r}"
-        )
-    return resolved
-
-
-def _bfloat16():
-    try:
-        import ml_dtypes
-    except ImportError:  # pragma: no cover - ml_dtypes comes with densekit
-        raise ImportError("dtype 'bfloat16' needs the ml_dtypes package: pip install ml_dtypes")
-    return np.dtype(ml_dtypes.bfloat16)
-
-
-def _resolve_dtype(dtype, name="dtype"):
-    """float32 (for None), float64, float16 or bfloat16 (ml_dtypes) as an np.dtype."""
-    if dtype is None:
-        return np.dtype(np.float32)
-    if isinstance(dtype, str) and dtype == "bfloat16":
-        return _bfloat16()
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is not None and (
-        resolved in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
-        or resolved.name == "bfloat16"
-    ):
-        return resolved
-    raise TypeError(
-        f"Argument `{name}` must be one of {', '.join(_DTYPE_NAMES)}. Received: {name}={dtype!r}"
-    )
-
-
-def _dtype_name(dtype):
-    return "bfloat16" if dtype.name == "bfloat16" else dtype.name
-
-
 def _split_axis(shape, per_chunk):
     """First axis whose trailing slab (one index on it, all of the later axes) holds at
     most `per_chunk` elements (the last axis if none does)."""
@@ -155,56 +112,6 @@ def _h5_chunks(shape, itemsize):
 
 
 # --------------------------------------------------------------------------------------
-# Progress
-# --------------------------------------------------------------------------------------
-class _PlainProgress:
-    """A one-line progress display on stderr, used when tqdm is not installed."""
-
-    def __init__(self, total, desc):
-        self.total, self.desc, self.n = total, desc, 0
-        self._start = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, n):
-        self.n += n
-        now = time.perf_counter()
-        if now - self._last >= 0.2 or self.n >= self.total:
-            self._last = now
-            rate = self.n / max(now - self._start, 1e-9)
-            pct = 100.0 * self.n / self.total if self.total else 100.0
-            sys.stderr.write(
-                f"\r{self.desc}: {pct:5.1f}% {self.n / 1e9:.2f}/{self.total / 1e9:.2f} GB "
-                f"[{rate / 1e9:.2f} GB/s]"
-            )
-            sys.stderr.flush()
-
-    def close(self):
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-class _NoProgress:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _make_progress(progress, total, desc):
-    if progress is None:
-        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not progress:
-        return _NoProgress()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _PlainProgress(total, desc)
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                file=sys.stderr, leave=True)
-
-
-# --------------------------------------------------------------------------------------
 # Paths
 # --------------------------------------------------------------------------------------
 def _parse_path(path):
@@ -238,21 +145,112 @@ def _parse_path(path):
 
 
 def _check_target(file_path, overwrite):
-    directory = os.path.dirname(os.path.abspath(file_path))
-    if not os.path.isdir(directory):
+    """Check the target before any work; return (real directory, final path).
+
+    The directory is the parent *as the OS resolves it* (``d/missing/..`` does not
+    exist even though ``d`` does), and the final path lies in it, so the check, the
+    temporary file and the rename all agree.
+    """
+    parent = os.path.dirname(file_path) or os.curdir
+    if not os.path.isdir(parent):  # resolved by the OS: '..' after a symlink or a missing name
         raise FileNotFoundError(
-            errno.ENOENT, f"Cannot write {file_path!r}: directory {directory!r} does not exist"
+            errno.ENOENT, f"Cannot write {file_path!r}: directory {parent!r} does not exist"
         )
-    if os.path.isdir(file_path):
+    directory = os.path.realpath(parent)
+    target = os.path.join(directory, os.path.basename(file_path))
+    if os.path.isdir(target):
         raise IsADirectoryError(
             errno.EISDIR, f"Cannot write {file_path!r}: it is a directory"
         )
-    if os.path.lexists(file_path) and not overwrite:
+    if os.path.lexists(target) and not overwrite:
         raise FileExistsError(
             errno.EEXIST,
             f"{file_path!r} already exists (pass overwrite=True, or --overwrite, to replace it)",
         )
-    return directory
+    return directory, target
+
+
+def _free_bytes(directory):
+    """Free bytes for unprivileged writers, or None when the file system does not say
+    (pseudo file systems such as /proc report a size of 0: that is not a full disk)."""
+    try:
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        return None
+    if usage.total <= 0:
+        return None
+    return usage.free
+
+
+# --------------------------------------------------------------------------------------
+# Temporary ("partial") files: .<name>.<pid>@<host>.<random>.partial beside the target
+# --------------------------------------------------------------------------------------
+def _host_tag():
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32]
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing the same target
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would terminate it there: never clean
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_partials(directory, base):
+    """Remove the partial files of `base` left by dead processes of this host
+    (SIGKILL, power loss); those of live processes and other hosts are kept."""
+    prefix = f".{base}."
+    host = _host_tag()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_PARTIAL_SUFFIX)):
+            continue
+        owner = _PARTIAL_OWNER.match(name[len(prefix):-len(_PARTIAL_SUFFIX)])
+        if owner is None or owner.group("host") != host or _pid_alive(int(owner.group("pid"))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+def _create_partial(directory, base, file_path):
+    """Create the empty temporary file, named after its owner, with the mode open()
+    would give; a failure names the target (read-only file system, no permission)."""
+    try:
+        fd, tmp_path = tempfile.mkstemp(
+            prefix=f".{base}.{os.getpid()}@{_host_tag()}.", suffix=_PARTIAL_SUFFIX,
+            dir=directory,
+        )
+    except OSError as exc:
+        raise type(exc)(
+            exc.errno,
+            f"Cannot write {file_path!r}: cannot create a file in {directory!r} "
+            f"({exc.strerror or exc})",
+        ) from exc
+    try:
+        # mkstemp makes the file private (0600); give it the mode open() would (umask).
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
+    return tmp_path
+
+
+def _human(nbytes):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.2f} {unit}"
+    return f"{nbytes} bytes"
 
 
 def _no_space(file_path, needed, directory, cause=None):
@@ -261,10 +259,10 @@ def _no_space(file_path, needed, directory, cause=None):
         free = shutil.disk_usage(directory).free
     except OSError:
         pass
-    have = f"{free / 2**30:.2f} GiB free" if free is not None else "free space unknown"
+    have = f"{_human(free)} free" if free is not None else "free space unknown"
     return OSError(
         errno.ENOSPC,
-        f"No space left on device writing {file_path!r}: it needs {needed / 2**30:.2f} GiB "
+        f"No space left on device writing {file_path!r}: it needs {_human(needed)} "
         f"({have} in {directory!r}); nothing was left behind"
         + (f" ({cause})" if cause else ""),
     )
@@ -277,6 +275,72 @@ def _umask():
     mask = os.umask(0o022)  # the only way to read it is to set it: put it back at once
     os.umask(mask)
     return mask
+
+
+def _reserve(fd, nbytes):
+    """Reserve the file's blocks now: a full disk fails at once (ENOSPC), not after
+    minutes of work, and later writes into the reserved range need no new space."""
+    if nbytes <= 0 or not hasattr(os, "posix_fallocate"):
+        return
+    try:
+        os.posix_fallocate(fd, 0, nbytes)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            os.ftruncate(fd, nbytes)  # no reservation on this file system: size only
+        else:
+            raise
+
+
+_FALLOC_FL_KEEP_SIZE = 1
+_libc = None
+
+
+def _fallocate_keep_size(fd, nbytes):
+    """Reserve `nbytes` of blocks for `fd` without changing its size (Linux
+    ``fallocate(FALLOC_FL_KEEP_SIZE)``). HDF5 must keep seeing its own end of file,
+    which ``posix_fallocate`` would move. OSError on failure (ENOSPC, EOPNOTSUPP)."""
+    global _libc
+    import ctypes
+
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    fallocate = getattr(_libc, "fallocate", None)
+    if fallocate is None:
+        raise OSError(errno.ENOSYS, "fallocate is not available")
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fallocate.restype = ctypes.c_int
+    if fallocate(fd, _FALLOC_FL_KEEP_SIZE, 0, nbytes) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _release_past_eof(fd):
+    """Free blocks reserved beyond the end of file. Truncating to the same size is a
+    no-op on some file systems (tmpfs), so grow by one byte and shrink back."""
+    size = os.fstat(fd).st_size
+    os.ftruncate(fd, size + 1)
+    os.ftruncate(fd, size)
+
+
+def _h5_error(exc):
+    """An h5py failure (a RuntimeError or OSError quoting HDF5's errno) as an OSError."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc
+    text = str(exc)
+    found = re.search(r"errno = (\d+)", text)
+    code = int(found.group(1)) if found else errno.EIO
+    return OSError(code, f"{os.strerror(code)} (HDF5: {text.splitlines()[0] if text else exc!r})")
+
+
+def _h5_estimate(shape, itemsize):
+    """Bytes an HDF5 file holding one dataset of `shape` needs, metadata included
+    (edge chunks are stored whole, so the data take whole chunks)."""
+    chunks, _ = _h5_chunks(shape, itemsize)
+    if chunks is None:
+        return math.prod(shape) * itemsize + _H5_METADATA_SLACK
+    n_chunks = math.prod(-(-d // c) for d, c in zip(shape, chunks))
+    return (n_chunks * (math.prod(chunks) * itemsize + _H5_INDEX_BYTES_PER_CHUNK)
+            + _H5_METADATA_SLACK)
 
 
 def _pwrite_all(fd, view, offset):
@@ -307,16 +371,7 @@ class _NpyWriter:
         self.nbytes = self._data_offset + math.prod(shape) * dtype.itemsize
 
     def preallocate(self):
-        # Reserve the blocks now: a full disk fails at once, not after minutes of work.
-        if not hasattr(os, "posix_fallocate") or self.nbytes == 0:
-            return
-        try:
-            os.posix_fallocate(self._fd, 0, self.nbytes)
-        except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                os.ftruncate(self._fd, self.nbytes)
-            else:
-                raise
+        _reserve(self._fd, self.nbytes)
 
     def write(self, start, count, index, buf):
         _pwrite_all(self._fd, memoryview(buf.reshape(-1).view(np.uint8)),
@@ -338,7 +393,8 @@ class _H5Writer:
             import h5py
         except ImportError:
             raise ImportError(
-                "Writing HDF5 needs h5py: pip install 'densekit[h5]' (or pip install h5py)"
+                "Writing HDF5 needs h5py, a dependency of densekit: reinstall densekit, or "
+                "pip install h5py (pip install 'densekit[h5]' works too)"
             ) from None
         self._h5py = h5py
         self._path = tmp_path
@@ -361,6 +417,9 @@ class _H5Writer:
             dcpl.set_chunk(chunks)
             self._chunk_rows = chunks[self._chunk_axis]
         dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+        # Allocate every chunk's file space (not its bytes: nothing is filled) now, so
+        # that the file's size is known and reserved before any data are written.
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
         space = h5py.h5s.create_simple(tuple(shape)) if shape else h5py.h5s.create(h5py.h5s.SCALAR)
         parent, _, leaf = dataset.rpartition("/")
         group = self._file.require_group(parent) if parent else self._file
@@ -375,9 +434,33 @@ class _H5Writer:
         return 1
 
     def preallocate(self):
-        pass
+        # HDF5 writes its data and metadata below its end of allocation (every chunk
+        # is allocated at creation): reserve all of it, plus slack for the metadata
+        # written at close, so that no write, and above all no flush inside h5py,
+        # meets a full disk (a failed flush at close crashes h5py). The file's size
+        # is left alone: HDF5 must see its own end of file.
+        self.nbytes = self._file.id.get_filesize() + _H5_METADATA_SLACK
+        fd = os.open(self._path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            try:
+                _fallocate_keep_size(fd, self.nbytes)
+            except OSError as exc:
+                if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    return  # nothing to reserve with on this file system
+                # Give back what a partly failed reservation took, so that closing
+                # HDF5 (which writes a little metadata) finds room.
+                _release_past_eof(fd)
+                raise
+        finally:
+            os.close(fd)
 
     def write(self, start, count, index, buf):
+        try:
+            self._write(index, buf)
+        except (RuntimeError, OSError) as exc:
+            raise _h5_error(exc) from exc
+
+    def _write(self, index, buf):
         h5py = self._h5py
         if not self._shape:
             fspace = self._dsid.get_space()
@@ -401,15 +484,35 @@ class _H5Writer:
     def close(self, sync):
         f, self._file = self._file, None
         if f is not None:
-            self._dsid = None
-            f.flush()
-            f.close()
+            dsid, self._dsid = self._dsid, None
+            try:
+                dsid.close()
+                f.close()  # flushes the metadata into the reserved space
+            except (RuntimeError, OSError) as exc:
+                raise _h5_error(exc) from exc
+            fd = os.open(self._path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                _release_past_eof(fd)  # the unused part of the reservation
+            finally:
+                os.close(fd)
             if sync:
                 fd = os.open(self._path, os.O_RDONLY)
                 try:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+
+
+def _check_initializer(init, shape, dtype, n_threads):
+    """Run the initializer's own checks (rank rules such as Orthogonal's, dtype) on an
+    empty block, before any file exists. Only densekit's own ``block()`` is probed: the
+    generic one of a Keras-style initializer would compute the whole tensor."""
+    from densekit.initializers import Initializer
+
+    if getattr(type(init), "block", None) is Initializer.block:
+        return
+    index = (slice(0, 0),) if shape else ()
+    init.block(shape, index, dtype, n_threads=n_threads)
 
 
 # --------------------------------------------------------------------------------------
@@ -452,9 +555,8 @@ def initialize_file(
         Bytes generated per step. Two buffers of this size are reused (one being
         filled while the other is written), which bounds the anonymous memory.
     progress : bool or None, default None
-        Show a progress bar on stderr (tqdm when installed, ``pip install
-        'densekit[progress]'``, else a plain line). None shows it when stderr is a
-        terminal.
+        Show a tqdm progress bar on stderr. None shows it when stderr is a
+        terminal (never in a log file or a pipe).
     overwrite : bool, default False
         Replace an existing file at `path`. Otherwise an existing file is an error.
     fsync : bool, default False
@@ -485,9 +587,16 @@ def initialize_file(
 
     Notes
     -----
-    The data are written to a temporary file in the same directory, which is
+    Everything that can be checked is checked before any file is created: the
+    arguments, the initializer against the shape (Orthogonal's rank rule), the
+    directory as the OS resolves it (``d/missing/../w.npy`` is refused, as
+    ``open`` would refuse it), and the free space. The data are written to a
+    temporary file in the same directory, ``.<name>.<pid>@<host>.<random>.partial``,
+    whose blocks are reserved up front (``.npy`` and HDF5 alike), and which is
     renamed onto `path` (``os.replace``) only once complete; an error or
-    ``KeyboardInterrupt`` removes it. Blocks are contiguous runs of the C-ordered
+    ``KeyboardInterrupt`` removes it. A process killed outright (SIGKILL, power
+    loss) cannot remove it: the next call for the same `path` on the same host
+    removes the partial files of processes that no longer exist. Blocks are contiguous runs of the C-ordered
     tensor, generated by ``initializer.block(shape, index, out=buffer)``, so the
     file equals ``initializer(shape, dtype)`` bit for bit, whatever `chunk_bytes`
     and `n_threads`.
@@ -503,9 +612,9 @@ def initialize_file(
     >>> bool(np.array_equal(np.load(path, mmap_mode="r"), init((1000, 300))))
     True
     """
-    init = _resolve_initializer(initializer)
+    init = resolve_initializer(initializer)
     shape = check_shape(shape)
-    dtype = _resolve_dtype(dtype)
+    dtype = resolve_dtype(dtype)
     if isinstance(chunk_bytes, bool):
         raise TypeError(f"Argument `chunk_bytes` must be an integer. Received: chunk_bytes={chunk_bytes!r}")
     try:
@@ -521,23 +630,18 @@ def initialize_file(
         )
     n_threads = effective_n_threads(n_threads)
     file_path, fmt, dataset = _parse_path(path)
-    directory = _check_target(file_path, overwrite)
+    _check_initializer(init, shape, dtype, n_threads)
+    directory, target = _check_target(file_path, overwrite)
 
     data_bytes = math.prod(shape) * dtype.itemsize
-    try:
-        free = shutil.disk_usage(directory).free
-    except OSError:
-        free = None
-    if free is not None and free < data_bytes:
-        raise _no_space(file_path, data_bytes, directory)
+    needed = data_bytes if fmt == "npy" else _h5_estimate(shape, dtype.itemsize)
+    free = _free_bytes(directory)
+    if free is not None and free < needed:
+        raise _no_space(file_path, needed, directory)
 
-    base = os.path.basename(file_path)
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".partial", dir=directory)
-    try:
-        # mkstemp makes the file private (0600); give it the mode open() would (umask).
-        os.fchmod(fd, 0o666 & ~_umask())
-    finally:
-        os.close(fd)
+    base = os.path.basename(target)
+    _remove_stale_partials(directory, base)
+    tmp_path = _create_partial(directory, base, file_path)
     writer = None
     pool = None
     bar = None
@@ -566,7 +670,7 @@ def initialize_file(
         largest = first[2] if first is not None else 0
         whole = largest == total
         buffers = [np.empty(largest, dtype=dtype) for _ in range(1 if whole else 2)]
-        bar = _make_progress(progress, data_bytes, f"densekit {os.path.basename(file_path)}")
+        bar = byte_progress(progress, data_bytes, f"densekit {base}")
         # One writer thread: the kernel fills one buffer while the other is written.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
         failed = threading.Event()
@@ -597,7 +701,7 @@ def initialize_file(
         while pending:
             pending.pop(0).result()
         writer.close(sync=fsync)
-        os.replace(tmp_path, file_path)
+        os.replace(tmp_path, target)
     except BaseException as exc:
         for fut in pending:
             fut.cancel()
@@ -617,7 +721,7 @@ def initialize_file(
             pass
         if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC
                 and "nothing was left behind" not in str(exc)):
-            raise _no_space(file_path, data_bytes, directory, cause=exc.strerror) from exc
+            raise _no_space(file_path, needed, directory, cause=exc.strerror) from exc
         raise
     finally:
         if pool is not None:

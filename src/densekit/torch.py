@@ -32,7 +32,7 @@ import numbers
 
 import numpy as np
 
-from densekit.io import _bfloat16, _resolve_initializer
+from densekit.initializers._layout import bfloat16_dtype, resolve_initializer
 
 try:
     import torch as _torch
@@ -97,7 +97,7 @@ def _numpy_view(tensor, name="tensor"):
         raise ValueError(f"Argument `{name}` must not be a lazily conjugated/negated view.")
     data = tensor.detach()
     if tensor.dtype == _torch.bfloat16:
-        return data.view(_torch.int16).numpy().view(_bfloat16())
+        return data.view(_torch.int16).numpy().view(bfloat16_dtype())
     return data.numpy()
 
 
@@ -150,7 +150,7 @@ def fill_(tensor, initializer, *, n_threads=None):
     >>> bool((w.numpy() == initializers.HeNormal(seed=0)((256, 128))).all())
     True
     """
-    return _fill_with(tensor, _resolve_initializer(initializer), n_threads)
+    return _fill_with(tensor, resolve_initializer(initializer), n_threads)
 
 
 # --------------------------------------------------------------------------------------

@@ -16,11 +16,13 @@ from densekit._validation import check_shape
 
 __all__ = [
     "BlockPlan",
+    "bfloat16_dtype",
     "compute_fans",
     "half_code",
     "kernel_view",
     "plan_block",
     "resolve_dtype",
+    "resolve_initializer",
     "size_of",
 ]
 
@@ -42,6 +44,11 @@ def _bfloat16_dtype(required):
             ) from None
         return None
     return np.dtype(ml_dtypes.bfloat16)
+
+
+def bfloat16_dtype():
+    """ml_dtypes' bfloat16 as an np.dtype (densekit.torch views tensors with it)."""
+    return _bfloat16_dtype(required=True)
 
 
 def _is_bfloat16(dtype):
@@ -279,3 +286,25 @@ def plan_block(full_shape, index):
     return BlockPlan(
         full_shape, tuple(out_shape), tuple(starts), tuple(lengths), tuple(key)
     )
+
+
+def resolve_initializer(initializer, name="initializer"):
+    """Return an initializer object with ``block()``: an instance as given, or anything
+    ``densekit.initializers.get`` accepts (a name, a config dict, a class).
+
+    The one place densekit.io, densekit.dask and densekit.torch turn their
+    `initializer` argument into an object.
+    """
+    if callable(initializer) and hasattr(initializer, "block") and not isinstance(
+        initializer, type
+    ):
+        return initializer
+    from densekit import initializers
+
+    resolved = initializers.get(initializer)
+    if resolved is None or not hasattr(resolved, "block"):
+        raise TypeError(
+            f"Argument `{name}` must be a densekit initializer (an instance, a name or a "
+            f"config dict), with a `block()` method. Received: {name}={initializer!r}"
+        )
+    return resolved

@@ -3,13 +3,11 @@
 import json
 import math
 import numbers
-import shutil
-import sys
-import time
 
 import numpy as np
 
 from densekit._lib import _dense
+from densekit._progress import row_progress, stderr_is_terminal
 from densekit._threads import effective_n_threads
 from densekit.layers import Dense, InputLayer, Layer
 from densekit.layers import deserialize as deserialize_layer
@@ -233,8 +231,9 @@ class Sequential:
             independent, so the result is the same as one batch at a time),
             which removes Python overhead per batch.
         verbose : {'auto', 0, 1, 2}, default='auto'
-            0: silent; 1: progress bar on stderr (tqdm if installed); 2: one
-            line at the end; 'auto': 1 from 2**20 rows on, else 0.
+            0: silent; 1: a tqdm progress bar on stderr; 2: one line on stderr
+            at the end; 'auto': from 2**20 rows on, 1 when stderr is a terminal
+            and 2 when it is not (a file or a pipe), else 0.
         n_threads : int or None
             Threads of the fused OpenMP passes (BLAS threads on its own).
 
@@ -269,8 +268,10 @@ class Sequential:
             shapes.append(shape)
         out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
         if verbose == "auto":
-            verbose = 1 if n >= _AUTO_BAR_ROWS else 0
-        progress = _Progress(n, verbose)
+            # A bar on a terminal; written to a file or a pipe, its carriage-return
+            # updates would be one garbled line, so there 'auto' is Keras' 2.
+            verbose = (1 if stderr_is_terminal() else 2) if n >= _AUTO_BAR_ROWS else 0
+        progress = row_progress(verbose, n)
         try:
             if x.ndim == 2 and _fusable(layers, x.dtype):
                 self._predict_fused(x, out, layers, verbose, progress, n_threads)
@@ -497,64 +498,94 @@ def _json_default(obj):
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+def _json_kind(value):
+    """How JSON names the type of `value` (for error messages)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
 def model_from_json(json_string, custom_objects=None):
-    """A model from :meth:`Sequential.to_json` output (Keras 3 Sequential JSON too)."""
+    """A model from :meth:`Sequential.to_json` output (Keras 3 Sequential JSON too).
+
+    The document is untrusted input: anything malformed (not JSON, nested too
+    deeply, a missing or mistyped key, a bad layer config) raises one ValueError
+    that says what is wrong and where (for example ``config.layers[2]``).
+    """
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise ValueError(
+            "Argument `json_string` must be a JSON string. "
+            f"Received: json_string of type {type(json_string).__name__}"
+        )
     try:
         record = json.loads(json_string)
-    except (TypeError, json.JSONDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"Argument `json_string` is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(
+            "Argument `json_string` is nested too deeply to be a model (JSON parser "
+            "recursion limit reached)."
+        ) from None
     if not isinstance(record, dict) or record.get("class_name") != "Sequential":
         raise ValueError(
             "densekit can only rebuild Sequential models. Received class_name="
             f"{record.get('class_name') if isinstance(record, dict) else record!r}"
         )
-    return Sequential.from_config(record["config"], custom_objects=custom_objects)
-
-
-class _Progress:
-    """A progress bar on stderr: tqdm when installed, else a one-line text bar."""
-
-    def __init__(self, total, verbose):
-        self.total = total
-        self.verbose = verbose
-        self.done = 0
-        self.start = time.perf_counter()
-        self._bar = None
-        if verbose == 1:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self._bar = tqdm(total=total, unit="rows", file=sys.stderr,
-                                 desc="predict", leave=True)
-
-    def update(self, k):
-        self.done += k
-        if self.verbose != 1:
-            return
-        if self._bar is not None:
-            self._bar.update(k)
-            return
-        width = max(10, min(30, shutil.get_terminal_size().columns - 40))
-        filled = int(width * self.done / self.total) if self.total else width
-        bar = "=" * filled + ("." * (width - filled))
-        sys.stderr.write(
-            f"\r{self.done}/{self.total} rows [{bar}] "
-            f"{time.perf_counter() - self.start:.1f}s"
+    if "config" not in record:
+        raise ValueError("The model JSON has no 'config' key: expected {'class_name': "
+                         "'Sequential', 'config': {'name': ..., 'layers': [...]}}.")
+    config = record["config"]
+    if not isinstance(config, dict):
+        raise ValueError(f"The model JSON's 'config' must be an object; found {_json_kind(config)}.")
+    for key in ("name", "layers"):
+        if key not in config:
+            raise ValueError(f"The model JSON's 'config' has no {key!r} key.")
+    layers = config["layers"]
+    if not isinstance(layers, list):
+        raise ValueError(
+            "The model JSON's 'config.layers' must be an array of layer configs; "
+            f"found {_json_kind(layers)}: {str(layers)[:80]!r}."
         )
-        sys.stderr.flush()
-
-    def close(self):
-        if self.verbose == 1:
-            if self._bar is not None:
-                self._bar.close()
-            else:
-                sys.stderr.write("\n")
-                sys.stderr.flush()
-        elif self.verbose == 2:
-            sys.stderr.write(
-                f"{self.done}/{self.total} rows - "
-                f"{time.perf_counter() - self.start:.1f}s\n"
+    for i, layer in enumerate(layers):
+        where = f"'config.layers[{i}]'"
+        if not isinstance(layer, dict):
+            raise ValueError(
+                f"The model JSON's {where} must be a layer config object; found "
+                f"{_json_kind(layer)}."
             )
-            sys.stderr.flush()
+        if not isinstance(layer.get("class_name"), str):
+            raise ValueError(f"The model JSON's {where} needs a string 'class_name'.")
+        if not isinstance(layer.get("config", {}), dict):
+            raise ValueError(
+                f"The model JSON's {where}.config must be an object; found "
+                f"{_json_kind(layer['config'])}."
+            )
+    try:
+        return Sequential.from_config(config, custom_objects=custom_objects)
+    except (RecursionError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
+            ValueError) as exc:
+        error = exc
+    # Only on this failure path: find the layer at fault by deserializing each alone.
+    where = "'config'"
+    for i, layer in enumerate(layers):
+        try:
+            deserialize_layer(layer, custom_objects)
+        except (RecursionError, KeyError, TypeError, AttributeError, IndexError,
+                OverflowError, ValueError):
+            where = f"'config.layers[{i}]' ({layer['class_name']})"
+            break
+    if isinstance(error, RecursionError):
+        raise ValueError(f"The model JSON's {where} is nested too deeply to be a model.") from None
+    if isinstance(error, ValueError):
+        raise ValueError(f"The model JSON's {where} is invalid: {error}") from None
+    raise ValueError(
+        f"The model JSON's {where} is malformed ({type(error).__name__}: {error})."
+    ) from None
