@@ -15,7 +15,7 @@ first, so that saturated terms equal Keras' exactly.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expm1, fabs, log, log1p, sqrt, tanh, INFINITY
+from libc.math cimport exp, expf, expm1, fabs, log, log1p, sqrt, tanh, INFINITY
 from libc.stdlib cimport free, malloc
 
 cdef double EPSILON = 1e-7
@@ -80,6 +80,19 @@ cdef inline double _sigmoid(double x) noexcept nogil:
         return 1.0 / (1.0 + exp(-x))
     e = exp(x)
     return e / (1.0 + e)
+
+
+cdef inline double _keras_sigmoid(floating x) noexcept nogil:
+    """The probability Keras' jax backend stores: 1 / (1 + exp(-x)) evaluated in the
+    input dtype (XLA's float32 logistic on CPU). Near 1, float32 keeps only a few
+    digits of 1 - p; reproducing that rounding reproduces Keras' loss value."""
+    cdef float fx, fe
+    if floating is float:
+        fx = x
+        fe = expf(-fx)
+        return <double>(<float>1.0 / (<float>1.0 + fe))
+    else:
+        return 1.0 / (1.0 + exp(-x))
 
 
 cdef inline double _clip(double v, double lo, double hi) noexcept nogil:
@@ -173,7 +186,7 @@ cdef double _elementwise_row(int kind, const floating* t, const floating* p, Py_
         for j in range(n):
             tj = <double>t[j] * (1.0 - ls) + ls_half
             s = _sigmoid(<double>p[j])
-            q = <double><floating>s  # the probability Keras stores, in the input dtype
+            q = _keras_sigmoid(p[j])
             o = _clip(q, lo, hi)
             om = <double><floating>(1.0 - o)
             acc -= tj * log(o) + (1.0 - tj) * log(om)
