@@ -265,12 +265,21 @@ cdef double _rowwise_row(int kind, const floating* t, const floating* p, Py_ssiz
             if p[j] > m:
                 m = p[j]
         se = 0.0
-        for j in range(n):
-            se += exp(<double>p[j] - m)
+        if g:
+            # keep exp(x - m) in g: one exp per element for value and gradient
+            for j in range(n):
+                pj = exp(<double>p[j] - m)
+                se += pj
+                g[j] = <floating>pj
+        else:
+            for j in range(n):
+                se += exp(<double>p[j] - m)
         lse = m + log(se)
         T = 0.0
         for j in range(n):
             tj = <double>t[j] * (1.0 - ls) + smooth
+            if tj == 0.0:
+                continue
             lp = <double>p[j] - lse
             if kind == CCE_SOFTMAX:
                 # Keras: -t * log(clip(softmax(x))); clip(log p) = log(clip(p)).
@@ -287,13 +296,11 @@ cdef double _rowwise_row(int kind, const floating* t, const floating* p, Py_ssiz
         if g:
             for j in range(n):
                 tj = <double>t[j] * (1.0 - ls) + smooth
-                lp = <double>p[j] - lse
-                pj = exp(lp)
-                if kind == CCE_SOFTMAX:
-                    oc = <double><floating>pj
+                if kind == CCE_SOFTMAX and tj != 0.0:
+                    oc = <double><floating>exp(<double>p[j] - lse)
                     if oc <= lo or oc >= hi:
                         tj = 0.0  # a clipped probability has no gradient
-                g[j] = <floating>(c * (pj * T - tj))
+                g[j] = <floating>(c * ((<double>g[j] / se) * T - tj))
         return acc
     if kind == CATEGORICAL_HINGE:
         pos = 0.0
@@ -366,8 +373,14 @@ cdef double _sparse_row(int kind, long long y, const floating* p, Py_ssize_t n,
         if p[j] > m:
             m = p[j]
     se = 0.0
-    for j in range(n):
-        se += exp(<double>p[j] - m)
+    if g:
+        for j in range(n):  # keep exp(x - m) in g, as in _rowwise_row
+            pj = exp(<double>p[j] - m)
+            se += pj
+            g[j] = <floating>pj
+    else:
+        for j in range(n):
+            se += exp(<double>p[j] - m)
     lse = m + log(se)
     lp = <double>p[y] - lse
     clipped = False
@@ -384,8 +397,7 @@ cdef double _sparse_row(int kind, long long y, const floating* p, Py_ssize_t n,
             if clipped:
                 g[j] = 0
             else:
-                pj = exp(<double>p[j] - lse)
-                g[j] = <floating>(c * (pj - (1.0 if j == y else 0.0)))
+                g[j] = <floating>(c * (<double>g[j] / se - (1.0 if j == y else 0.0)))
     return -lp
 
 
@@ -524,6 +536,19 @@ def sparse(int kind, const long long[::1] labels, const floating[:, ::1] y_pred,
                 values[i] = <floating>vbuf[i]
     free(vbuf)
     return total
+
+
+def first_bad_label(const long long[::1] labels, Py_ssize_t n_classes, bint allow_masked):
+    """Index of the first label outside [0, n_classes) (-1 allowed as the mask marker
+    if `allow_masked`), or -1 when all are valid."""
+    cdef Py_ssize_t i, bad = -1
+    cdef long long lo = -1 if allow_masked else 0
+    with nogil:
+        for i in range(labels.shape[0]):
+            if labels[i] < lo or labels[i] >= n_classes:
+                bad = i
+                break
+    return bad
 
 
 def all_binary(const floating[::1] x):

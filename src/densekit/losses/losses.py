@@ -270,30 +270,29 @@ def _prep_cce(y_true, y_pred, dtype, fused, from_logits=False, label_smoothing=0
 
 def _prep_scce(y_true, y_pred, dtype, fused, from_logits=False, ignore_class=None, axis=-1):
     p = y_pred
-    t = as_real(y_true, dtype, "y_true")
+    t = np.asarray(y_true)
+    if t.dtype.kind not in "iu":  # Keras casts the labels to the loss dtype, then to int
+        t = as_real(t, dtype, "y_true")
     if p.ndim < 1:
         raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={p.shape}")
-    axis = _canonical_axis(axis, p.ndim)
+    axis = p.ndim - 1 if axis == -1 else _canonical_axis(axis, p.ndim)
     if t.ndim == p.ndim and t.shape[axis] == 1:
         t = np.squeeze(t, axis=axis)
-    moved = p.shape[:axis] + p.shape[axis + 1:]
-    if t.shape != moved:
+    if t.shape != p.shape[:axis] + p.shape[axis + 1:]:
         raise _shape_error(t, p, up_to_last=True)
     n_classes = p.shape[axis]
     mask = None
     if ignore_class is not None:
-        mask = t != dtype.type(ignore_class)
-    labels = t.astype(np.int64).reshape(-1)
-    valid = labels if mask is None else labels[mask.reshape(-1)]
-    if valid.size and (valid.min() < 0 or valid.max() >= n_classes):
-        bad = valid[(valid < 0) | (valid >= n_classes)][0]
-        raise ValueError(
-            f"Received a label value of {bad} which is outside the valid range of "
-            f"[0, {n_classes})."
-        )
+        mask = t != (dtype.type(ignore_class) if t.dtype.kind == "f" else ignore_class)
+    labels = np.ascontiguousarray(t.reshape(-1), dtype=np.int64)
     if mask is not None:
         labels = np.where(mask.reshape(-1), labels, -1)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    bad = _k.first_bad_label(labels, n_classes, mask is not None)
+    if bad >= 0:
+        raise ValueError(
+            f"Received a label value of {labels[bad]} which is outside the valid range of "
+            f"[0, {n_classes})."
+        )
     if fused == "softmax":
         if axis != p.ndim - 1:
             raise ValueError(
