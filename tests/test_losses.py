@@ -183,6 +183,30 @@ def test_grad_out_buffer_is_filled_and_returned():
     assert_array_equal(out, loss.value_and_grad(t, p, sw)[1])
 
 
+@pytest.mark.parametrize("case_id", ["cce_logits", "scce_logits", "mse", "cosine"])
+def test_grad_out_may_be_y_pred_itself(case_id):
+    t, p, sw = _inputs(case_id, "float64")
+    loss = _loss(case_id)
+    expected_v, expected_g = loss.value_and_grad(t, p.copy(), sw)
+    v, g = loss.value_and_grad(t, p, sw, out=p)
+    assert g is p
+    assert_array_equal(v, expected_v)
+    assert_array_equal(p, expected_g)
+
+
+def test_fused_head_with_ignore_class_masks_rows():
+    z = np.random.default_rng(4).normal(size=(5, 4))
+    labels = np.array([1, 3, 0, 3, 2])
+    loss = losses.SparseCategoricalCrossentropy(ignore_class=3)
+    value, g = loss.fused_value_and_grad(labels, z, "softmax")
+    keep = labels != 3
+    full, g_keep = losses.SparseCategoricalCrossentropy().fused_value_and_grad(labels[keep], z[keep],
+                                                                              "softmax")
+    assert_allclose(value, full, rtol=1e-12)  # the mean runs over the kept rows only
+    assert_allclose(g[keep], g_keep, rtol=1e-12)
+    assert np.all(g[~keep] == 0)
+
+
 def test_grad_out_buffer_is_validated():
     t, p, _ = _inputs("mse", "float32")
     loss = losses.MeanSquaredError()

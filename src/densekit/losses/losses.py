@@ -5,6 +5,11 @@ respect to ``y_pred`` in one pass (:meth:`LossFunctionWrapper.value_and_grad`).
 The crossentropies also have fused heads for a last layer with a softmax or
 sigmoid activation (:meth:`LossFunctionWrapper.fused_value_and_grad`).
 
+Threads: ``n_threads`` (None: :func:`densekit.get_num_threads`; pass an int resolved
+once per fit to skip that lookup) threads split the rows; value and gradient
+are bit-identical for every count. Inputs below
+``densekit._lib._losses.SERIAL_BELOW`` elements run on the calling thread.
+
 Numerics: element terms are computed in float64 from the stored inputs and
 rounded once to the computation dtype; Keras' clipping bound epsilon = 1e-7
 (and 1 - epsilon) is first rounded to that dtype, so saturated terms are
@@ -345,6 +350,8 @@ def _evaluate(job, sample_weight, reduction, want_grad, out, n_threads):
     if want_grad:
         if out is not None:
             check_out(out, job.orig_shape, dtype)
+            if np.may_share_memory(out, job.p2) or np.may_share_memory(out, job.t2):
+                job.direct = False  # the row kernels read y_pred after writing: not in place
         if out is not None and job.direct:
             grad2 = out.reshape(job.p2.shape)
         else:
@@ -581,7 +588,8 @@ class LossFunctionWrapper(Loss):
         out : ndarray, optional
             Receives the gradient: y_pred's shape, the computation dtype,
             C-contiguous and writable. Reusing one buffer per fit avoids an allocation
-            per step.
+            per step. It may be `y_pred` itself (the result is then computed aside and
+            copied in).
 
         Returns
         -------

@@ -50,6 +50,10 @@ class Metric:
     the result. Subclasses list their state attributes in ``_state`` (names
     of float64 arrays reset to zeros).
 
+    Metrics run vectorised NumPy on the calling thread (the per-sample values of
+    the loss-based metrics come from the parallel loss kernels, with the default
+    thread count); they hold no random state.
+
     Parameters
     ----------
     dtype : {None, "float32", "float64"}
