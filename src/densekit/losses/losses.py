@@ -175,7 +175,7 @@ def _new_job(y_pred, dtype):
 def _broadcast_pair(job, t, p, family, code, param, axis=None, min_rank=1):
     job.p_shape = p.shape
     try:
-        b = np.broadcast_shapes(t.shape, p.shape)
+        b = p.shape if t.shape == p.shape else np.broadcast_shapes(t.shape, p.shape)
     except ValueError:
         raise ValueError(
             "Arguments `y_true` and `y_pred` must have broadcastable shapes. "
