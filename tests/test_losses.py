@@ -296,7 +296,7 @@ def test_float32_agrees_with_float64(case_id):
     v64, g64 = loss.value_and_grad(t, p, sw)
     v32, g32 = loss.value_and_grad(t.astype(np.float32), p.astype(np.float32), sw.astype(np.float32))
     assert_allclose(v32, v64, rtol=1e-5)
-    assert_allclose(g32, g64, rtol=1e-4, atol=1e-6 * np.abs(g64).max())
+    assert_allclose(g32, g64, rtol=1e-5, atol=1e-6 * np.abs(g64).max())
 
 
 def _big_inputs(case_id, n_rows=4000):
