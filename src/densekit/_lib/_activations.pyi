@@ -4,6 +4,37 @@ import numpy as np
 import numpy.typing as npt
 
 N_CODES: int
+# ---- BEGIN ACT_* codes (stand-in until the .pxd enum is a cpdef enum) ----
+ACT_LINEAR: int
+ACT_RELU: int
+ACT_RELU6: int
+ACT_LEAKY_RELU: int
+ACT_ELU: int
+ACT_SELU: int
+ACT_CELU: int
+ACT_GELU: int
+ACT_GELU_TANH: int
+ACT_SILU: int
+ACT_SIGMOID: int
+ACT_TANH: int
+ACT_SOFTPLUS: int
+ACT_SOFTSIGN: int
+ACT_HARD_SIGMOID: int
+ACT_HARD_SILU: int
+ACT_EXPONENTIAL: int
+ACT_MISH: int
+ACT_LOG_SIGMOID: int
+ACT_HARD_TANH: int
+ACT_TANH_SHRINK: int
+ACT_HARD_SHRINK: int
+ACT_SOFT_SHRINK: int
+ACT_SPARSE_PLUS: int
+ACT_SPARSE_SIGMOID: int
+ACT_SQUAREPLUS: int
+ACT_THRESHOLD: int
+ACT_SOFTMAX: int
+ACT_LOG_SOFTMAX: int
+# ---- END ACT_* codes ----
 
 def elementwise(
     code: int,

@@ -8,7 +8,7 @@ from libc.stdlib cimport malloc, free
 
 from densekit._lib._activation_ops cimport (
     floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, _sigmoid_d,
-    ACT_N_CODES, ACT_SOFTMAX, dk_f32_exp_cols, dk_f64_exp_cols, dk_f32_max_cols,
+    ACT_N_CODES, dk_f32_exp_cols, dk_f64_exp_cols, dk_f32_max_cols,
     dk_f64_max_cols, dk_f32_finish_cols, dk_f64_finish_cols,
 )
 
@@ -19,6 +19,40 @@ cdef Py_ssize_t CHUNK = 16384
 cdef Py_ssize_t COLS = 128
 
 N_CODES = ACT_N_CODES
+
+# ---- BEGIN ACT_* codes for Python (stand-in until the .pxd enum is a cpdef enum) ----
+# Read from the enum of _activation_ops.pxd, not copied: densekit.activations imports these.
+cimport densekit._lib._activation_ops as _ops
+ACT_LINEAR = _ops.ACT_LINEAR
+ACT_RELU = _ops.ACT_RELU
+ACT_RELU6 = _ops.ACT_RELU6
+ACT_LEAKY_RELU = _ops.ACT_LEAKY_RELU
+ACT_ELU = _ops.ACT_ELU
+ACT_SELU = _ops.ACT_SELU
+ACT_CELU = _ops.ACT_CELU
+ACT_GELU = _ops.ACT_GELU
+ACT_GELU_TANH = _ops.ACT_GELU_TANH
+ACT_SILU = _ops.ACT_SILU
+ACT_SIGMOID = _ops.ACT_SIGMOID
+ACT_TANH = _ops.ACT_TANH
+ACT_SOFTPLUS = _ops.ACT_SOFTPLUS
+ACT_SOFTSIGN = _ops.ACT_SOFTSIGN
+ACT_HARD_SIGMOID = _ops.ACT_HARD_SIGMOID
+ACT_HARD_SILU = _ops.ACT_HARD_SILU
+ACT_EXPONENTIAL = _ops.ACT_EXPONENTIAL
+ACT_MISH = _ops.ACT_MISH
+ACT_LOG_SIGMOID = _ops.ACT_LOG_SIGMOID
+ACT_HARD_TANH = _ops.ACT_HARD_TANH
+ACT_TANH_SHRINK = _ops.ACT_TANH_SHRINK
+ACT_HARD_SHRINK = _ops.ACT_HARD_SHRINK
+ACT_SOFT_SHRINK = _ops.ACT_SOFT_SHRINK
+ACT_SPARSE_PLUS = _ops.ACT_SPARSE_PLUS
+ACT_SPARSE_SIGMOID = _ops.ACT_SPARSE_SIGMOID
+ACT_SQUAREPLUS = _ops.ACT_SQUAREPLUS
+ACT_THRESHOLD = _ops.ACT_THRESHOLD
+ACT_SOFTMAX = _ops.ACT_SOFTMAX
+ACT_LOG_SOFTMAX = _ops.ACT_LOG_SOFTMAX
+# ---- END ACT_* codes ----
 
 
 def elementwise(int code, const floating[::1] x, floating[::1] out,
