@@ -746,6 +746,11 @@ def test_a_declaration_is_checked_when_it_is_made():
             def bad3(x, alpha: module.Real = 1.0, *, out=None, n_threads=None):
                 """A row-wise code with a parameter."""
 
+        with pytest.raises(TypeError, match="select"):
+            @module._activation({False: _k.ACT_GELU, True: _k.ACT_GELU_TANH})
+            def bad4(x, approximate: module.Bool = False, *, out=None, n_threads=None):
+                """A code dict without the parameter that selects from it."""
+
         # One entry is all a new activation needs: public function and fused code.
         @module._activation(_k.ACT_ELU)
         def my_elu(x, alpha: module.NonZeroReal = 0.5, *, out=None, n_threads=None):

@@ -29,17 +29,19 @@ annotations and docstring are its whole description::
 - each parameter's annotation is its check (:data:`Real`, :data:`OptionalReal`,
   :data:`NonZeroReal`, :data:`NonNegativeReal`, :data:`Bool`, :data:`Axis`),
   which also converts the value for the kernel;
-- the decorator argument is the kernel code: an ``ACT_*`` value, a function of
-  some parameters returning one (gelu's `approximate` picks the code), or
-  None for activations without a fused kernel, whose ``def`` body is then the
+- the decorator argument is the kernel code: an ``ACT_*`` value; or a dict
+  from the value of the parameter named by ``select=`` to the code (gelu:
+  ``{False: ACT_GELU, True: ACT_GELU_TANH}, select="approximate"``); or None
+  for activations without a fused kernel, whose ``def`` body is then the
   implementation (glu, sparsemax). ``rowwise=True`` marks the codes that
   normalise a whole row (softmax, log_softmax): their only parameter is `axis`.
 
 The decorator builds the public function (with exactly the declared signature
-and docstring, calling the kernel directly), the encoder behind
-:func:`fused_code`, and one row of ``_ACTIVATIONS`` (name -> :class:`_Activation`),
-from which ``densekit.activations.ALL_OBJECTS`` is taken. The parameters that
-are not code selectors fill the kernel slots p0, p1, p2 in signature order
+and docstring, checking the parameters and calling the kernel, with no hop in
+between), the encoder behind :func:`fused_code` (the same checks), and one row
+of ``_ACTIVATIONS`` (name -> :class:`_Activation`), from which
+``densekit.activations.ALL_OBJECTS`` is taken. The parameters other than the
+`select` one fill the kernel slots p0, p1, p2 in signature order
 (see ``densekit/_lib/_activation_ops.pxd``).
 """
 
@@ -292,7 +294,7 @@ def _nonzero(value, name):
 
 #: A non-zero finite real number (celu's `alpha`).
 NonZeroReal = _Check("NonZeroReal", _nonzero)
-#: A bool (a code selector, as gelu's `approximate`).
+#: A bool (gelu's `approximate`, which selects the code).
 Bool = _Check("Bool", _check_bool)
 #: An axis; checked against the input's rank when the function runs.
 Axis = _Check("Axis", lambda v, name: v)
@@ -316,9 +318,11 @@ class _Activation:
     ----------
     name : str
         The Keras name (also the public function's ``__name__``).
-    code : int, callable or None
-        The ``ACT_*`` kernel code; or a function of the selector parameters
-        returning one; or None when there is no fused kernel.
+    code : int, dict or None
+        The ``ACT_*`` kernel code; or a dict from the `select` parameter's
+        value to the code; or None when there is no fused kernel.
+    select : str or None
+        The parameter that picks the code from the `code` dict.
     params : tuple of _Param
         The parameters between `x` and the keyword-only `out`, `n_threads`.
     rowwise : bool
@@ -333,6 +337,7 @@ class _Activation:
 
     name: str
     code: object
+    select: object
     params: tuple
     rowwise: bool
     function: object
@@ -367,7 +372,7 @@ def _compile(source, name, namespace, decl):
     return namespace[name]
 
 
-def _activation(code, *, rowwise=False):
+def _activation(code, *, select=None, rowwise=False):
     """Declare an activation (see the module docstring); return its public function."""
 
     def declare(decl):
@@ -383,7 +388,7 @@ def _activation(code, *, rowwise=False):
             raise TypeError(f"{name}: the signature must be (x, ..., *, out=None, n_threads=None)")
         middle = ps[1:-2]
         if code is None:  # implemented by the declaration's body, no fused kernel
-            entry = _Activation(name, None, (), False, decl, None)
+            entry = _Activation(name, None, None, (), False, decl, None)
             _ACTIVATIONS[name] = entry
             _BY_FUNCTION[decl] = entry
             return decl
@@ -412,27 +417,22 @@ def _activation(code, *, rowwise=False):
                 "    return _run(_code, x, axis, out, n_threads)\n"
             )
         else:
-            selectors = (
-                list(inspect.signature(code).parameters) if callable(code) else []
-            )
-            slots = [p for p in params if p.name not in selectors]
+            if (select is None) != isinstance(code, int):
+                raise TypeError(f"{name}: `select` names the parameter a code dict is keyed by")
+            slots = [p for p in params if p.name != select]
             if len(slots) > 3:
                 raise TypeError(f"{name}: the kernel takes at most 3 parameters")
             checked = {p.name: f"_c_{p.name}({p.name}, {p.name!r})" for p in params}
-            code_src = (
-                "_code(" + ", ".join(f"{s}={checked[s]}" for s in selectors) + ")"
-                if callable(code) else "_code"
-            )
+            code_src = "_code" if select is None else f"_code[{checked[select]}]"
             values = [checked[p.name] for p in slots] + ["0.0"] * (3 - len(slots))
-            encode_src = (
-                f"def _encode_{name}({sig_src}):\n"
-                f"    return ({code_src}, {', '.join(values)})\n"
-            )
+            # The checked kernel arguments, written once for both functions.
+            args_src = f"({code_src}, {', '.join(values)})"
+            encode_src = f"def _encode_{name}({sig_src}):\n    return {args_src}\n"
             ns["_run"] = _run_elementwise
             if params:
                 public_src = (
                     f"def {name}(x, {sig_src}, *, out=None, n_threads=None):\n"
-                    f"    return _run(_encode_{name}({call_src}), x, out, n_threads)\n"
+                    f"    return _run({args_src}, x, out, n_threads)\n"
                 )
             else:  # nothing to check: the kernel arguments are one constant
                 ns["_params"] = (code, 0.0, 0.0, 0.0)
@@ -446,7 +446,7 @@ def _activation(code, *, rowwise=False):
         fn.__doc__ = decl.__doc__
         fn.__annotations__ = dict(decl.__annotations__)
         fn.__qualname__ = decl.__qualname__
-        entry = _Activation(name, code, params, rowwise, fn, encode)
+        entry = _Activation(name, code, select, params, rowwise, fn, encode)
         _ACTIVATIONS[name] = entry
         _BY_FUNCTION[fn] = entry
         return fn
@@ -627,7 +627,7 @@ def celu(x, alpha: NonZeroReal = 1.0, *, out=None, n_threads=None):
     """
 
 
-@_activation(lambda approximate: ACT_GELU_TANH if approximate else ACT_GELU)
+@_activation({False: ACT_GELU, True: ACT_GELU_TANH}, select="approximate")
 def gelu(x, approximate: Bool = False, *, out=None, n_threads=None):
     """Gaussian error linear unit: ``x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))``,
     or with ``approximate=True``
