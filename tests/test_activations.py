@@ -570,30 +570,33 @@ def test_custom_functions():
 
 # --------------------------------------------- the Dense layer's fused hook
 
-FUSED = {
-    "linear": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "elu": 4, "selu": 5, "celu": 6,
-    "gelu": 7, "silu": 9, "sigmoid": 10, "tanh": 11, "softplus": 12, "softsign": 13,
-    "hard_sigmoid": 14, "hard_silu": 15, "exponential": 16, "mish": 17,
-    "log_sigmoid": 18, "hard_tanh": 19, "tanh_shrink": 20, "hard_shrink": 21,
-    "soft_shrink": 22, "sparse_plus": 23, "sparse_sigmoid": 24, "squareplus": 25,
-    "softmax": 27, "log_softmax": 28,
-}
+# Every activation with a fused kernel; its code is read from the compiled module.
+FUSED = [
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
+    "sigmoid", "tanh", "softplus", "softsign", "hard_sigmoid", "hard_silu", "exponential",
+    "mish", "log_sigmoid", "hard_tanh", "tanh_shrink", "hard_shrink", "soft_shrink",
+    "sparse_plus", "sparse_sigmoid", "squareplus", "softmax", "log_softmax",
+]
 
 
-def test_fused_codes_are_the_pxd_enum():
+def test_fused_codes_are_the_kernel_codes():
     assert _k.N_CODES == 29
-    for name, code in FUSED.items():
+    for name in FUSED:
         got = activations.fused_code(getattr(activations, name))
-        assert got[0] == code and len(got) == 4
-    assert activations.fused_code(activations.relu) == (1, 0.0, activations.fused_code(
-        activations.relu)[2], 0.0) and math.isnan(activations.fused_code(activations.relu)[2])
-    assert activations.fused_code(functools.partial(activations.gelu, approximate=True))[0] == 8
+        assert got[0] == getattr(_k, "ACT_" + name.upper()) and len(got) == 4
+        assert 0 <= got[0] < _k.N_CODES
+    relu = activations.fused_code(activations.relu)
+    assert relu[0] == _k.ACT_RELU and relu[1] == relu[3] == 0.0 and math.isnan(relu[2])
+    assert activations.fused_code(
+        functools.partial(activations.gelu, approximate=True))[0] == _k.ACT_GELU_TANH
     assert activations.fused_code(
         functools.partial(activations.threshold, threshold=1.0, default_value=2.0)
-    ) == (26, 1.0, 2.0, 0.0)
-    assert activations.fused_code(functools.partial(activations.relu, max_value=6)) == (1, 0.0, 6.0, 0.0)
+    ) == (_k.ACT_THRESHOLD, 1.0, 2.0, 0.0)
+    assert activations.fused_code(
+        functools.partial(activations.relu, max_value=6)) == (_k.ACT_RELU, 0.0, 6.0, 0.0)
     for none in [activations.glu, activations.sparsemax, print, lambda x: x,
                  functools.partial(activations.softmax, axis=0),
+                 functools.partial(activations.softmax, axis=(0, 1)),
                  functools.partial(activations.relu, out=None),
                  functools.partial(activations.elu, 0.5)]:
         assert activations.fused_code(none) is None
@@ -601,6 +604,13 @@ def test_fused_codes_are_the_pxd_enum():
         activations.fused_code(functools.partial(activations.celu, alpha=0))
     with pytest.raises(TypeError):
         activations.fused_code(functools.partial(activations.relu, bogus=1))
+    with pytest.raises(TypeError):  # threshold's parameters have no defaults
+        activations.fused_code(activations.threshold)
+    # gelu's tanh form and threshold (whose parameters have no defaults) are the
+    # codes no bare function maps to: with them, every kernel code is reachable.
+    codes = {activations.fused_code(getattr(activations, n))[0] for n in FUSED}
+    codes |= {_k.ACT_GELU_TANH, _k.ACT_THRESHOLD}
+    assert codes == set(range(_k.N_CODES))
 
 
 PARTIALS = [
@@ -656,3 +666,161 @@ def test_exp_based_kernels_over_the_whole_range(dtype):
                         atol=ATOL[dtype], err_msg=name)
     small = np.array([-1e-3, -1e-5, -1e-9, -0.0099, -0.0101, -0.5], dtype)
     assert_allclose(activations.elu(small), np.expm1(small.astype(np.float64)), rtol=RTOL[dtype])
+
+
+# ------------------------------------------------ the declaration table
+
+# Keras 3 signatures (keras/src/activations/activations.py) plus densekit's two
+# keyword-only extras.
+KERAS_SIGNATURES = {
+    "relu": "x, negative_slope=0.0, max_value=None, threshold=0.0",
+    "leaky_relu": "x, negative_slope=0.2", "relu6": "x", "softmax": "x, axis=-1",
+    "elu": "x, alpha=1.0", "selu": "x", "softplus": "x", "softsign": "x",
+    "soft_shrink": "x, threshold=0.5", "sparse_plus": "x", "silu": "x",
+    "squareplus": "x, b=4", "gelu": "x, approximate=False", "celu": "x, alpha=1.0",
+    "glu": "x, axis=-1", "tanh": "x", "tanh_shrink": "x",
+    "threshold": "x, threshold, default_value", "sigmoid": "x", "sparse_sigmoid": "x",
+    "exponential": "x", "hard_sigmoid": "x", "hard_silu": "x", "hard_tanh": "x",
+    "hard_shrink": "x, threshold=0.5", "linear": "x", "mish": "x",
+    "log_softmax": "x, axis=-1", "log_sigmoid": "x", "sparsemax": "x, axis=-1",
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_SIGNATURES))
+def test_public_functions_keep_keras_signatures_and_names(name):
+    import inspect
+    import pickle
+
+    fn = getattr(activations, name)
+    sig = inspect.signature(fn)
+    plain = sig.replace(parameters=[p.replace(annotation=p.empty) for p in sig.parameters.values()])
+    assert str(plain) == f"({KERAS_SIGNATURES[name]}, *, out=None, n_threads=None)"
+    assert fn.__name__ == fn.__qualname__ == name
+    assert fn.__module__ == "densekit.activations.activations"
+    assert pickle.loads(pickle.dumps(fn)) is fn
+    # The source shown is the declaration, docstring included.
+    assert f"def {name}(" in inspect.getsource(fn)
+    doc = fn.__doc__
+    if doc is not None:  # None under python -OO
+        params = doc.split("Parameters\n    ----------\n")[1].split("\n\n")[0]
+        for p in sig.parameters:
+            assert f"    {p} : " in params, (name, p)
+
+
+def test_the_table_is_the_registry():
+    from densekit.activations import activations as module
+
+    table = module._ACTIVATIONS
+    assert set(table) == set(KERAS_SIGNATURES)
+    assert activations.ALL_OBJECTS == {e.function for e in table.values()}
+    assert set(table) <= set(activations.__all__) and set(table) <= set(module.__all__)
+    for name, entry in table.items():
+        assert entry.name == name and getattr(activations, name) is entry.function
+        assert (entry.encode is not None) == (name in FUSED or name == "threshold")
+        assert [p.name for p in entry.params] == (
+            list(inspect_params(entry.function)) if entry.encode else []
+        )
+
+
+def inspect_params(fn):
+    import inspect
+
+    return [p for p in inspect.signature(fn).parameters if p not in ("x", "out", "n_threads")]
+
+
+def test_a_declaration_is_checked_when_it_is_made():
+    from densekit.activations import activations as module
+
+    before = dict(module._ACTIVATIONS)
+    try:
+        with pytest.raises(TypeError, match="signature"):
+            @module._activation(_k.ACT_RELU)
+            def bad1(x, alpha: module.Real = 1.0):
+                """No out / n_threads."""
+        with pytest.raises(TypeError, match="check annotation"):
+            @module._activation(_k.ACT_ELU)
+            def bad2(x, alpha=1.0, *, out=None, n_threads=None):
+                """No check on alpha."""
+        with pytest.raises(TypeError, match="only `axis`"):
+            @module._activation(_k.ACT_SOFTMAX, rowwise=True)
+            def bad3(x, alpha: module.Real = 1.0, *, out=None, n_threads=None):
+                """A row-wise code with a parameter."""
+
+        with pytest.raises(TypeError, match="select"):
+            @module._activation({False: _k.ACT_GELU, True: _k.ACT_GELU_TANH})
+            def bad4(x, approximate: module.Bool = False, *, out=None, n_threads=None):
+                """A code dict without the parameter that selects from it."""
+
+        # One entry is all a new activation needs: public function and fused code.
+        @module._activation(_k.ACT_ELU)
+        def my_elu(x, alpha: module.NonZeroReal = 0.5, *, out=None, n_threads=None):
+            """Test entry."""
+
+        x = np.linspace(-3, 3, 13)
+        assert_array_equal(my_elu(x), activations.elu(x, alpha=0.5))
+        assert activations.fused_code(my_elu) == (_k.ACT_ELU, 0.5, 0.0, 0.0)
+        assert activations.fused_code(functools.partial(my_elu, alpha=2)) == (_k.ACT_ELU, 2.0, 0.0, 0.0)
+        with pytest.raises(ValueError, match="alpha"):
+            my_elu(x, alpha=0)
+        assert my_elu.__doc__ in ("Test entry.", None)
+    finally:
+        module._ACTIVATIONS.clear()
+        module._ACTIVATIONS.update(before)
+        for fn in list(module._BY_FUNCTION):
+            if fn.__name__ not in before:
+                del module._BY_FUNCTION[fn]
+
+
+# ------------------------------------------- softmax over a tuple of axes
+
+TUPLE_AXES = [
+    ((2, 3, 5), (1, 2)),            # Keras' example, adjacent: no copy
+    ((2, 3, 4, 5, 6), (2, 3, 4)),   # Keras' example
+    ((2, 3, 4, 5, 6), (1, 3)),      # not adjacent: gathered and scattered back
+    ((4, 3, 5), (0, 2)),
+    ((4, 3, 5), (-1, 0)),           # negative and unsorted
+    ((4, 3, 5), (2, 0, 1)),         # all axes
+    ((4, 3, 5), (1,)),
+    ((6,), (0,)),
+    ((3, 0, 4), (0, 2)),            # empty input
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,axis", TUPLE_AXES, ids=str)
+def test_softmax_tuple_axis_matches_scipy(shape, axis, dtype):
+    x = (np.random.default_rng(11).standard_normal(shape) * 4).astype(dtype)
+    x64 = x.astype(np.float64)
+    for fn, ref in [(activations.softmax, sp.softmax), (activations.log_softmax, sp.log_softmax)]:
+        got = fn(x, axis=axis)
+        assert got.dtype == dtype and got.shape == x.shape
+        assert_allclose(got, ref(x64, axis=axis), rtol=RTOL[dtype], atol=ATOL[dtype])
+        out = np.full_like(x, 7.0)
+        assert fn(x, axis=axis, out=out) is out
+        assert_array_equal(out, got)
+        y = x.copy()
+        fn(y, axis=axis, out=y)
+        assert_array_equal(y, got)
+        assert_array_equal(fn(np.asfortranarray(x), axis=axis), got)
+    if x.size:
+        assert_allclose(activations.softmax(x, axis=axis).sum(axis=axis), 1.0, rtol=1e-5)
+
+
+def test_softmax_tuple_axis_threads_edges_and_errors(n_threads):
+    x = np.random.default_rng(12).standard_normal((7, 30, 9, 40))
+    for axis in [(1, 3), (0, 1), (2, 3)]:
+        assert_array_equal(activations.softmax(x, axis=axis, n_threads=n_threads),
+                           activations.softmax(x, axis=axis, n_threads=1))
+    # One tuple axis is the int axis; no axis normalises each element alone (Keras, scipy).
+    assert_array_equal(activations.softmax(x, axis=(2,)), activations.softmax(x, axis=2))
+    assert_array_equal(activations.softmax(x, axis=()), np.ones_like(x))
+    assert_array_equal(activations.log_softmax(x, axis=()), np.zeros_like(x))
+    e = np.array([[np.inf, 0.0], [1.0, np.inf]])
+    assert_array_equal(activations.softmax(e, axis=(0, 1)), [[0.5, 0], [0, 0.5]])
+    for fn in (activations.softmax, activations.log_softmax):
+        for bad in [(1, 1), (1, -3), (0, 4), (-5,)]:
+            with pytest.raises(ValueError, match="`axis`"):
+                fn(x, axis=bad)
+        for bad in [(1.0, 2), (True, 1), [0, 1], "1"]:
+            with pytest.raises(TypeError, match="`axis`"):
+                fn(x, axis=bad)

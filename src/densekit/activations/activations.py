@@ -14,15 +14,77 @@ within 4 ulp), with formulas that neither overflow nor cancel. Finite input neve
 limits, and NaN propagates (also through :func:`threshold`,
 :func:`hard_shrink` and :func:`soft_shrink`, where Keras' numpy backend maps
 NaN to a constant).
+
+How an activation is declared (for contributors)
+------------------------------------------------
+Each activation is written once, as a decorated ``def`` whose signature,
+annotations and docstring are its whole description::
+
+    @_activation(ACT_ELU)
+    def elu(x, alpha: Real = 1.0, *, out=None, n_threads=None):
+        \"\"\"Exponential linear unit ...\"\"\"
+
+- the signature gives Keras' parameter names and defaults (``x`` first, then
+  the parameters, then the keyword-only ``out`` and ``n_threads``);
+- each parameter's annotation is its check (:data:`Real`, :data:`OptionalReal`,
+  :data:`NonZeroReal`, :data:`NonNegativeReal`, :data:`Bool`, :data:`Axis`),
+  which also converts the value for the kernel;
+- the decorator argument is the kernel code: an ``ACT_*`` value; or a dict
+  from the value of the parameter named by ``select=`` to the code (gelu:
+  ``{False: ACT_GELU, True: ACT_GELU_TANH}, select="approximate"``); or None
+  for activations without a fused kernel, whose ``def`` body is then the
+  implementation (glu, sparsemax). ``rowwise=True`` marks the codes that
+  normalise a whole row (softmax, log_softmax): their only parameter is `axis`.
+
+The decorator builds the public function (with exactly the declared signature
+and docstring, checking the parameters and calling the kernel, with no hop in
+between), the encoder behind :func:`fused_code` (the same checks), and one row
+of ``_ACTIVATIONS`` (name -> :class:`_Activation`), from which
+``densekit.activations.ALL_OBJECTS`` is taken. The parameters other than the
+`select` one fill the kernel slots p0, p1, p2 in signature order
+(see ``densekit/_lib/_activation_ops.pxd``).
 """
 
+import dataclasses
 import functools
+import inspect
 import math
 import operator
 
 import numpy as np
 
 from densekit._lib import _activations as _k
+from densekit._lib._activations import (
+    ACT_CELU,
+    ACT_ELU,
+    ACT_EXPONENTIAL,
+    ACT_GELU,
+    ACT_GELU_TANH,
+    ACT_HARD_SHRINK,
+    ACT_HARD_SIGMOID,
+    ACT_HARD_SILU,
+    ACT_HARD_TANH,
+    ACT_LEAKY_RELU,
+    ACT_LINEAR,
+    ACT_LOG_SIGMOID,
+    ACT_LOG_SOFTMAX,
+    ACT_MISH,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_SELU,
+    ACT_SIGMOID,
+    ACT_SILU,
+    ACT_SOFT_SHRINK,
+    ACT_SOFTMAX,
+    ACT_SOFTPLUS,
+    ACT_SOFTSIGN,
+    ACT_SPARSE_PLUS,
+    ACT_SPARSE_SIGMOID,
+    ACT_SQUAREPLUS,
+    ACT_TANH,
+    ACT_TANH_SHRINK,
+    ACT_THRESHOLD,
+)
 from densekit._threads import effective_n_threads
 from densekit._validation import as_float_array, check_number, check_out
 
@@ -62,38 +124,6 @@ __all__ = [
     "threshold",
 ]
 
-# Codes of densekit/_lib/_activation_ops.pxd (the enum there is the source of truth;
-# tests/test_activations.py checks that both agree).
-ACT_LINEAR = 0
-ACT_RELU = 1
-ACT_RELU6 = 2
-ACT_LEAKY_RELU = 3
-ACT_ELU = 4
-ACT_SELU = 5
-ACT_CELU = 6
-ACT_GELU = 7
-ACT_GELU_TANH = 8
-ACT_SILU = 9
-ACT_SIGMOID = 10
-ACT_TANH = 11
-ACT_SOFTPLUS = 12
-ACT_SOFTSIGN = 13
-ACT_HARD_SIGMOID = 14
-ACT_HARD_SILU = 15
-ACT_EXPONENTIAL = 16
-ACT_MISH = 17
-ACT_LOG_SIGMOID = 18
-ACT_HARD_TANH = 19
-ACT_TANH_SHRINK = 20
-ACT_HARD_SHRINK = 21
-ACT_SOFT_SHRINK = 22
-ACT_SPARSE_PLUS = 23
-ACT_SPARSE_SIGMOID = 24
-ACT_SQUAREPLUS = 25
-ACT_THRESHOLD = 26
-ACT_SOFTMAX = 27
-ACT_LOG_SOFTMAX = 28
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -113,9 +143,11 @@ def _prepare(x, out, shape=None):
     return arr, out
 
 
-def _elementwise(code, x, out, n_threads, p0=0.0, p1=0.0, p2=0.0):
+def _run_elementwise(params, x, out, n_threads):
+    """Apply the elementwise kernel ``params = (code, p0, p1, p2)`` to `x`."""
     n = effective_n_threads(n_threads)
     arr, out = _prepare(x, out)
+    code, p0, p1, p2 = params
     _k.elementwise(code, arr.reshape(-1), out.reshape(-1), p0, p1, p2, n)
     return out
 
@@ -137,6 +169,37 @@ def _check_axis(axis, ndim):
     return axis % ndim
 
 
+def _check_axes(axis, ndim):
+    """Return the sorted, non-negative axes of an int or a tuple of ints."""
+    if not isinstance(axis, tuple):
+        return (_check_axis(axis, ndim),)
+    axes = []
+    for a in axis:
+        if isinstance(a, bool):
+            raise TypeError(
+                f"Argument `axis` must be an integer or a tuple of integers. "
+                f"Received: axis={axis!r}"
+            )
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(
+                f"Argument `axis` must be an integer or a tuple of integers. "
+                f"Received: axis={axis!r}"
+            ) from None
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"Argument `axis` is out of range for an input of rank {ndim}. "
+                f"Received: axis={axis}"
+            )
+        axes.append(a % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(
+            f"Argument `axis` must not repeat an axis. Received: axis={axis}"
+        )
+    return tuple(sorted(axes))
+
+
 def _split_shape(shape, axis):
     outer = math.prod(shape[:axis])
     inner = math.prod(shape[axis + 1:])
@@ -151,18 +214,262 @@ def _check_bool(value, name):
     return bool(value)
 
 
-_DOC_EXTRAS = """out : ndarray, optional
-        Where to write the result: C-contiguous, writable, of the result's
-        shape and dtype (``out=x`` works in place). Checked fully before any
-        write.
-    n_threads : int, optional
-        Number of OpenMP threads (None: :func:`densekit.get_num_threads`)."""
+def _run_rowwise(code, x, axis, out, n_threads):
+    """Softmax (``ACT_SOFTMAX``) or log-softmax (``ACT_LOG_SOFTMAX``) over `axis`."""
+    n = effective_n_threads(n_threads)
+    arr, out = _prepare(x, out)
+    log = code == ACT_LOG_SOFTMAX
+    if arr.ndim == 0:
+        raise ValueError(
+            f"Argument `x` must have at least one dimension for an axis-wise "
+            f"activation. Received: x.shape={arr.shape}"
+        )
+    if not isinstance(axis, tuple):
+        ax = _check_axis(axis, arr.ndim)
+        outer, n_axis, inner = _split_shape(arr.shape, ax)
+        _k.softmax(log, arr.reshape(-1), out.reshape(-1), outer, n_axis, inner, n)
+        return out
+    axes = _check_axes(axis, arr.ndim)
+    if not axes:
+        # Normalising over no axis: every element is its own slice.
+        _k.softmax(log, arr.reshape(-1), out.reshape(-1), arr.size, 1, 1, n)
+        return out
+    first, last = axes[0], axes[-1]
+    if last - first + 1 == len(axes):
+        # Adjacent axes are one axis of the C-ordered data: no copy.
+        outer = math.prod(arr.shape[:first])
+        inner = math.prod(arr.shape[last + 1:])
+        _k.softmax(log, arr.reshape(-1), out.reshape(-1), outer,
+                   math.prod(arr.shape[first:last + 1]), inner, n)
+        return out
+    # Otherwise gather the axes as one trailing axis, run the row kernel, put back.
+    dest = tuple(range(arr.ndim - len(axes), arr.ndim))
+    moved = np.ascontiguousarray(np.moveaxis(arr, axes, dest))
+    res = np.empty_like(moved)
+    outer = math.prod(moved.shape[:-len(axes)])
+    n_axis = math.prod(moved.shape[-len(axes):])
+    _k.softmax(log, moved.reshape(-1), res.reshape(-1), outer, n_axis, 1, n)
+    np.moveaxis(out, axes, dest)[...] = res
+    return out
 
 
-# --------------------------------------------------------- the relu family
+# ------------------------------------------------- the declaration machinery
 
-def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, out=None,
-         n_threads=None):
+class _Check:
+    """A parameter's check: validates a value and converts it for the kernel.
+
+    Used as the parameter's annotation in a declaration, and shown by name in
+    signatures (``alpha: Real = 1.0``).
+    """
+
+    __slots__ = ("_name", "_convert")
+
+    def __init__(self, name, convert):
+        self._name = name
+        self._convert = convert
+
+    def __call__(self, value, name):
+        return self._convert(value, name)
+
+    def __repr__(self):
+        return self._name
+
+
+#: A finite real number (a float for the kernel).
+Real = _Check("Real", check_number)
+#: A finite real number or None (None is NaN for the kernel: relu's `max_value`).
+OptionalReal = _Check(
+    "OptionalReal", lambda v, name: math.nan if v is None else check_number(v, name)
+)
+#: A non-negative finite real number.
+NonNegativeReal = _Check("NonNegativeReal", lambda v, name: check_number(v, name, minimum=0))
+
+
+def _nonzero(value, name):
+    value = check_number(value, name)
+    if value == 0.0:
+        raise ValueError(f"Argument `{name}` must be non-zero. Received: {name}={value!r}")
+    return value
+
+
+#: A non-zero finite real number (celu's `alpha`).
+NonZeroReal = _Check("NonZeroReal", _nonzero)
+#: A bool (gelu's `approximate`, which selects the code).
+Bool = _Check("Bool", _check_bool)
+#: An axis; checked against the input's rank when the function runs.
+Axis = _Check("Axis", lambda v, name: v)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Param:
+    """One declared parameter: its Keras name, default (``inspect.Parameter.empty``
+    when required) and check."""
+
+    name: str
+    default: object
+    check: _Check
+
+
+@dataclasses.dataclass(frozen=True)
+class _Activation:
+    """One row of ``_ACTIVATIONS``: everything densekit knows about an activation.
+
+    Attributes
+    ----------
+    name : str
+        The Keras name (also the public function's ``__name__``).
+    code : int, dict or None
+        The ``ACT_*`` kernel code; or a dict from the `select` parameter's
+        value to the code; or None when there is no fused kernel.
+    select : str or None
+        The parameter that picks the code from the `code` dict.
+    params : tuple of _Param
+        The parameters between `x` and the keyword-only `out`, `n_threads`.
+    rowwise : bool
+        True for the codes that normalise a whole row (fused only when
+        ``axis == -1``).
+    function : callable
+        The public function.
+    encode : callable or None
+        ``encode(**params) -> (code, p0, p1, p2)`` or None: what
+        :func:`fused_code` returns. It validates exactly as the public function.
+    """
+
+    name: str
+    code: object
+    select: object
+    params: tuple
+    rowwise: bool
+    function: object
+    encode: object
+
+
+_KW = inspect.Parameter.KEYWORD_ONLY
+
+# name -> _Activation, in declaration order.
+_ACTIVATIONS = {}
+_BY_FUNCTION = {}
+
+
+def _signature_source(params, names):
+    """The parameter list ``a=_d_a, b`` of `params`, defaults taken from `names`."""
+    parts = []
+    for p in params:
+        if p.default is inspect.Parameter.empty:
+            parts.append(p.name)
+        else:
+            names[f"_d_{p.name}"] = p.default
+            parts.append(f"{p.name}=_d_{p.name}")
+    return parts
+
+
+def _compile(source, name, namespace, decl):
+    """exec `source` (defining `name`), with line numbers pointing at `decl`."""
+    # Padding puts line 1 of `source` on the declaration's first line, so
+    # tracebacks and inspect.getsource() show the declaration.
+    padding = "\n" * (decl.__code__.co_firstlineno - 1)
+    exec(compile(padding + source, decl.__code__.co_filename, "exec"), namespace)
+    return namespace[name]
+
+
+def _activation(code, *, select=None, rowwise=False):
+    """Declare an activation (see the module docstring); return its public function."""
+
+    def declare(decl):
+        name = decl.__name__
+        sig = inspect.signature(decl)
+        ps = list(sig.parameters.values())
+        if (
+            len(ps) < 3
+            or ps[0].name != "x"
+            or [(p.name, p.kind, p.default) for p in ps[-2:]]
+            != [("out", _KW, None), ("n_threads", _KW, None)]
+        ):
+            raise TypeError(f"{name}: the signature must be (x, ..., *, out=None, n_threads=None)")
+        middle = ps[1:-2]
+        if code is None:  # implemented by the declaration's body, no fused kernel
+            entry = _Activation(name, None, None, (), False, decl, None)
+            _ACTIVATIONS[name] = entry
+            _BY_FUNCTION[decl] = entry
+            return decl
+        params = []
+        for p in middle:
+            if p.kind is not p.POSITIONAL_OR_KEYWORD or not isinstance(p.annotation, _Check):
+                raise TypeError(f"{name}: parameter {p.name!r} needs a check annotation")
+            params.append(_Param(p.name, p.default, p.annotation))
+        params = tuple(params)
+        ns = {"__name__": decl.__module__, "_code": code}
+        for p in params:
+            ns[f"_c_{p.name}"] = p.check._convert  # no __call__ hop per call
+        sig_src = ", ".join(_signature_source(params, ns))
+        call_src = ", ".join(p.name for p in params)
+        if rowwise:
+            if [p.name for p in params] != ["axis"]:
+                raise TypeError(f"{name}: a row-wise activation takes only `axis`")
+            ns["_run"] = _run_rowwise
+            ns["_is_last"] = _is_last
+            encode_src = (
+                f"def _encode_{name}({sig_src}):\n"
+                "    return (_code, 0.0, 0.0, 0.0) if _is_last(axis) else None\n"
+            )
+            public_src = (
+                f"def {name}(x, {sig_src}, *, out=None, n_threads=None):\n"
+                "    return _run(_code, x, axis, out, n_threads)\n"
+            )
+        else:
+            if (select is None) != isinstance(code, int):
+                raise TypeError(f"{name}: `select` names the parameter a code dict is keyed by")
+            slots = [p for p in params if p.name != select]
+            if len(slots) > 3:
+                raise TypeError(f"{name}: the kernel takes at most 3 parameters")
+            checked = {p.name: f"_c_{p.name}({p.name}, {p.name!r})" for p in params}
+            code_src = "_code" if select is None else f"_code[{checked[select]}]"
+            values = [checked[p.name] for p in slots] + ["0.0"] * (3 - len(slots))
+            # The checked kernel arguments, written once for both functions.
+            args_src = f"({code_src}, {', '.join(values)})"
+            encode_src = f"def _encode_{name}({sig_src}):\n    return {args_src}\n"
+            ns["_run"] = _run_elementwise
+            if params:
+                public_src = (
+                    f"def {name}(x, {sig_src}, *, out=None, n_threads=None):\n"
+                    f"    return _run({args_src}, x, out, n_threads)\n"
+                )
+            else:  # nothing to check: the kernel arguments are one constant
+                ns["_params"] = (code, 0.0, 0.0, 0.0)
+                public_src = (
+                    f"def {name}(x, *, out=None, n_threads=None):\n"
+                    "    return _run(_params, x, out, n_threads)\n"
+                )
+        encode = _compile(encode_src, f"_encode_{name}", ns, decl)
+        fn = _compile(public_src, name, ns, decl)
+        # The declaration's own docstring and annotations (None under -OO).
+        fn.__doc__ = decl.__doc__
+        fn.__annotations__ = dict(decl.__annotations__)
+        fn.__qualname__ = decl.__qualname__
+        entry = _Activation(name, code, select, params, rowwise, fn, encode)
+        _ACTIVATIONS[name] = entry
+        _BY_FUNCTION[fn] = entry
+        return fn
+
+    return declare
+
+
+def _is_last(axis):
+    return not isinstance(axis, bool) and isinstance(axis, int) and axis == -1
+
+
+# ------------------------------------------------------------ the table
+
+@_activation(ACT_RELU)
+def relu(
+    x,
+    negative_slope: Real = 0.0,
+    max_value: OptionalReal = None,
+    threshold: Real = 0.0,
+    *,
+    out=None,
+    n_threads=None,
+):
     """Rectified linear unit, with Keras' optional slope, cap and threshold.
 
     ``y = x if x > threshold else 0``, then clipped to ``[0, max_value]`` when
@@ -180,7 +487,12 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, out=None,
         Saturation value (the largest output).
     threshold : float, default 0.0
         Values at or below it are damped to 0 (or to the slope).
-    {extras}
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
     Returns
     -------
@@ -197,234 +509,581 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, out=None,
     >>> activations.relu([-10.0, -5.0, 0.0, 5.0, 10.0], max_value=5.0).tolist()
     [0.0, 0.0, 0.0, 5.0, 5.0]
     """
-    code = _relu_params(negative_slope, max_value, threshold)
-    return _elementwise(code[0], x, out, n_threads, *code[1:])
 
 
-relu.__doc__ = relu.__doc__.format(extras=_DOC_EXTRAS)
-
-
-def _relu_params(negative_slope=0.0, max_value=None, threshold=0.0):
-    slope = check_number(negative_slope, "negative_slope")
-    cap = check_number(max_value, "max_value", allow_none=True)
-    thr = check_number(threshold, "threshold")
-    return (ACT_RELU, slope, math.nan if cap is None else cap, thr)
-
-
-def _simple_doc(fn, formula, params=""):
-    fn.__doc__ = f"""{formula}
+@_activation(ACT_RELU6)
+def relu6(x, *, out=None, n_threads=None):
+    """ReLU capped at 6: ``min(max(x, 0), 6)``.
 
     Parameters
     ----------
     x : array_like
         Input of any shape.
-    {params}{_DOC_EXTRAS}
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
     Returns
     -------
     ndarray
         Same shape as `x`, dtype float32 or float64.
     """
-    return fn
 
 
-def relu6(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_RELU6, x, out, n_threads)
+@_activation(ACT_LEAKY_RELU)
+def leaky_relu(x, negative_slope: Real = 0.2, *, out=None, n_threads=None):
+    """Leaky ReLU: ``max(x, negative_slope * x)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    negative_slope : float, default 0.2
+        Slope for negative inputs.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def leaky_relu(x, negative_slope=0.2, *, out=None, n_threads=None):
-    return _elementwise(
-        ACT_LEAKY_RELU, x, out, n_threads, check_number(negative_slope, "negative_slope")
-    )
+@_activation(ACT_ELU)
+def elu(x, alpha: Real = 1.0, *, out=None, n_threads=None):
+    """Exponential linear unit: ``x if x >= 0 else alpha * expm1(x)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    alpha : float, default 1.0
+        Scale of the negative part.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def elu(x, alpha=1.0, *, out=None, n_threads=None):
-    return _elementwise(ACT_ELU, x, out, n_threads, check_number(alpha, "alpha"))
-
-
+@_activation(ACT_SELU)
 def selu(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SELU, x, out, n_threads)
+    """Scaled ELU: ``1.0507009873554805 * elu(x, 1.6732632423543772)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def _celu_alpha(alpha):
-    alpha = check_number(alpha, "alpha")
-    if alpha == 0.0:
-        raise ValueError(f"Argument `alpha` must be non-zero. Received: alpha={alpha!r}")
-    return alpha
+@_activation(ACT_CELU)
+def celu(x, alpha: NonZeroReal = 1.0, *, out=None, n_threads=None):
+    """Continuously differentiable ELU: ``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    alpha : float, default 1.0
+        Non-zero scale of the negative part.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def celu(x, alpha=1.0, *, out=None, n_threads=None):
-    return _elementwise(ACT_CELU, x, out, n_threads, _celu_alpha(alpha))
+@_activation({False: ACT_GELU, True: ACT_GELU_TANH}, select="approximate")
+def gelu(x, approximate: Bool = False, *, out=None, n_threads=None):
+    """Gaussian error linear unit: ``x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))``,
+    or with ``approximate=True``
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))``.
+
+    Evaluated as ``0.5 * x * erfc(-x / sqrt(2))`` and ``x * sigmoid(2u)``,
+    which equal the above without cancelling for negative x.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    approximate : bool, default False
+        Use the tanh approximation.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def gelu(x, approximate=False, *, out=None, n_threads=None):
-    code = ACT_GELU_TANH if _check_bool(approximate, "approximate") else ACT_GELU
-    return _elementwise(code, x, out, n_threads)
-
-
+@_activation(ACT_SILU)
 def silu(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SILU, x, out, n_threads)
+    """SiLU, also called swish: ``x * sigmoid(x)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_SIGMOID)
 def sigmoid(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SIGMOID, x, out, n_threads)
+    """Logistic sigmoid: ``1 / (1 + exp(-x))``, computed without overflow.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_LOG_SIGMOID)
 def log_sigmoid(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_LOG_SIGMOID, x, out, n_threads)
+    """Log of the sigmoid: ``-softplus(-x)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_HARD_SIGMOID)
 def hard_sigmoid(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_HARD_SIGMOID, x, out, n_threads)
+    """Hard sigmoid: ``clip(x / 6 + 0.5, 0, 1)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_HARD_SILU)
 def hard_silu(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_HARD_SILU, x, out, n_threads)
+    """Hard SiLU, also called hard swish: ``x * hard_sigmoid(x)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_TANH)
 def tanh(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_TANH, x, out, n_threads)
+    """Hyperbolic tangent.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_HARD_TANH)
 def hard_tanh(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_HARD_TANH, x, out, n_threads)
+    """Hard tanh: ``clip(x, -1, 1)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_TANH_SHRINK)
 def tanh_shrink(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_TANH_SHRINK, x, out, n_threads)
+    """Tanh shrink: ``x - tanh(x)`` (a series near 0 keeps it accurate there).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def hard_shrink(x, threshold=0.5, *, out=None, n_threads=None):
-    return _elementwise(
-        ACT_HARD_SHRINK, x, out, n_threads, check_number(threshold, "threshold")
-    )
+@_activation(ACT_HARD_SHRINK)
+def hard_shrink(x, threshold: Real = 0.5, *, out=None, n_threads=None):
+    """Hard shrink: ``x if |x| > threshold else 0``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    threshold : float, default 0.5
+        Half-width of the zeroed band.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def soft_shrink(x, threshold=0.5, *, out=None, n_threads=None):
-    return _elementwise(
-        ACT_SOFT_SHRINK, x, out, n_threads, check_number(threshold, "threshold")
-    )
+@_activation(ACT_SOFT_SHRINK)
+def soft_shrink(x, threshold: Real = 0.5, *, out=None, n_threads=None):
+    """Soft shrink: ``x - threshold`` above `threshold`, ``x + threshold`` below
+    ``-threshold``, else 0.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    threshold : float, default 0.5
+        Half-width of the zeroed band.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_SOFTPLUS)
 def softplus(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SOFTPLUS, x, out, n_threads)
+    """Softplus: ``log(1 + exp(x))``, computed without overflow.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_SOFTSIGN)
 def softsign(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SOFTSIGN, x, out, n_threads)
+    """Softsign: ``x / (1 + |x|)`` (+-1 at +-inf).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_SPARSE_PLUS)
 def sparse_plus(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SPARSE_PLUS, x, out, n_threads)
+    """Sparse plus: 0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, x above.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_SPARSE_SIGMOID)
 def sparse_sigmoid(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_SPARSE_SIGMOID, x, out, n_threads)
+    """Sparse sigmoid: 0 for ``x <= -1``, ``(x + 1) / 2`` for ``-1 < x < 1``, 1 above.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def squareplus(x, b=4, *, out=None, n_threads=None):
-    return _elementwise(ACT_SQUAREPLUS, x, out, n_threads, check_number(b, "b", minimum=0))
+@_activation(ACT_SQUAREPLUS)
+def squareplus(x, b: NonNegativeReal = 4, *, out=None, n_threads=None):
+    """Squareplus: ``(x + sqrt(x^2 + b)) / 2`` (computed without cancellation for x < 0).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    b : float, default 4
+        Non-negative smoothness parameter.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_MISH)
 def mish(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_MISH, x, out, n_threads)
+    """Mish: ``x * tanh(softplus(x))``.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_EXPONENTIAL)
 def exponential(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_EXPONENTIAL, x, out, n_threads)
+    """Exponential: ``exp(x)`` (overflows to inf as the true value does).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
+@_activation(ACT_LINEAR)
 def linear(x, *, out=None, n_threads=None):
-    return _elementwise(ACT_LINEAR, x, out, n_threads)
+    """Linear (identity) activation: returns a copy of `x`, or writes `out`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
+
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
 
 
-def threshold(x, threshold, default_value, *, out=None, n_threads=None):
-    return _elementwise(
-        ACT_THRESHOLD,
-        x,
-        out,
-        n_threads,
-        check_number(threshold, "threshold"),
-        check_number(default_value, "default_value"),
-    )
+@_activation(ACT_THRESHOLD)
+def threshold(x, threshold: Real, default_value: Real, *, out=None, n_threads=None):
+    """Threshold: ``x if x > threshold else default_value`` (NaN stays NaN).
 
+    Parameters
+    ----------
+    x : array_like
+        Input of any shape.
+    threshold : float
+        Values at or below it are replaced.
+    default_value : float
+        The replacement.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
-_simple_doc(relu6, "ReLU capped at 6: ``min(max(x, 0), 6)``.")
-_simple_doc(
-    leaky_relu,
-    "Leaky ReLU: ``max(x, negative_slope * x)``.",
-    "negative_slope : float, default 0.2\n        Slope for negative inputs.\n    ",
-)
-_simple_doc(
-    elu,
-    "Exponential linear unit: ``x if x >= 0 else alpha * expm1(x)``.",
-    "alpha : float, default 1.0\n        Scale of the negative part.\n    ",
-)
-_simple_doc(
-    selu,
-    "Scaled ELU: ``1.0507009873554805 * elu(x, 1.6732632423543772)``.",
-)
-_simple_doc(
-    celu,
-    "Continuously differentiable ELU: "
-    "``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``.",
-    "alpha : float, default 1.0\n        Non-zero scale of the negative part.\n    ",
-)
-_simple_doc(
-    gelu,
-    "Gaussian error linear unit: ``x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))``,\n"
-    "    or with ``approximate=True`` ``0.5 * x * (1 + tanh(sqrt(2/pi) *"
-    " (x + 0.044715 x^3)))``.\n\n"
-    "    Evaluated as ``0.5 * x * erfc(-x / sqrt(2))`` and ``x * sigmoid(2u)``,\n"
-    "    which equal the above without cancelling for negative x.",
-    "approximate : bool, default False\n        Use the tanh approximation.\n    ",
-)
-_simple_doc(silu, "SiLU, also called swish: ``x * sigmoid(x)``.")
-_simple_doc(sigmoid, "Logistic sigmoid: ``1 / (1 + exp(-x))``, computed without overflow.")
-_simple_doc(log_sigmoid, "Log of the sigmoid: ``-softplus(-x)``.")
-_simple_doc(hard_sigmoid, "Hard sigmoid: ``clip(x / 6 + 0.5, 0, 1)``.")
-_simple_doc(hard_silu, "Hard SiLU, also called hard swish: ``x * hard_sigmoid(x)``.")
-_simple_doc(tanh, "Hyperbolic tangent.")
-_simple_doc(hard_tanh, "Hard tanh: ``clip(x, -1, 1)``.")
-_simple_doc(
-    tanh_shrink,
-    "Tanh shrink: ``x - tanh(x)`` (a series near 0 keeps it accurate there).",
-)
-_simple_doc(
-    hard_shrink,
-    "Hard shrink: ``x if |x| > threshold else 0``.",
-    "threshold : float, default 0.5\n        Half-width of the zeroed band.\n    ",
-)
-_simple_doc(
-    soft_shrink,
-    "Soft shrink: ``x - threshold`` above `threshold`, ``x + threshold`` below\n"
-    "    ``-threshold``, else 0.",
-    "threshold : float, default 0.5\n        Half-width of the zeroed band.\n    ",
-)
-_simple_doc(softplus, "Softplus: ``log(1 + exp(x))``, computed without overflow.")
-_simple_doc(softsign, "Softsign: ``x / (1 + |x|)`` (+-1 at +-inf).")
-_simple_doc(
-    sparse_plus,
-    "Sparse plus: 0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, x above.",
-)
-_simple_doc(
-    sparse_sigmoid,
-    "Sparse sigmoid: 0 for ``x <= -1``, ``(x + 1) / 2`` for ``-1 < x < 1``, 1 above.",
-)
-_simple_doc(
-    squareplus,
-    "Squareplus: ``(x + sqrt(x^2 + b)) / 2`` (computed without cancellation for x < 0).",
-    "b : float, default 4\n        Non-negative smoothness parameter.\n    ",
-)
-_simple_doc(mish, "Mish: ``x * tanh(softplus(x))``.")
-_simple_doc(exponential, "Exponential: ``exp(x)`` (overflows to inf as the true value does).")
-_simple_doc(linear, "Linear (identity) activation: returns a copy of `x`, or writes `out`.")
-_simple_doc(
-    threshold,
-    "Threshold: ``x if x > threshold else default_value`` (NaN stays NaN).",
-    "threshold : float\n        Values at or below it are replaced.\n    "
-    "default_value : float\n        The replacement.\n    ",
-)
+    Returns
+    -------
+    ndarray
+        Same shape as `x`, dtype float32 or float64.
+    """
+
 
 # Keras' aliases are the same function objects, so serialize() gives the canonical name.
 swish = silu
@@ -433,39 +1092,38 @@ hard_swish = hard_silu
 
 # ---------------------------------------------------- reductions over an axis
 
-def _softmax(log, x, axis, out, n_threads):
-    n = effective_n_threads(n_threads)
-    arr, out = _prepare(x, out)
-    if arr.ndim == 0:
-        raise ValueError(
-            f"Argument `x` must have at least one dimension for an axis-wise "
-            f"activation. Received: x.shape={arr.shape}"
-        )
-    ax = _check_axis(axis, arr.ndim)
-    outer, n_axis, inner = _split_shape(arr.shape, ax)
-    _k.softmax(bool(log), arr.reshape(-1), out.reshape(-1), outer, n_axis, inner, n)
-    return out
-
-
-def softmax(x, axis=-1, *, out=None, n_threads=None):
+@_activation(ACT_SOFTMAX, rowwise=True)
+def softmax(x, axis: Axis = -1, *, out=None, n_threads=None):
     """Softmax along `axis`: ``exp(x - max) / sum(exp(x - max))``.
 
     The reduced axis is handled in place (no transpose): rows when it is the
-    last axis, blocks of contiguous columns otherwise. The sum is accumulated
-    in double. Slices holding +inf give ``1/k`` on their k infinite entries.
+    last axis, blocks of contiguous columns otherwise. A tuple of axes is
+    normalised as one axis (adjacent axes in place; others are gathered into
+    a copy and scattered back). The sum is accumulated in double. Slices
+    holding +inf give ``1/k`` on their k infinite entries.
 
     Parameters
     ----------
     x : array_like
         Input of rank >= 1.
-    axis : int, default -1
-        The axis to normalise over.
-    {extras}
+    axis : int or tuple of int, default -1
+        The axis, or the axes together, to normalise over.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
     Returns
     -------
     ndarray
         Same shape as `x`; each slice along `axis` sums to 1.
+
+    Raises
+    ------
+    ValueError
+        If an axis is out of range or repeated.
 
     Examples
     --------
@@ -473,33 +1131,41 @@ def softmax(x, axis=-1, *, out=None, n_threads=None):
     >>> p = activations.softmax([[1.0, 2.0, 3.0]])
     >>> p.round(4).tolist()
     [[0.09, 0.2447, 0.6652]]
+    >>> activations.softmax([[0.0, 0.0], [0.0, 0.0]], axis=(0, 1)).tolist()
+    [[0.25, 0.25], [0.25, 0.25]]
     """
-    return _softmax(False, x, axis, out, n_threads)
 
 
-def log_softmax(x, axis=-1, *, out=None, n_threads=None):
+@_activation(ACT_LOG_SOFTMAX, rowwise=True)
+def log_softmax(x, axis: Axis = -1, *, out=None, n_threads=None):
     """Log-softmax along `axis`: ``x - max - log(sum(exp(x - max)))``.
 
     Parameters
     ----------
     x : array_like
         Input of rank >= 1.
-    axis : int, default -1
-        The axis to normalise over.
-    {extras}
+    axis : int or tuple of int, default -1
+        The axis, or the axes together, to normalise over.
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
     Returns
     -------
     ndarray
         Same shape as `x`.
+
+    Raises
+    ------
+    ValueError
+        If an axis is out of range or repeated.
     """
-    return _softmax(True, x, axis, out, n_threads)
 
 
-softmax.__doc__ = softmax.__doc__.format(extras=_DOC_EXTRAS)
-log_softmax.__doc__ = log_softmax.__doc__.format(extras=_DOC_EXTRAS)
-
-
+@_activation(None)
 def glu(x, axis=-1, *, out=None, n_threads=None):
     """Gated linear unit: split `x` in halves ``a, b`` along `axis`, return ``a * sigmoid(b)``.
 
@@ -509,7 +1175,12 @@ def glu(x, axis=-1, *, out=None, n_threads=None):
         Input of rank >= 1 whose size along `axis` is even.
     axis : int, default -1
         The axis to split.
-    {extras}
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
     Returns
     -------
@@ -541,9 +1212,7 @@ def glu(x, axis=-1, *, out=None, n_threads=None):
     return out
 
 
-glu.__doc__ = glu.__doc__.format(extras=_DOC_EXTRAS)
-
-
+@_activation(None)
 def sparsemax(x, axis=-1, *, out=None, n_threads=None):
     """Sparsemax along `axis`: the Euclidean projection onto the probability simplex.
 
@@ -560,7 +1229,12 @@ def sparsemax(x, axis=-1, *, out=None, n_threads=None):
         Input of rank >= 1.
     axis : int, default -1
         The axis to project along.
-    {extras}
+    out : ndarray, optional
+        Where to write the result: C-contiguous, writable, of the result's
+        shape and dtype (``out=x`` works in place). Checked fully before any
+        write.
+    n_threads : int, optional
+        Number of OpenMP threads (None: :func:`densekit.get_num_threads`).
 
     Returns
     -------
@@ -604,62 +1278,7 @@ def sparsemax(x, axis=-1, *, out=None, n_threads=None):
     return out
 
 
-sparsemax.__doc__ = sparsemax.__doc__.format(extras=_DOC_EXTRAS)
-
-
 # --------------------------------------------------- the Dense layer's hook
-
-_FUSED = {
-    linear: lambda: (ACT_LINEAR, 0.0, 0.0, 0.0),
-    relu: _relu_params,
-    relu6: lambda: (ACT_RELU6, 0.0, 0.0, 0.0),
-    leaky_relu: lambda negative_slope=0.2: (
-        ACT_LEAKY_RELU, check_number(negative_slope, "negative_slope"), 0.0, 0.0
-    ),
-    elu: lambda alpha=1.0: (ACT_ELU, check_number(alpha, "alpha"), 0.0, 0.0),
-    selu: lambda: (ACT_SELU, 0.0, 0.0, 0.0),
-    celu: lambda alpha=1.0: (ACT_CELU, _celu_alpha(alpha), 0.0, 0.0),
-    gelu: lambda approximate=False: (
-        ACT_GELU_TANH if _check_bool(approximate, "approximate") else ACT_GELU,
-        0.0, 0.0, 0.0,
-    ),
-    silu: lambda: (ACT_SILU, 0.0, 0.0, 0.0),
-    sigmoid: lambda: (ACT_SIGMOID, 0.0, 0.0, 0.0),
-    tanh: lambda: (ACT_TANH, 0.0, 0.0, 0.0),
-    softplus: lambda: (ACT_SOFTPLUS, 0.0, 0.0, 0.0),
-    softsign: lambda: (ACT_SOFTSIGN, 0.0, 0.0, 0.0),
-    hard_sigmoid: lambda: (ACT_HARD_SIGMOID, 0.0, 0.0, 0.0),
-    hard_silu: lambda: (ACT_HARD_SILU, 0.0, 0.0, 0.0),
-    exponential: lambda: (ACT_EXPONENTIAL, 0.0, 0.0, 0.0),
-    mish: lambda: (ACT_MISH, 0.0, 0.0, 0.0),
-    log_sigmoid: lambda: (ACT_LOG_SIGMOID, 0.0, 0.0, 0.0),
-    hard_tanh: lambda: (ACT_HARD_TANH, 0.0, 0.0, 0.0),
-    tanh_shrink: lambda: (ACT_TANH_SHRINK, 0.0, 0.0, 0.0),
-    hard_shrink: lambda threshold=0.5: (
-        ACT_HARD_SHRINK, check_number(threshold, "threshold"), 0.0, 0.0
-    ),
-    soft_shrink: lambda threshold=0.5: (
-        ACT_SOFT_SHRINK, check_number(threshold, "threshold"), 0.0, 0.0
-    ),
-    sparse_plus: lambda: (ACT_SPARSE_PLUS, 0.0, 0.0, 0.0),
-    sparse_sigmoid: lambda: (ACT_SPARSE_SIGMOID, 0.0, 0.0, 0.0),
-    squareplus: lambda b=4: (ACT_SQUAREPLUS, check_number(b, "b", minimum=0), 0.0, 0.0),
-    threshold: lambda threshold, default_value: (
-        ACT_THRESHOLD,
-        check_number(threshold, "threshold"),
-        check_number(default_value, "default_value"),
-        0.0,
-    ),
-    softmax: lambda axis=-1: (ACT_SOFTMAX, 0.0, 0.0, 0.0) if _is_last(axis) else None,
-    log_softmax: lambda axis=-1: (
-        (ACT_LOG_SOFTMAX, 0.0, 0.0, 0.0) if _is_last(axis) else None
-    ),
-}
-
-
-def _is_last(axis):
-    return not isinstance(axis, bool) and isinstance(axis, int) and axis == -1
-
 
 def fused_code(activation):
     """Map an activation to the fused kernel code the Dense layer can run.
@@ -686,6 +1305,15 @@ def fused_code(activation):
     ------
     ValueError, TypeError
         If a partial carries an invalid parameter value or an unknown keyword.
+
+    Examples
+    --------
+    >>> import functools
+    >>> from densekit import activations
+    >>> activations.fused_code(functools.partial(activations.elu, alpha=0.5))[1:]
+    (0.5, 0.0, 0.0)
+    >>> activations.fused_code(activations.glu) is None
+    True
     """
     kwargs = {}
     fn = activation
@@ -697,9 +1325,9 @@ def fused_code(activation):
         if "out" in kwargs or "n_threads" in kwargs:
             return None
     try:
-        build = _FUSED.get(fn)
+        entry = _BY_FUNCTION.get(fn)
     except TypeError:  # unhashable callable
         return None
-    if build is None:
+    if entry is None or entry.encode is None:
         return None
-    return build(**kwargs)
+    return entry.encode(**kwargs)
