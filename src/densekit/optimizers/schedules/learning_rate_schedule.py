@@ -370,8 +370,8 @@ class CosineDecay(LearningRateSchedule):
     Examples
     --------
     >>> from densekit.optimizers.schedules import CosineDecay
-    >>> float(CosineDecay(0.1, decay_steps=10)(5))
-    0.05000000074505806
+    >>> float(CosineDecay(0.1, decay_steps=10)(5))  # float32 arithmetic, as in Keras
+    0.04999999701976776
     """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
