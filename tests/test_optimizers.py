@@ -248,11 +248,18 @@ def test_thread_count_invariance(case, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sumsq_is_identical_for_any_thread_count(dtype):
-    g = np.random.default_rng(0).normal(size=1_000_003).astype(dtype)
-    part = np.empty(_k.n_chunks(g.size))
-    values = {n: _k.sumsq(g, part, n) for n in (1, 2, 3, 4)}
-    assert len(set(values.values())) == 1
-    assert values[1] == pytest.approx(float(np.sum(g.astype(np.float64) ** 2)), rel=1e-13)
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=n).astype(dtype) for n in (1_000_003, 5, 0, 40_000)]
+    grads.append(rng.normal(size=77))  # float64 beside float32 ones
+    values = {}
+    for n_threads in (1, 2, 3, 4):
+        out = np.empty(len(grads))
+        _k.sumsq(grads, out, n_threads)
+        values[n_threads] = out
+    for n_threads in (2, 3, 4):
+        assert_array_equal(values[1], values[n_threads])
+    expected = [float(np.sum(g.astype(np.float64) ** 2)) for g in grads]
+    assert_allclose(values[1], expected, rtol=1e-13)
 
 
 def test_serial_threshold_is_one_named_constant():
@@ -550,3 +557,52 @@ def test_gradients_are_cast_to_the_weight_dtype():
         opt.apply([np.array([1, 2, 3])], [w32])
     assert w32.dtype == np.float32
     assert_array_equal(w32, np.float32([0.5, 0.0, -0.5]))
+
+
+def test_threadpool_limits_gives_the_same_result():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(11)
+    init = rng.normal(size=100_000).astype(np.float32)
+    grads = [rng.normal(size=init.size).astype(np.float32) for _ in range(2)]
+    a, b = init.copy(), init.copy()
+    opt_a = optimizers.Adam(clipnorm=1.0, n_threads=2)
+    for g in grads:
+        opt_a.apply([g], [a])
+    opt_b = optimizers.Adam(clipnorm=1.0)
+    with threadpool_limits(1, user_api="openmp"):
+        for g in grads:
+            opt_b.apply([g], [b])
+    assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("layout", ["F", "readonly", "list"])
+def test_gradient_layouts(layout):
+    rng = np.random.default_rng(4)
+    w0 = rng.normal(size=(5, 4))
+    g = rng.normal(size=(5, 4))
+    expected = w0.copy()
+    optimizers.RMSprop().apply([g.copy()], [expected])
+    if layout == "F":
+        g = np.asfortranarray(g)
+    elif layout == "readonly":
+        g.flags.writeable = False
+    else:
+        g = g.tolist()
+    w = w0.copy()
+    optimizers.RMSprop().apply([g], [w])
+    assert_array_equal(w, expected)
+
+
+def test_apply_gradients_pairs():
+    w = np.ones(2)
+    opt = optimizers.SGD(learning_rate=0.5)
+    it = opt.apply_gradients([(np.ones(2), w)])
+    assert int(it) == 1
+    assert_array_equal(w, [0.5, 0.5])
+
+
+def test_learning_rate_setter_rejects_non_numbers():
+    opt = optimizers.SGD()
+    with pytest.raises(ValueError, match="Argument `learning_rate` must be a float"):
+        opt.learning_rate = "fast"

@@ -61,9 +61,13 @@ class Adagrad(Optimizer):
         self._accumulators = self.add_optimizer_variables(
             variables, "accumulator", initializer=self.initial_accumulator_value)
 
-    def _update(self, index, w, g, lr, prep):
-        eps = float(w.dtype.type(self.epsilon))
-        _k.adagrad(w, g, self._accumulators[index].reshape(-1), eps, *prep)
+    _KIND = _k.ADAGRAD
+
+    def _slot_arrays(self, index):
+        return (self._accumulators[index], None, None)
+
+    def _step_scalars(self, r, lr):
+        return (r(self.epsilon),)
 
     def get_config(self):
         config = super().get_config()

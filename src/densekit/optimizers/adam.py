@@ -1,9 +1,8 @@
 """Adam (Kingma & Ba, 2014), with optional AMSGrad."""
 
-import numpy as np
-
 from densekit._lib import _optimizers as _k
-from densekit.optimizers.base_optimizer import _EMPTY, Optimizer, _check_real
+from densekit.optimizers import _scalars as _sc
+from densekit.optimizers.base_optimizer import Optimizer, _check_real
 
 __all__ = ["Adam"]
 
@@ -75,19 +74,18 @@ class Adam(Optimizer):
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(variables, "velocity_hat")
 
-    def _step_scalars(self, t, lr):
-        step = t(self.iterations + 1)
-        b1p = np.power(t(self.beta_1), step)
-        b2p = np.power(t(self.beta_2), step)
-        alpha = lr * np.sqrt(t(1) - b2p) / (t(1) - b1p)
-        return (float(t(1 - self.beta_1)), float(t(1 - self.beta_2)), float(alpha),
-                float(t(self.epsilon)))
+    def _step_scalars(self, r, lr):
+        t = self.iterations + 1
+        b1p = r(_sc.pow_(r(self.beta_1), t))
+        b2p = r(_sc.pow_(r(self.beta_2), t))
+        alpha = r(_sc.div(r(lr * r(_sc.sqrt(r(1 - b2p)))), r(1 - b1p)))
+        return (r(1 - self.beta_1), r(1 - self.beta_2), alpha, r(self.epsilon))
 
-    def _update(self, index, w, g, lr, prep):
-        c1, c2, alpha, eps = self._scalars(w.dtype, lr)
-        vhat = self._velocity_hats[index].reshape(-1) if self.amsgrad else _EMPTY[w.dtype]
-        _k.adam(w, g, self._momentums[index].reshape(-1), self._velocities[index].reshape(-1),
-                vhat, self.amsgrad, c1, c2, alpha, eps, *prep)
+    _KIND = _k.ADAM
+
+    def _slot_arrays(self, index):
+        return (self._momentums[index], self._velocities[index],
+                self._velocity_hats[index] if self.amsgrad else None)
 
     def get_config(self):
         config = super().get_config()

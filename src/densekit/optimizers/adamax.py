@@ -1,8 +1,7 @@
 """Adamax: Adam with the infinity norm (Kingma & Ba, 2014, section 7)."""
 
-import numpy as np
-
 from densekit._lib import _optimizers as _k
+from densekit.optimizers import _scalars as _sc
 from densekit.optimizers.base_optimizer import Optimizer, _check_real
 
 __all__ = ["Adamax"]
@@ -65,15 +64,14 @@ class Adamax(Optimizer):
     def _build_slots(self, variables):
         self._m, self._u = self.add_optimizer_variables(variables, ["momentum", "norm"])
 
-    def _step_scalars(self, t, lr):
-        b1p = np.power(t(self.beta_1), t(self.iterations + 1))
-        return (float(t(1 - self.beta_1)), float(t(self.beta_2)), float(t(1) - b1p),
-                float(t(self.epsilon)))
+    def _step_scalars(self, r, lr):
+        b1p = r(_sc.pow_(r(self.beta_1), self.iterations + 1))
+        return (r(1 - self.beta_1), r(self.beta_2), r(1 - b1p), r(self.epsilon))
 
-    def _update(self, index, w, g, lr, prep):
-        c1, beta_2, bias, eps = self._scalars(w.dtype, lr)
-        _k.adamax(w, g, self._m[index].reshape(-1), self._u[index].reshape(-1),
-                  c1, beta_2, bias, eps, *prep)
+    _KIND = _k.ADAMAX
+
+    def _slot_arrays(self, index):
+        return (self._m[index], self._u[index], None)
 
     def get_config(self):
         config = super().get_config()

@@ -16,13 +16,14 @@ import numpy as np
 from densekit._lib import _optimizers as _k
 from densekit._registry import to_snake_case
 from densekit._threads import effective_n_threads
+from densekit.optimizers import _scalars as _sc
 from densekit.optimizers import schedules as _schedules
 from densekit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["Optimizer"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_EMPTY = {dt: np.empty(0, dtype=dt) for dt in _FLOAT_DTYPES}
+_NO_SCALARS = (0.0,)
 _NAME_COUNTS = {}
 
 
@@ -51,7 +52,9 @@ class Optimizer:
 
     A subclass creates its per-variable slots in :meth:`build` (through
     :meth:`add_optimizer_variables`, so that :attr:`variables` has Keras'
-    order) and implements ``_update(index, flat_weight, flat_grad, lr, prep)``.
+    order) and names its update rule: ``_KIND`` (a ``densekit._lib._optimizers``
+    code), ``_slot_arrays(index)`` and ``_step_scalars(t, lr)``; one kernel call
+    then updates every variable of a step.
 
     Parameters
     ----------
@@ -178,8 +181,10 @@ class Optimizer:
         self._trainable_variables_indices = {}
         self._trainable_names = []
         self._flat = []
+        self._all_indices = []
         self._exclude_from_weight_decay = set()
         self._exclude_from_weight_decay_pattern = None
+        self._exclusion_version = 0
         self._iterations = self._track(np.zeros((), dtype=np.int64), "iteration")
         self._learning_rate = None
         self._set_learning_rate(learning_rate, initial=True)
@@ -296,8 +301,16 @@ class Optimizer:
         for i, v in enumerate(variables):
             self._trainable_variables_indices[self._var_key(v)] = i
         self._trainable_variables = variables
-        self._flat = [v.reshape(-1) for v in variables]
+        self._flat = variables  # the kernels only need C-contiguous data and a size
         self._build_slots(variables)
+        per_var = [self._slot_arrays(i) for i in range(len(variables))]
+        self._slots = [[p[k] for p in per_var] for k in range(3)]
+        self._prep = np.zeros((len(variables), 5))
+        self._clipped = False
+        self._decay_key = None
+        self._dtypes = sorted({v.dtype for v in variables}, key=str)
+        self._size = sum(v.size for v in variables)
+        self._all_indices = list(range(len(variables)))
         self.built = True
 
     def _build_slots(self, variables):
@@ -395,6 +408,7 @@ class Optimizer:
             self._exclude_from_weight_decay_pattern = re.compile("|".join(set(var_names)))
         else:
             self._exclude_from_weight_decay_pattern = None
+        self._exclusion_version += 1
 
     def _use_weight_decay(self, index):
         if self._var_key(self._trainable_variables[index]) in self._exclude_from_weight_decay:
@@ -471,10 +485,10 @@ class Optimizer:
                         "recreate a new optimizer instance."
                     )
 
-        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
-        if not pairs:
-            raise ValueError("No gradients provided for any variable.")
-        if len(pairs) != len(grads):
+        if any(g is None for g in grads):
+            pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
+            if not pairs:
+                raise ValueError("No gradients provided for any variable.")
             missing = [self._trainable_names[self._get_variable_index(v)]
                        for g, v in zip(grads, trainable_variables) if g is None]
             warnings.warn(
@@ -484,32 +498,51 @@ class Optimizer:
                 "`loss` argument?",
                 stacklevel=2,
             )
-        indices = [self._get_variable_index(v) for _, v in pairs]
-        flat_grads = [self._check_grad(g, self._trainable_variables[i])
-                      for (g, _), i in zip(pairs, indices)]
+            grads = [g for g, _ in pairs]
+            trainable_variables = [v for _, v in pairs]
+        if trainable_variables is self._trainable_variables:
+            indices = self._all_indices
+        else:
+            indices = [self._get_variable_index(v) for v in trainable_variables]
+            if indices == self._all_indices:
+                indices = self._all_indices
+        check = self._check_grad
+        self._apply_checked(indices, [check(g, v) for g, v in zip(grads, trainable_variables)])
 
+    def _apply_checked(self, indices, grads):
+        """One step for validated gradients: ``grads[j]`` is C-contiguous, of the shape
+        and dtype of variable ``indices[j]``, and `indices` is ascending.
+
+        This is what :meth:`apply` runs after its checks; a trainer holding its own
+        gradient buffers may call it directly with ``indices=optimizer._all_indices``.
+        """
         if self.loss_scale_factor is not None:
-            flat_grads = [g / g.dtype.type(self.loss_scale_factor) for g in flat_grads]
-        n_threads = effective_n_threads(self.n_threads)
+            grads = [g / g.dtype.type(self.loss_scale_factor) for g in grads]
+        # A step below SERIAL_BELOW elements runs serially whatever the thread count.
+        n_threads = 1 if self._size < _k.SERIAL_BELOW else effective_n_threads(self.n_threads)
         if self.gradient_accumulation_steps:
             steps = self.gradient_accumulation_steps
-            accs = [self._accumulated_gradients[i].reshape(-1) for i in indices]
+            accs = [self._accumulated_gradients[i] for i in indices]
             if (int(self._iterations) + 1) % steps == 0:
-                flat_grads = [(g + a) / g.dtype.type(steps) for g, a in zip(flat_grads, accs)]
+                grads = [(g + a) / g.dtype.type(steps) for g, a in zip(grads, accs)]
                 for a in accs:
                     a[...] = 0
-                self._update_step(indices, flat_grads, n_threads)
+                self._update_step(indices, grads, n_threads)
             else:
-                for g, a in zip(flat_grads, accs):
+                for g, a in zip(grads, accs):
                     np.add(a, g, out=a)
         else:
-            self._update_step(indices, flat_grads, n_threads)
+            self._update_step(indices, grads, n_threads)
         if self.use_ema:
             self._update_moving_average()
         self._iterations += 1
 
     @staticmethod
     def _check_grad(g, v):
+        """`g` as a C-contiguous array of `v`'s dtype and shape (itself when it already is)."""
+        if (type(g) is np.ndarray and g.dtype == v.dtype and g.shape == v.shape
+                and g.flags.c_contiguous):
+            return g
         g = np.asarray(g)
         if g.dtype.kind not in "fiub":
             raise TypeError(
@@ -521,70 +554,95 @@ class Optimizer:
                 "Argument `grads` must match the variables' shapes. Received: a "
                 f"gradient of shape {g.shape} for a variable of shape {v.shape}"
             )
-        return np.ascontiguousarray(g, dtype=v.dtype).reshape(-1)
+        return np.ascontiguousarray(g, dtype=v.dtype)
 
-    def _clip_params(self, indices, flat_grads, n_threads):
-        """Per gradient: the kernel's (clip code, a, b), in each variable's dtype."""
-        none = [(_k.CLIP_NONE, 0.0, 0.0)] * len(flat_grads)
-        with np.errstate(all="ignore"):
-            if self.clipnorm and self.clipnorm > 0:
-                out = []
-                for g in flat_grads:
+    def _clip_columns(self, prep, flat_grads, n_threads):
+        """Fill columns 0-2 of `prep` (clip code, a, b) in each gradient's dtype."""
+        if self.clipnorm and self.clipnorm > 0:
+            sq = np.empty(len(flat_grads))
+            _k.sumsq(flat_grads, sq, n_threads)
+            with np.errstate(all="ignore"):
+                for row, g, s in zip(prep, flat_grads, sq.tolist()):
                     t = g.dtype.type
-                    sq = t(self._sumsq(g, n_threads))
-                    norm = np.sqrt(sq) if sq > 0 else sq
+                    s = t(s)
+                    norm = np.sqrt(s) if s > 0 else s
                     c = t(self.clipnorm)
-                    out.append((_k.CLIP_SCALE_DIV, float(c), float(np.maximum(norm, c))))
-                return out
-            if self.global_clipnorm and self.global_clipnorm > 0:
-                t = np.result_type(*[g.dtype for g in flat_grads]).type
-                total = t(sum(t(self._sumsq(g, n_threads)) for g in flat_grads))
+                    row[0:3] = (_k.CLIP_SCALE_DIV, c, np.maximum(norm, c))
+        elif self.global_clipnorm and self.global_clipnorm > 0:
+            sq = np.empty(len(flat_grads))
+            _k.sumsq(flat_grads, sq, n_threads)
+            t = np.result_type(*[g.dtype for g in flat_grads]).type
+            with np.errstate(all="ignore"):
+                total = t(0)
+                for s in sq.tolist():
+                    total = total + t(s)
                 norm = np.sqrt(total)
                 c = t(self.global_clipnorm)
                 scale = c * np.minimum(t(1.0) / norm, t(1.0) / c)
                 scale = scale + (norm - norm)
-                return [(_k.CLIP_SCALE, float(g.dtype.type(scale)), 0.0) for g in flat_grads]
-            if self.clipvalue and self.clipvalue > 0:
-                return [(_k.CLIP_VALUE, float(g.dtype.type(self.clipvalue)), 0.0)
-                        for g in flat_grads]
-        return none
+            for row, g in zip(prep, flat_grads):
+                row[0:3] = (_k.CLIP_SCALE, g.dtype.type(scale), 0.0)
+        elif self.clipvalue and self.clipvalue > 0:
+            for row, g in zip(prep, flat_grads):
+                row[0:3] = (_k.CLIP_VALUE, g.dtype.type(self.clipvalue), 0.0)
+        elif self._clipped or prep is not self._prep:
+            prep[:, 0:3] = 0.0
+        self._clipped = prep is self._prep and (
+            bool(self.clipnorm and self.clipnorm > 0)
+            or bool(self.global_clipnorm and self.global_clipnorm > 0)
+            or bool(self.clipvalue and self.clipvalue > 0))
 
-    @staticmethod
-    def _sumsq(g, n_threads):
-        part = np.empty(_k.n_chunks(g.shape[0]), dtype=np.float64)
-        return _k.sumsq(g, part, n_threads)
+    def _decay_columns(self):
+        """Columns 3-4 of the step table (decay flag, weight_decay in the variable's dtype);
+        recomputed only when weight_decay or the exclusions change."""
+        key = (self.weight_decay, self._exclusion_version)
+        if key != self._decay_key:
+            for i, (row, w) in enumerate(zip(self._prep, self._flat)):
+                if self.weight_decay is not None and self._use_weight_decay(i):
+                    row[3:5] = (1.0, w.dtype.type(self.weight_decay))
+                else:
+                    row[3:5] = (0.0, 0.0)
+            self._decay_key = key
 
     def _update_step(self, indices, flat_grads, n_threads):
-        """Clip, decay and update every (variable, gradient): one kernel call each."""
-        clips = self._clip_params(indices, flat_grads, n_threads)
-        lr = self._current_learning_rate()
-        self._scalar_cache = {}
+        """Clip, decay and update all (variable, gradient) pairs in one kernel call."""
+        self._decay_columns()
+        if len(indices) == len(self._flat):
+            prep = self._prep
+            weights, slots = self._flat, self._slots
+        else:
+            prep = self._prep[indices]
+            weights = [self._flat[i] for i in indices]
+            slots = [[s[i] for i in indices] for s in self._slots]
+        self._clip_columns(prep, flat_grads, n_threads)
+        lr = float(self._current_learning_rate())
         self._before_update()
-        for i, g, (clip, a, b) in zip(indices, flat_grads, clips):
-            w = self._flat[i]
-            t = w.dtype.type
-            decay = self.weight_decay is not None and self._use_weight_decay(i)
-            wd = float(t(self.weight_decay)) if decay else 0.0
-            lr_t = float(np.asarray(lr).astype(w.dtype))
-            self._update(i, w, g, lr_t, (clip, a, b, decay, wd, lr_t, n_threads))
+        k32 = k64 = _NO_SCALARS
+        for dtype in self._dtypes:
+            r = _sc.rounder(dtype)
+            lr_t = r(lr)
+            values = (lr_t,) + tuple(self._step_scalars(r, lr_t))
+            if dtype.itemsize == 4:
+                k32 = values
+            else:
+                k64 = values
+        _k.step(self._KIND, weights, flat_grads, slots[0], slots[1], slots[2], prep, k32, k64,
+                n_threads)
 
     def _before_update(self):
-        """Hook run once per real update step, before the per-variable updates."""
+        """Hook run once per real update step, before the variables are updated."""
 
-    def _scalars(self, dtype, lr):
-        """The step's scalars for `dtype` (`lr` already in it), computed once per step."""
-        s = self._scalar_cache.get(dtype)
-        if s is None:
-            with np.errstate(all="ignore"):
-                s = self._scalar_cache[dtype] = self._step_scalars(dtype.type, dtype.type(lr))
-        return s
+    _KIND = None
 
-    def _step_scalars(self, t, lr):
-        """Subclasses: the scalars of this step in precision `t`, as Keras rounds them."""
+    def _step_scalars(self, r, lr):
+        """Subclasses: the rule's scalars after lr (see ``_optimizers.step``) as floats,
+        each operation rounded by `r` (``_scalars.rounder`` of the dtype) as Keras
+        rounds it; `lr` is already rounded."""
         return ()
 
-    def _update(self, index, w, g, lr, prep):
-        raise NotImplementedError
+    def _slot_arrays(self, index):
+        """Subclasses: the (slot0, slot1, slot2) arrays of variable `index` (None if absent)."""
+        return (None, None, None)
 
     def _update_moving_average(self):
         not_first = self.iterations != 0

@@ -3,6 +3,7 @@
 import numpy as np
 
 from densekit._lib import _optimizers as _k
+from densekit.optimizers import _scalars as _sc
 from densekit.optimizers.base_optimizer import Optimizer, _check_real
 
 __all__ = ["Nadam"]
@@ -74,29 +75,28 @@ class Nadam(Optimizer):
         self._u_product = self._track(np.ones((), dtype=dtype), "variable")
 
     def _before_update(self):
-        t = self._u_product.dtype.type
-        with np.errstate(all="ignore"):
-            decay = np.power(t(0.96), t(self.iterations + 1))
-            self._u_product[...] = self._u_product * t(self.beta_1) * (t(1.0) - t(0.5) * decay)
+        r = _sc.rounder(self._u_product.dtype)
+        decay = r(_sc.pow_(r(0.96), self.iterations + 1))
+        u = r(r(float(self._u_product) * r(self.beta_1)) * r(1.0 - r(0.5 * decay)))
+        self._u_product[...] = u
 
-    def _step_scalars(self, t, lr):
-        step = t(self.iterations + 1)
-        nxt = t(self.iterations + 2)
-        decay = t(0.96)
-        beta_1 = t(self.beta_1)
-        beta_2 = t(self.beta_2)
-        u_t = beta_1 * (t(1.0) - t(0.5) * np.power(decay, step))
-        u_t_1 = beta_1 * (t(1.0) - t(0.5) * np.power(decay, nxt))
-        u_product_t = t(self._u_product)
-        u_product_t_1 = u_product_t * u_t_1
-        beta_2_power = np.power(beta_2, step)
-        return (float(t(1) - beta_1), float(t(1) - beta_2), float(u_t_1),
-                float(t(1) - u_product_t_1), float(t(1) - u_t), float(t(1) - u_product_t),
-                float(t(1) - beta_2_power), float(t(self.epsilon)))
+    def _step_scalars(self, r, lr):
+        t = self.iterations + 1
+        decay = r(0.96)
+        beta_1 = r(self.beta_1)
+        beta_2 = r(self.beta_2)
+        u_t = r(beta_1 * r(1.0 - r(0.5 * r(_sc.pow_(decay, t)))))
+        u_t_1 = r(beta_1 * r(1.0 - r(0.5 * r(_sc.pow_(decay, t + 1)))))
+        u_product_t = r(float(self._u_product))
+        u_product_t_1 = r(u_product_t * u_t_1)
+        beta_2_power = r(_sc.pow_(beta_2, t))
+        return (r(1 - beta_1), r(1 - beta_2), u_t_1, r(1 - u_product_t_1), r(1 - u_t),
+                r(1 - u_product_t), r(1 - beta_2_power), r(self.epsilon))
 
-    def _update(self, index, w, g, lr, prep):
-        _k.nadam(w, g, self._momentums[index].reshape(-1), self._velocities[index].reshape(-1),
-                 *self._scalars(w.dtype, lr), *prep)
+    _KIND = _k.NADAM
+
+    def _slot_arrays(self, index):
+        return (self._momentums[index], self._velocities[index], None)
 
     def get_config(self):
         config = super().get_config()

@@ -1,7 +1,7 @@
 """RMSprop (Hinton), optionally centered and with momentum."""
 
 from densekit._lib import _optimizers as _k
-from densekit.optimizers.base_optimizer import _EMPTY, Optimizer, _check_real
+from densekit.optimizers.base_optimizer import Optimizer, _check_real
 
 __all__ = ["RMSprop"]
 
@@ -76,18 +76,15 @@ class RMSprop(Optimizer):
             self._average_gradients = self.add_optimizer_variables(
                 variables, "average_gradient")
 
-    def _step_scalars(self, t, lr):
-        return (float(t(self.rho)), float(t(1 - self.rho)), float(t(self.epsilon)),
-                float(t(self.momentum)))
+    def _step_scalars(self, r, lr):
+        return (r(self.rho), r(1 - self.rho), r(self.epsilon), r(self.momentum))
 
-    def _update(self, index, w, g, lr, prep):
-        rho, one_minus_rho, eps, momentum = self._scalars(w.dtype, lr)
-        use_mom = self.momentum > 0
-        mom = self._momentums[index].reshape(-1) if use_mom else _EMPTY[w.dtype]
-        avg = (self._average_gradients[index].reshape(-1) if self.centered
-               else _EMPTY[w.dtype])
-        _k.rmsprop(w, g, self._velocities[index].reshape(-1), mom, avg, use_mom,
-                   bool(self.centered), rho, one_minus_rho, eps, momentum, *prep)
+    _KIND = _k.RMSPROP
+
+    def _slot_arrays(self, index):
+        return (self._velocities[index],
+                self._momentums[index] if self.momentum > 0 else None,
+                self._average_gradients[index] if self.centered else None)
 
     def get_config(self):
         config = super().get_config()

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum."""
 
 from densekit._lib import _optimizers as _k
-from densekit.optimizers.base_optimizer import _EMPTY, Optimizer
+from densekit.optimizers.base_optimizer import Optimizer
 
 __all__ = ["SGD"]
 
@@ -65,14 +65,14 @@ class SGD(Optimizer):
         if self.momentum != 0:
             self.momentums = self.add_optimizer_variables(variables, "momentum")
 
-    def _update(self, index, w, g, lr, prep):
-        if self.momentum != 0:
-            m = self.momentums[index].reshape(-1)
-            mode = 2 if self.nesterov else 1
-        else:
-            m, mode = _EMPTY[w.dtype], 0
-        mom = float(w.dtype.type(self.momentum))
-        _k.sgd(w, g, m, mode, mom, *prep)
+    _KIND = _k.SGD
+
+    def _slot_arrays(self, index):
+        return (self.momentums[index] if self.momentum != 0 else None, None, None)
+
+    def _step_scalars(self, r, lr):
+        mode = (2 if self.nesterov else 1) if self.momentum != 0 else 0
+        return (mode, r(self.momentum))
 
     def get_config(self):
         config = super().get_config()
