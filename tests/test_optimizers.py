@@ -606,3 +606,62 @@ def test_learning_rate_setter_rejects_non_numbers():
     opt = optimizers.SGD()
     with pytest.raises(ValueError, match="Argument `learning_rate` must be a float"):
         opt.learning_rate = "fast"
+
+
+def test_variables_must_not_overlap_or_repeat():
+    buf = np.zeros(10)
+    with pytest.raises(ValueError, match="do not share memory"):
+        optimizers.SGD().build([buf[:6], buf[4:]])
+    opt = optimizers.SGD()
+    first, second = buf[:5], buf[5:]
+    opt.build([first, second])  # disjoint views of one buffer are fine
+    with pytest.raises(ValueError, match="must not repeat a variable"):
+        opt.apply([np.ones(5), np.ones(5)], [first, first])
+    opt.apply([np.ones(5), np.ones(5)], [first, second])
+    assert_allclose(buf, -0.01, rtol=1e-6)
+
+
+def test_variables_in_any_order_and_subsets():
+    rng = np.random.default_rng(9)
+    init = [rng.normal(size=(3, 2)), rng.normal(size=4), rng.normal(size=5)]
+    grads = [rng.normal(size=w.shape) for w in init]
+    ws = [w.copy() for w in init]
+    opt = optimizers.Adam(learning_rate=0.1)
+    opt.build(ws)
+    opt.apply([grads[2], grads[0]], [ws[2], ws[0]])  # reversed subset
+    ref = [w.copy() for w in init]
+    ref_opt = optimizers.Adam(learning_rate=0.1)
+    ref_opt.build(ref)
+    ref_opt.apply([grads[0], grads[2]], [ref[0], ref[2]])
+    for x, y in zip(ws, ref):
+        assert_array_equal(x, y)
+    assert_array_equal(ws[1], init[1])
+
+
+def test_gradient_sharing_memory_with_its_variable_is_read_before_the_update():
+    w = np.ones(3)
+    optimizers.SGD(learning_rate=0.5, weight_decay=1.0).apply([w], [w])
+    # decay then step, both from the gradient's value before the update: 1 - 0.5 - 0.5
+    assert_array_equal(w, [0.0, 0.0, 0.0])
+
+
+def test_degenerate_hyperparameters_give_ieee_values_not_exceptions():
+    w = np.ones(2, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optimizers.Adam(beta_1=1.0).apply([np.ones(2)], [w])  # 1 - beta_1**t == 0
+    assert not np.isfinite(w).any()
+
+
+def test_scalar_helpers():
+    from densekit.optimizers import _scalars as sc
+
+    assert sc.round32(0.1) == float(np.float32(0.1))
+    assert sc.round32(1e300) == np.inf and sc.round32(-1e300) == -np.inf
+    assert np.isnan(sc.round32(np.nan))
+    assert sc.div(1.0, 0.0) == np.inf and sc.div(-1.0, 0.0) == -np.inf
+    assert sc.div(1.0, -0.0) == -np.inf and np.isnan(sc.div(0.0, 0.0))
+    assert np.isnan(sc.sqrt(-1.0)) and sc.sqrt(4.0) == 2.0
+    assert sc.pow_(10.0, 400) == np.inf and sc.pow_(-10.0, 401) == -np.inf
+    assert sc.pow_(0.5, 3) == 0.125
+    assert sc.rounder(np.dtype(np.float64)) is sc.identity

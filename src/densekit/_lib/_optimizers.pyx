@@ -1,10 +1,11 @@
-"""Optimizer updates: one compiled call per step for all parameters, fused per element.
+"""Optimizer updates: one compiled call per step for all parameters.
 
 :func:`step` updates every parameter of a step and its slots in place, in one
-call (and at most one OpenMP region): for each element the gradient is
-prepared (clipped by a precomputed norm factor or by value), weight decay
-``w := w - w * wd * lr`` is applied, then the optimizer's own update, all in
-one pass over w, g and the slots. Arithmetic is done in each parameter's
+call (and at most one OpenMP region). Per chunk of a parameter, weight decay
+``w := w - w * wd * lr`` is applied, the gradient is clipped (by a precomputed
+norm factor or by value) into a stack buffer, then the optimizer's own update
+runs: the chunk's w, g and slots come from memory once per step, and each of
+these loops is branch-free, so that it vectorizes. Arithmetic is done in each parameter's
 precision (float32 state for float32 weights), with every step scalar already
 rounded to that precision by the caller and the operations in Keras 3's order,
 so float32 results track Keras' to the last bits.
@@ -17,9 +18,10 @@ bit-identical for any `n_threads` as well. A step touching fewer than
 SERIAL_BELOW elements in total runs on the calling thread without entering an
 OpenMP region.
 
-Inputs are validated by densekit.optimizers: every array is a
-C-contiguous float32 or float64 ndarray (of any shape: only its data and size are read), and the gradient and slots of a
-parameter share its dtype and size.
+Inputs are validated by densekit.optimizers: every array is a C-contiguous
+float32 or float64 ndarray (of any shape: only its data and size are read), the
+gradient and slots of a parameter share its dtype and size, and no two arrays
+overlap.
 """
 
 cimport numpy as cnp
@@ -84,6 +86,7 @@ cdef struct Task:
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
+    """sqrtf for float (vectorizable with -fno-math-errno), sqrt for double."""
     if floating is float:
         return sqrtf(x)
     else:
@@ -99,10 +102,8 @@ cdef inline floating _maximum(floating a, floating b) noexcept nogil:
 
 cdef const floating* _prepare(floating* w, const floating* g, floating* buf, Py_ssize_t n,
                               const Prep* p) noexcept nogil:
-    """Decay w in place (w := w - w*wd*lr) and return the clipped gradient: `g` itself
-    or `buf` holding it. Each case is its own branch-free loop over the L1-resident
-    chunk, so that every loop vectorizes; the chunk's data is still read from
-    memory once per step."""
+    """w := w - w*wd*lr (if decay), and the clipped gradient: `g` itself, or `buf`
+    holding clip(g). Each case is its own loop over the L1-resident chunk."""
     cdef Py_ssize_t j
     cdef floating a = <floating>p.a, b = <floating>p.b
     cdef floating wd = <floating>p.wd, lr = <floating>p.lr

@@ -89,20 +89,31 @@ class Optimizer:
     name : str, optional
         The optimizer's name (Keras' automatic ``"adam"``, ``"adam_1"``, ... if None).
     n_threads : int, optional
-        densekit's own argument (not in the config): the threads of each
-        parameter's update, resolved by ``densekit._threads.effective_n_threads``
-        at every step. Parameters smaller than
-        ``densekit._lib._optimizers.SERIAL_BELOW`` elements are always updated on
-        the calling thread. Results do not depend on the thread count.
+        densekit's own argument (not in the config): the threads of each step,
+        resolved by ``densekit._threads.effective_n_threads`` at every step (see
+        Notes). Results do not depend on the thread count.
     **kwargs
         ``decay`` is accepted and ignored with a warning, as in Keras; any other
         keyword raises ``ValueError("Argument(s) not recognized: ...")``.
 
     Notes
     -----
-    Keras' distribution arguments (``aggregation``, layouts) have no meaning
-    here. Unlike Keras, applying the weights' constraints after an update is
-    left to the caller (numpy arrays carry no constraint): the trainer does it.
+    Every Keras 3.15 constructor argument is accepted and acts as in Keras.
+    What has no meaning here: variables' distribution settings (aggregation,
+    layouts) and Keras' ``overwrite_with_gradient`` variables (float8 training).
+    Unlike Keras, applying the weights' constraints after an update is left to
+    the caller (numpy arrays carry no constraint): the trainer does it.
+
+    Numerics follow Keras: the float learning rate is stored as float32 (so
+    ``get_config()["learning_rate"]`` of 0.001 is 0.0010000000474974513), each
+    step's scalars and every element-wise operation are done in the weight's
+    dtype in Keras' order, and a gradient is cast to its variable's dtype.
+
+    Threads: one compiled call updates all variables of a step (clipping and
+    weight decay folded in), over fixed chunks of each variable, so results
+    are bit-identical for every `n_threads`; a step over fewer than
+    ``densekit._lib._optimizers.SERIAL_BELOW`` elements in total runs on the
+    calling thread without an OpenMP region.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -281,6 +292,14 @@ class Optimizer:
         variables = list(variables)
         for i, v in enumerate(variables):
             self._check_variable(v, i)
+        # The step updates all variables in one parallel pass: none may share memory.
+        for i, v in enumerate(variables):
+            for j in range(i):
+                if np.may_share_memory(v, variables[j]):
+                    raise ValueError(
+                        "Argument `variables` must hold arrays that do not share memory. "
+                        f"Received: variables[{j}] and variables[{i}] overlap"
+                    )
         if names is None:
             names = [f"variable_{i}" for i in range(len(variables))]
         else:
@@ -506,12 +525,23 @@ class Optimizer:
             indices = [self._get_variable_index(v) for v in trainable_variables]
             if indices == self._all_indices:
                 indices = self._all_indices
+            elif len(set(indices)) != len(indices):
+                raise ValueError(
+                    "Argument `trainable_variables` must not repeat a variable. "
+                    f"Received the variables of indices {indices}"
+                )
+            elif indices != sorted(indices):
+                order = sorted(range(len(indices)), key=indices.__getitem__)
+                indices = [indices[k] for k in order]
+                grads = [grads[k] for k in order]
+                trainable_variables = [trainable_variables[k] for k in order]
         check = self._check_grad
         self._apply_checked(indices, [check(g, v) for g, v in zip(grads, trainable_variables)])
 
     def _apply_checked(self, indices, grads):
         """One step for validated gradients: ``grads[j]`` is C-contiguous, of the shape
-        and dtype of variable ``indices[j]``, and `indices` is ascending.
+        and dtype of variable ``indices[j]`` and shares no memory with the variables
+        or the optimizer's state, and `indices` is ascending without repeats.
 
         This is what :meth:`apply` runs after its checks; a trainer holding its own
         gradient buffers may call it directly with ``indices=optimizer._all_indices``.
@@ -542,7 +572,8 @@ class Optimizer:
         """`g` as a C-contiguous array of `v`'s dtype and shape (itself when it already is)."""
         if (type(g) is np.ndarray and g.dtype == v.dtype and g.shape == v.shape
                 and g.flags.c_contiguous):
-            return g
+            # A gradient sharing memory with its variable would see the weight decay.
+            return g.copy() if np.may_share_memory(g, v) else g
         g = np.asarray(g)
         if g.dtype.kind not in "fiub":
             raise TypeError(
