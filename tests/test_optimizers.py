@@ -665,3 +665,20 @@ def test_scalar_helpers():
     assert sc.pow_(10.0, 400) == np.inf and sc.pow_(-10.0, 401) == -np.inf
     assert sc.pow_(0.5, 3) == 0.125
     assert sc.rounder(np.dtype(np.float64)) is sc.identity
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "RMSprop", "Adagrad", "Adamax"])
+def test_mixed_dtypes_in_one_step_equal_separate_steps(kind):
+    rng = np.random.default_rng(21)
+    init = [rng.normal(size=30_000).astype(np.float32), rng.normal(size=(7, 3))]
+    grads = [[rng.normal(size=w.shape).astype(w.dtype) for w in init] for _ in range(3)]
+    together = [w.copy() for w in init]
+    opt = getattr(optimizers, kind)(clipnorm=2.0, n_threads=2)
+    for g in grads:
+        opt.apply(g, together)
+    for i, w0 in enumerate(init):
+        alone = w0.copy()
+        single = getattr(optimizers, kind)(clipnorm=2.0, n_threads=2)
+        for g in grads:
+            single.apply([g[i]], [alone])
+        assert_array_equal(together[i], alone)
