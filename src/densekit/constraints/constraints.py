@@ -14,7 +14,7 @@ import numpy as np
 from densekit._lib import _constraints as _k
 from densekit._threads import effective_n_threads
 from densekit._validation import check_number
-from densekit.constraints._arrays import as_float, io_pair
+from densekit._arrays import as_float, io_pair
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"]
 

@@ -15,7 +15,7 @@ import numpy as np
 from densekit._lib import _constraints as _ck
 from densekit._lib import _regularizers as _k
 from densekit._threads import effective_n_threads
-from densekit.constraints._arrays import as_float, io_pair
+from densekit._arrays import as_float, io_pair
 
 __all__ = ["L1", "L1L2", "L2", "OrthogonalRegularizer", "Regularizer"]
 
