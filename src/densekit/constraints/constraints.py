@@ -7,14 +7,12 @@ once to the input dtype. The work partition depends only on the shape, so the
 result is bit-identical for every ``n_threads``.
 """
 
-import operator
-
 import numpy as np
 
+from densekit._arrays import as_float, io_pair
 from densekit._lib import _constraints as _k
 from densekit._threads import effective_n_threads
-from densekit._validation import check_number
-from densekit._arrays import as_float, io_pair
+from densekit._validation import check_float, check_int
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"]
 
@@ -71,21 +69,8 @@ def _check_axis(axis):
             )
     else:
         items = [axis]
-    checked = []
-    for item in items:
-        if isinstance(item, bool):
-            ok = False
-        else:
-            try:
-                item = operator.index(item)
-                ok = True
-            except TypeError:
-                ok = False
-        if not ok:
-            raise ValueError(
-                f"Argument `axis` must be an int or a tuple of ints. Received: axis={axis!r}"
-            )
-        checked.append(int(item))
+    message = f"Argument `axis` must be an int or a tuple of ints. Received: axis={axis!r}"
+    checked = [check_int(item, "axis", message=message) for item in items]
     return tuple(checked) if isinstance(axis, (tuple, list)) else checked[0]
 
 
@@ -202,7 +187,7 @@ class MaxNorm(Constraint):
     """
 
     def __init__(self, max_value=2, axis=0):
-        check_number(max_value, "max_value", minimum=0)
+        check_float(max_value, "max_value", minimum=0)
         self.max_value = max_value
         self.axis = _check_axis(axis)
 
@@ -251,14 +236,14 @@ class MinMaxNorm(Constraint):
     """
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        lo = check_number(min_value, "min_value", minimum=0)
-        hi = check_number(max_value, "max_value", minimum=0)
+        lo = check_float(min_value, "min_value", minimum=0)
+        hi = check_float(max_value, "max_value", minimum=0)
         if hi < lo:
             raise ValueError(
                 "Argument `max_value` must be >= `min_value`. "
                 f"Received: min_value={min_value!r}, max_value={max_value!r}"
             )
-        r = check_number(rate, "rate", minimum=0)
+        r = check_float(rate, "rate", minimum=0)
         if r > 1:
             raise ValueError(f"Argument `rate` must be <= 1. Received: rate={rate!r}")
         self.min_value = min_value

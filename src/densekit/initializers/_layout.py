@@ -8,11 +8,10 @@ calls ("runs") as possible, without any work proportional to the whole tensor.
 """
 
 import itertools
-import operator
 
 import numpy as np
 
-from densekit._validation import check_shape
+from densekit._validation import check_int, check_shape
 
 __all__ = [
     "BlockPlan",
@@ -129,18 +128,12 @@ def compute_fans(shape):
 
 
 def _index_int(value, what):
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"Argument `index` must hold integers and step-1 slices; booleans are "
-            f"not allowed. Received {what}={value!r}"
-        )
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"Argument `index` must hold integers and step-1 slices. "
-            f"Received {what}={value!r} of type {type(value).__name__}"
-        ) from None
+    return check_int(value, "index", error=TypeError, message=lambda: (
+        f"Argument `index` must hold integers and step-1 slices; booleans are "
+        f"not allowed. Received {what}={value!r}"
+        if isinstance(value, (bool, np.bool_)) else
+        f"Argument `index` must hold integers and step-1 slices. "
+        f"Received {what}={value!r} of type {type(value).__name__}"))
 
 
 class BlockPlan:
@@ -254,7 +247,7 @@ def plan_block(full_shape, index):
                 value = getattr(item, what)
                 if value is not None:
                     _index_int(value, f"slice {what}")
-            if item.step is not None and operator.index(item.step) != 1:
+            if item.step is not None and _index_int(item.step, "slice step") != 1:
                 raise ValueError(
                     f"Argument `index` must use step-1 slices. "
                     f"Received: index={index!r}"

@@ -22,14 +22,13 @@ seed=s)`` give the same values.
 """
 
 import math
-import numbers
 import random as _py_random
 
 import numpy as np
 import scipy.linalg
 
 from densekit._lib import _random
-from densekit._validation import check_number
+from densekit._validation import check_float
 from densekit.initializers._layout import compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
 
@@ -91,20 +90,18 @@ class RandomInitializer(_KernelInitializer):
     def get_config(self):
         return {"seed": self._init_seed}
 
-
-class _StreamInitializer(RandomInitializer):
-    """A random initializer whose output is one sampler stream."""
-
     def _stream(self, shape):  # pragma: no cover - abstract
-        """Return ``(kind, a, b)`` for a tensor of the full `shape`."""
+        """Return ``(kind, a, b)``: the sampler stream of a tensor of the full `shape`."""
         raise NotImplementedError
 
     def _write(self, out, plan, shape, n_threads):
+        # Subclasses whose output is one sampler stream define only _stream;
+        # the others (Orthogonal) override _write.
         kind, a, b = self._stream(shape)
         fill_stream(out, plan, kind, self.seed, a, b, n_threads)
 
 
-class RandomNormal(_StreamInitializer):
+class RandomNormal(RandomInitializer):
     """Initializer drawing from a normal distribution N(mean, stddev**2).
 
     Parameters
@@ -133,8 +130,8 @@ class RandomNormal(_StreamInitializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self._mean = check_number(mean, "mean")
-        self._stddev = check_number(stddev, "stddev", minimum=0.0)
+        self._mean = check_float(mean, "mean")
+        self._stddev = check_float(stddev, "stddev", minimum=0.0)
         self.mean = plain_number(mean)
         self.stddev = plain_number(stddev)
         super().__init__(seed=seed)
@@ -146,7 +143,7 @@ class RandomNormal(_StreamInitializer):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
-class TruncatedNormal(_StreamInitializer):
+class TruncatedNormal(RandomInitializer):
     """Initializer drawing from a normal distribution truncated at 2 stddev.
 
     Values are N(mean, stddev**2) conditioned on
@@ -176,8 +173,8 @@ class TruncatedNormal(_StreamInitializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self._mean = check_number(mean, "mean")
-        self._stddev = check_number(stddev, "stddev", minimum=0.0)
+        self._mean = check_float(mean, "mean")
+        self._stddev = check_float(stddev, "stddev", minimum=0.0)
         self.mean = plain_number(mean)
         self.stddev = plain_number(stddev)
         super().__init__(seed=seed)
@@ -189,7 +186,7 @@ class TruncatedNormal(_StreamInitializer):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
-class RandomUniform(_StreamInitializer):
+class RandomUniform(RandomInitializer):
     """Initializer drawing from a uniform distribution on [minval, maxval).
 
     Parameters
@@ -216,8 +213,8 @@ class RandomUniform(_StreamInitializer):
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self._minval = check_number(minval, "minval")
-        self._maxval = check_number(maxval, "maxval")
+        self._minval = check_float(minval, "minval")
+        self._maxval = check_float(maxval, "maxval")
         if self._maxval < self._minval:
             raise ValueError(
                 "Argument `maxval` must be >= `minval`. "
@@ -242,7 +239,7 @@ def _set_repr(names):
     return "{" + ", ".join(repr(n) for n in names) + "}"
 
 
-class VarianceScaling(_StreamInitializer):
+class VarianceScaling(RandomInitializer):
     """Initializer whose scale adapts to the shape of the tensor.
 
     With ``s = scale / max(1, n)``, where `n` is the fan-in, the fan-out or
@@ -285,15 +282,8 @@ default="truncated_normal"
     def __init__(
         self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None
     ):
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, numbers.Real)
-            or not math.isfinite(scale)
-            or scale <= 0.0
-        ):
-            raise ValueError(
-                f"Argument `scale` must be positive float. Received: scale={scale}"
-            )
+        check_float(scale, "scale", minimum=0.0, exclusive=True, message=lambda: (
+            f"Argument `scale` must be positive float. Received: scale={scale}"))
         if not isinstance(mode, str) or mode not in _MODES:
             raise ValueError(
                 f"Invalid `mode` argument: {mode}. Please use one of {_set_repr(_MODES)}"
@@ -309,6 +299,7 @@ default="truncated_normal"
         self.scale = plain_number(scale)
         self.mode = mode
         self.distribution = name
+        self._last_stream = None  # (shape, (kind, a, b)) of the last call
         super().__init__(seed=seed)
 
     def _variance(self, shape):
@@ -322,13 +313,20 @@ default="truncated_normal"
         return float(self.scale) / max(1.0, n)
 
     def _stream(self, shape):
+        # The same shape is initialized again and again (one per layer): keep the last.
+        last = self._last_stream
+        if last is not None and last[0] == shape:
+            return last[1]
         s = self._variance(shape)
         if self.distribution == "truncated_normal":
-            return _random.TRUNCATED_NORMAL, 0.0, math.sqrt(s) / TRUNCATED_STD
-        if self.distribution == "untruncated_normal":
-            return _random.NORMAL, 0.0, math.sqrt(s)
-        limit = math.sqrt(3.0 * s)
-        return _random.UNIFORM, -limit, limit
+            stream = _random.TRUNCATED_NORMAL, 0.0, math.sqrt(s) / TRUNCATED_STD
+        elif self.distribution == "untruncated_normal":
+            stream = _random.NORMAL, 0.0, math.sqrt(s)
+        else:
+            limit = math.sqrt(3.0 * s)
+            stream = _random.UNIFORM, -limit, limit
+        self._last_stream = (shape, stream)
+        return stream
 
     def get_config(self):
         return {
@@ -527,7 +525,7 @@ class Orthogonal(RandomInitializer):
     """
 
     def __init__(self, gain=1.0, seed=None):
-        self._gain = check_number(gain, "gain")
+        self._gain = check_float(gain, "gain")
         self.gain = plain_number(gain)
         super().__init__(seed=seed)
 
