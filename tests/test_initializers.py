@@ -343,6 +343,15 @@ def test_bad_seed_type(seed):
         RandomNormal(seed=seed)
 
 
+@pytest.mark.parametrize("seed", [True, False, np.bool_(True)])
+@pytest.mark.parametrize("cls", [RandomNormal, RandomUniform, TruncatedNormal,
+                                 VarianceScaling, HeNormal, GlorotUniform, Orthogonal])
+def test_bool_seed_is_rejected(cls, seed):
+    # issue 10 item 16: seed=True was taken as seed 1
+    with pytest.raises(ValueError, match=r"`seed` argument should be an integer .*Received: seed="):
+        cls(seed=seed)
+
+
 @pytest.mark.parametrize("seed", [-1, 2**64, -(2**70)])
 def test_seed_out_of_range(seed):
     with pytest.raises(ValueError, match=r"`seed` argument should be .*\[0, 2\*\*64\)"):
@@ -353,11 +362,10 @@ def test_seed_extremes_and_bool():
     for seed in (0, 1, 2**32, 2**63, 2**64 - 1):
         x = RandomUniform(seed=seed)((50,))
         assert np.all((x >= np.float32(-0.05)) & (x < np.float32(0.05)))
-    # Keras accepts bools (they are ints): True is seed 1.
-    np.testing.assert_array_equal(
-        GlorotNormal(seed=True)((5, 5)), GlorotNormal(seed=1)((5, 5))
-    )
-    assert GlorotNormal(seed=True).get_config() == {"seed": True}
+    # Keras takes True as seed 1; issue 10 item 16 decided against it (bools are
+    # rejected everywhere else in densekit): see test_bool_seed_is_rejected.
+    with pytest.raises(ValueError, match="`seed` argument should be"):
+        GlorotNormal(seed=True)
 
 
 # ------------------------------------------------------------ shapes / dtypes
@@ -530,6 +538,14 @@ def test_gain_parameters():
         Orthogonal(gain="2")
     with pytest.raises(ValueError, match="Argument `gain` must be"):
         Identity(gain=None)
+
+
+@pytest.mark.parametrize("gain", [float("nan"), float("inf"), -float("inf"), True])
+@pytest.mark.parametrize("cls", [Identity, Orthogonal])
+def test_gain_must_be_finite_for_both(cls, gain):
+    # issue 10 item 16: Identity(gain=nan) was accepted while Orthogonal refused it
+    with pytest.raises(ValueError, match=r"^Argument `gain` must be a finite number\. Received: gain="):
+        cls(gain=gain)
 
 
 @pytest.mark.parametrize("scale", [0, 0.0, -1.0, float("nan"), "1", None])

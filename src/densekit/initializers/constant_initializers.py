@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from densekit._validation import check_float
 from densekit.initializers.initializer import _KernelInitializer, fill_constant, plain_number
 
 __all__ = ["Constant", "Identity", "Ones", "Zeros"]
@@ -195,8 +196,7 @@ class Identity(_KernelInitializer):
     _allow_integer = True
 
     def __init__(self, gain=1.0):
-        if isinstance(gain, bool) or not isinstance(gain, numbers.Real):
-            raise ValueError(f"Argument `gain` must be a real number. Received: gain={gain!r}")
+        check_float(gain, "gain")  # finite, as Orthogonal's
         self.gain = plain_number(gain)
 
     def _check_call_shape(self, shape):

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from densekit._lib import _random
-from densekit._validation import check_float
+from densekit._validation import check_float, check_int
 from densekit.initializers._layout import compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
 
@@ -58,11 +58,10 @@ def _resolve_seed(seed):
     if seed is None:
         # As Keras: drawn once, so one instance repeats itself and two differ.
         return _py_random.randint(1, int(1e9))
-    if not isinstance(seed, int):
-        raise ValueError(
-            "`seed` argument should be an integer in [0, 2**64) or None "
-            f"(keras.random.SeedGenerator is not supported). Received: seed={seed!r}"
-        )
+    # Python ints only (not bools, not numpy integers), as Keras checks it.
+    seed = check_int(seed, "seed", index=False, message=lambda: (
+        "`seed` argument should be an integer in [0, 2**64) or None "
+        f"(keras.random.SeedGenerator is not supported). Received: seed={seed!r}"))
     if not 0 <= seed < _MAX_SEED:
         raise ValueError(
             "`seed` argument should be an integer in [0, 2**64) or None. "
