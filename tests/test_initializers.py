@@ -457,6 +457,53 @@ def test_constants_accept_integer_dtypes():
         Constant(float("nan"))((2,), dtype="int32")
 
 
+@pytest.mark.parametrize("value,dtype,message", [
+    ([300.0, 1.0], "int8", "The value 300.0 does not fit in the integer dtype int8"),
+    ([np.nan, 1.0], "int32", r"Cannot fill an integer array \(int32\) with the value nan"),
+    ([1.0, np.inf], "int64", r"Cannot fill an integer array \(int64\) with the value inf"),
+    ([-1.0, 1.0], "uint8", "The value -1.0 does not fit in the integer dtype uint8"),
+    ([[1], [256]], "uint8", "The value 256 does not fit in the integer dtype uint8"),
+    (np.array([2.0**63]), "int64", "does not fit in the integer dtype int64"),  # == float(max)
+    ([np.nan], bool, r"Cannot fill an integer array \(bool\)"),
+    (2**70, "int64", "The value 1180591620717411303424 does not fit in the integer dtype int64"),
+    (2**64, "uint64", "does not fit in the integer dtype uint64"),
+])
+def test_constant_does_not_wrap_in_integer_dtypes(value, dtype, message):
+    # issue 10 item 13: arrays wrapped silently ([300.0] -> 44 in int8, NaN ->
+    # -2147483648, -1 -> 255 in uint8) and 2**70 hit numpy's internal TypeError
+    init = Constant(value)
+    shape = np.shape(value) or (2,)
+    with pytest.raises(ValueError, match=message):
+        init(shape, dtype)
+    with pytest.raises(ValueError, match=message):
+        init(out=np.zeros(shape, dtype))
+    with pytest.raises(ValueError, match=message):
+        init.block(shape, (0,), dtype)
+
+
+def test_constant_integer_dtypes_truncate_in_range_values():
+    assert Constant([127.9, -128.9])((2,), "int8").tolist() == [127, -128]
+    assert Constant([-0.5, 255.5])((2,), "uint8").tolist() == [0, 255]
+    assert Constant(np.array([300, 7]))((2,), "int16").tolist() == [300, 7]
+    assert Constant([2.0, 0.0])((2,), bool).tolist() == [True, False]
+    assert Constant(2**64 - 1)((1,), "uint64").tolist() == [2**64 - 1]
+    assert Constant(float(2**62))((1,), "int64").tolist() == [2**62]
+
+
+def test_constant_copies_the_callers_array():
+    # issue 10 item 13: the initializer kept a reference to the caller's array
+    v = np.array([1.0, 2.0])
+    init = Constant(v)
+    v[0] = 99.0
+    assert init((2,)).tolist() == [1.0, 2.0]
+    assert init.get_config() == {"value": [1.0, 2.0]}
+    nested = [[1.0], [2.0]]
+    init = Constant(nested)
+    nested[0][0] = 5.0
+    assert init((2, 1)).tolist() == [[1.0], [2.0]]
+    assert init.get_config() == {"value": [[1.0], [2.0]]}
+
+
 def test_constant_values():
     assert Zeros()((2, 3), dtype="float64").tolist() == [[0.0] * 3] * 2
     assert Ones()(()).item() == 1.0 and Ones()(()).shape == ()

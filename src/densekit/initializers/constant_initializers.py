@@ -1,5 +1,6 @@
 """Initializers with fixed values: Zeros, Ones, Constant, Identity."""
 
+import copy
 import numbers
 
 import numpy as np
@@ -10,23 +11,57 @@ from densekit.initializers.initializer import _KernelInitializer, fill_constant,
 __all__ = ["Constant", "Identity", "Ones", "Zeros"]
 
 
+def _not_finite(value, dtype):
+    return ValueError(f"Cannot fill an integer array ({dtype}) with the value {value!r}.")
+
+
+def _does_not_fit(value, dtype):
+    return ValueError(f"The value {value!r} does not fit in the integer dtype {dtype}.")
+
+
 def _cast_scalar(value, dtype):
-    """`value` as a numpy scalar of `dtype` (16-bit floats via float32, as the samplers)."""
+    """`value` as a numpy scalar of `dtype` (16-bit floats via float32, as the samplers).
+
+    Integer and boolean dtypes take the value truncated toward zero; NaN,
+    infinities and values outside the dtype's range are a ValueError.
+    """
     if dtype.kind in "biu":
-        if not np.isfinite(value):
-            raise ValueError(
-                f"Cannot fill an integer array ({dtype}) with the value {value!r}."
-            )
-        info = np.iinfo(dtype) if dtype.kind != "b" else None
-        if info is not None and not info.min <= int(value) <= info.max:
-            raise ValueError(
-                f"The value {value!r} does not fit in the integer dtype {dtype}."
-            )
-        return np.asarray(value).astype(dtype)
+        if isinstance(value, numbers.Integral):  # exact, however large
+            whole = int(value)
+        elif not np.isfinite(value):
+            raise _not_finite(value, dtype)
+        else:
+            whole = int(value)
+        if dtype.kind != "b":
+            info = np.iinfo(dtype)
+            if not info.min <= whole <= info.max:
+                raise _does_not_fit(value, dtype)
+        return np.asarray(value if dtype.kind == "b" else whole).astype(dtype)
     with np.errstate(over="ignore"):
         if dtype.itemsize == 2:
             return np.asarray(np.float32(value)).astype(dtype)
         return np.asarray(value, dtype=np.float64).astype(dtype)
+
+
+def _check_fits(arr, dtype):
+    """The rule of :func:`_cast_scalar` for every value of the array `arr`."""
+    floating = arr.dtype.kind == "f"
+    if floating:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise _not_finite(arr[bad][0].item(), dtype)
+    if dtype.kind == "b":
+        return
+    info = np.iinfo(dtype)
+    if floating:
+        # Truncated toward zero, as the cast does; info.max + 1 and info.min are
+        # powers of two, exact in floating point (info.max itself may not be).
+        whole = np.trunc(arr)
+        bad = (whole < float(info.min)) | (whole >= float(info.max + 1))
+    else:
+        bad = (arr < info.min) | (arr > info.max)
+    if bad.any():
+        raise _does_not_fit(arr[bad][0].item(), dtype)
 
 
 # Below this many elements numpy's serial fill is about as fast as the kernel
@@ -131,9 +166,15 @@ class Constant(_ConstantBase):
                     "Argument `value` must be a real number or an array of real "
                     f"numbers. Received: value={value!r}"
                 )
-            self._array = arr if arr.ndim else None
             if arr.ndim == 0:
+                self._array = None
                 value = arr.item()
+            else:
+                # A private, read-only copy: changing the caller's array later
+                # must not change this initializer.
+                self._array = np.array(arr, copy=True)
+                self._array.flags.writeable = False
+                value = self._array if isinstance(value, np.ndarray) else copy.deepcopy(value)
         self.value = plain_number(value)
 
     def _value(self):
@@ -156,7 +197,9 @@ class Constant(_ConstantBase):
             _fill_scalar(out, self.value, n_threads)
             return
         src = self._array
-        if out.dtype.itemsize == 2 and out.dtype.kind not in "biu":
+        if out.dtype.kind in "biu":
+            _check_fits(src, out.dtype)
+        elif out.dtype.itemsize == 2:
             src = src.astype(np.float32)  # 16-bit values are float32 values rounded
         src = np.broadcast_to(src, shape)
         if plan is not None:
