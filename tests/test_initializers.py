@@ -580,6 +580,58 @@ def test_uniform_parameters():
     assert RandomUniform(2.0, 2.0, seed=0)((3,), "float64").tolist() == [2.0] * 3
 
 
+@pytest.mark.parametrize("lo,hi,dtype", [(-2e38, 2e38, "float32"), (-3.4e38, 3.4e38, "float32"),
+                                         (-1e308, 1e308, "float64"), (-2e38, 2e38, "bfloat16"),
+                                         (-1.7e308, 1.7976931348623157e308, "float64")])
+def test_uniform_whose_width_overflows(lo, hi, dtype):
+    # issue 10 item 12: maxval - minval overflowed, and every value was maxval
+    init = RandomUniform(lo, hi, seed=3)
+    x = init((20000,), dtype)
+    work = np.float64 if dtype == "float64" else np.float32
+    lo_, hi_ = work(lo), work(hi)
+    assert x.dtype == np.dtype(dtype if dtype != "bfloat16" else BF16)
+    x64 = x.astype(np.float64)
+    assert np.isfinite(x64).all() and (x64 >= lo_).all() and (x64 <= hi_).all()
+    if dtype != "bfloat16":
+        assert (x64 < hi_).all()
+    # the same u as every uniform stream of this seed: x = lo + (hi - lo) * u
+    u = RandomUniform(0.0, 1.0, seed=3)((20000,), "float64" if dtype == "float64" else "float32")
+    w = float(hi_) / 2 - float(lo_) / 2
+    half = float(lo_) / 2 + w * u.astype(np.float64)  # x / 2, computed without overflow
+    rtol = {"float32": 1e-6, "float64": 1e-12, "bfloat16": 1e-2}[dtype]
+    assert (np.abs(x64 / 2 - half) <= rtol * w).all()
+    assert len(np.unique(x64)) > (19000 if dtype != "bfloat16" else 400)
+    # stateless: blocks and thread counts change nothing
+    np.testing.assert_array_equal(init.block((20000,), (slice(123, 4567),), dtype), x[123:4567])
+    np.testing.assert_array_equal(init((20000,), dtype, n_threads=1), x)
+    out = np.empty((20000,), x.dtype)
+    assert init(out=out) is out and np.array_equal(out.view(np.uint8), x.view(np.uint8))
+
+
+def test_uniform_bounds_beyond_the_precision_are_refused():
+    init = RandomUniform(-1e39, 1e39, seed=0)
+    for dtype in ("float32", "float16", "bfloat16"):
+        with pytest.raises(ValueError, match=r"cannot draw .* beyond the float32 range"):
+            init((4,), dtype)
+        with pytest.raises(ValueError, match=r"beyond the float32 range"):
+            init.block((4,), (0,), dtype)
+    x = init((1000,), "float64")
+    assert (np.abs(x) < 1e39).all() and x.std() > 1e38
+
+
+def test_variance_scaling_with_a_huge_scale():
+    # issue 10 item 12: scale=1e308 gave inf (uniform: sqrt(3 s) overflowed) or a constant
+    for distribution in ("uniform", "truncated_normal", "untruncated_normal"):
+        init = VarianceScaling(scale=1e308, mode="fan_in", distribution=distribution, seed=1)
+        x = init((4, 1000), "float64")
+        assert np.isfinite(x).all() and len(np.unique(x)) == x.size
+        assert 0.5 < np.std(x / 1e150) / np.sqrt(1e308 / 4 / 1e300) < 1.5
+        with pytest.raises(ValueError, match="beyond the float32 range"):
+            init((4, 1000))
+    limit = math.sqrt(3.0) * math.sqrt(1e308 / 4)
+    assert np.abs(VarianceScaling(1e308, distribution="uniform", seed=1)((4, 100), "float64")).max() < limit
+
+
 def test_gain_parameters():
     with pytest.raises(ValueError, match="Argument `gain` must be"):
         Orthogonal(gain="2")

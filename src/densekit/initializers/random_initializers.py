@@ -70,6 +70,46 @@ def _resolve_seed(seed):
     return int(seed)
 
 
+# A double rounds to an infinite float32 from 2**128 - 2**103 on (halfway
+# between FLT_MAX and 2**128). Below 2**127 the float32 width b - a is finite
+# whatever the rounding of a and b to float32; above, it is computed exactly.
+_F32_LIMIT = 2.0**128 - 2.0**103
+_F32_SAFE_WIDTH = 2.0**127
+
+
+def _width_is_finite(a, b, out):
+    """Whether the kernel's ``b - a``, in the stream's precision, is finite."""
+    if out.dtype.itemsize == 8:
+        return math.isfinite(b - a)
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.float32(b) - np.float32(a)))
+
+
+def _fill_wide_uniform(out, plan, seed, a, b, n_threads):
+    """U[a, b) when ``b - a`` overflows the stream's precision (the kernel's
+    ``a + (b - a) * u`` would give b, or NaN, everywhere).
+
+    The same u in [0, 1) as every uniform stream of this seed, then
+    ``(a + w * u) + w * u`` with the finite half-width ``w = b/2 - a/2`` (every
+    partial sum lies in [a, b]), clipped below b as the kernel clips. float32
+    streams compute in float64 and round once to float32.
+    """
+    wide = out.dtype.itemsize == 8
+    work = np.float64 if wide else np.float32
+    u = np.empty(out.shape, dtype=work)
+    fill_stream(u, plan, _random.UNIFORM, seed, 0.0, 1.0, n_threads)
+    if not wide:
+        a, b = float(np.float32(a)), float(np.float32(b))
+        u = u.astype(np.float64)
+    w = b / 2.0 - a / 2.0
+    u *= w
+    v = (a + u) + u
+    v = v.astype(work)
+    np.minimum(v, np.nextafter(work(b), work(-np.inf)), out=v)
+    with np.errstate(over="ignore"):  # float16 outputs: beyond 65504 is inf, as the kernel
+        np.copyto(out, v, casting="unsafe")
+
+
 class RandomInitializer(_KernelInitializer):
     """Base class of the seeded initializers.
 
@@ -97,7 +137,25 @@ class RandomInitializer(_KernelInitializer):
         # Subclasses whose output is one sampler stream define only _stream;
         # the others (Orthogonal) override _write.
         kind, a, b = self._stream(shape)
+        if out.dtype.itemsize == 8:
+            limit = safe_width = math.inf
+        else:
+            limit, safe_width = _F32_LIMIT, _F32_SAFE_WIDTH
+        if not (-limit < a < limit and -limit < b < limit):
+            raise self._beyond_range(a, b, out.dtype)
+        if kind == _random.UNIFORM and not b - a < safe_width and not _width_is_finite(a, b, out):
+            _fill_wide_uniform(out, plan, self.seed, a, b, n_threads)
+            return
         fill_stream(out, plan, kind, self.seed, a, b, n_threads)
+
+    def _beyond_range(self, a, b, dtype):
+        precision = "float64" if dtype.itemsize == 8 else "float32"
+        via = "" if dtype.itemsize >= 4 else f" ({dtype} values are float32 values rounded)"
+        return ValueError(
+            f"{self!r} cannot draw {dtype} values: its sampler parameters a={a!r}, "
+            f"b={b!r} are beyond the {precision} range{via}. Use smaller arguments"
+            f"{' or dtype=float64' if precision == 'float32' else ''}."
+        )
 
 
 class RandomNormal(RandomInitializer):
@@ -322,7 +380,8 @@ default="truncated_normal"
         elif self.distribution == "untruncated_normal":
             stream = _random.NORMAL, 0.0, math.sqrt(s)
         else:
-            limit = math.sqrt(3.0 * s)
+            # sqrt(3 s), without overflowing 3 s for a huge scale.
+            limit = math.sqrt(3.0 * s) if s < 1e307 else math.sqrt(3.0) * math.sqrt(s)
             stream = _random.UNIFORM, -limit, limit
         self._last_stream = (shape, stream)
         return stream
