@@ -176,7 +176,9 @@ def test_get_unknown_name(bad):
         initializers.get(bad)
 
 
-@pytest.mark.parametrize("bad", [3, 2.5, [1, 2], (1,), np.ones(3)])
+# np.ones(3) was here: since issue 10 item 20 an array is a direct-tensor
+# initializer, as in Keras 3.15 (test_get_direct_array).
+@pytest.mark.parametrize("bad", [3, 2.5, [1, 2], (1,)])
 def test_get_not_callable(bad):
     with pytest.raises(ValueError, match="Could not interpret initializer identifier"):
         initializers.get(bad)
@@ -295,8 +297,60 @@ def test_keras_315_variance_scaling_config_is_accepted():
     config = {"seed": 3, "input_axes": None, "output_axes": None}
     init = initializers.deserialize({"class_name": "HeNormal", "config": config})
     assert init.get_config() == {"seed": 3}
-    with pytest.raises(ValueError, match="input_axes"):
-        HeNormal.from_config({"seed": 3, "input_axes": [0], "output_axes": None})
+    # issue 10 item 20: axes are supported now (this test pinned their refusal)
+    init = HeNormal.from_config({"seed": 3, "input_axes": [0], "output_axes": None})
+    assert init.get_config() == {"seed": 3, "input_axes": [0]}
+
+
+@pytest.mark.parametrize("shape,input_axes,output_axes,fans", [
+    ((512, 8, 64), [0], [1, 2], (512, 512)),
+    ((512, 8, 64), [0], None, (512, 512)),  # the other list is every remaining axis
+    ((512, 8, 64), None, [-1], (4096, 64)),
+    ((512, 8, 64), 0, 2, (4096, 512)),  # axis 1 is a receptive field
+    ((3, 3, 16, 32), (-2,), (-1,), (144, 288)),  # the default rule, spelt out
+    ((4, 6), [1], [0], (6, 4)),
+])
+def test_compute_fans_with_axes(shape, input_axes, output_axes, fans):
+    # issue 10 item 20 (Keras 3.15's compute_fans(shape, input_axes, output_axes))
+    assert compute_fans(shape, input_axes=input_axes, output_axes=output_axes) == fans
+
+
+def test_compute_fans_bad_axes():
+    with pytest.raises(ValueError, match="`input_axes` has axis 3, out of range"):
+        compute_fans((2, 3, 4), input_axes=[3])
+    with pytest.raises(ValueError, match="must not repeat an axis"):
+        compute_fans((2, 3, 4), input_axes=[0], output_axes=[0, 1])
+    with pytest.raises(ValueError, match="must not repeat an axis"):
+        compute_fans((2, 3, 4), input_axes=[0, -3])
+    for bad in (1.0, "0", [True], [[0]]):
+        with pytest.raises(ValueError, match="`input_axes` must be None, an int or a list of ints"):
+            VarianceScaling(input_axes=bad)
+
+
+def test_variance_scaling_axes():
+    init = VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=5,
+                           input_axes=[0], output_axes=[1, 2])
+    x = init((512, 8, 64), "float64")
+    limit = math.sqrt(3 * 2.0 / 512)
+    assert np.abs(x).max() < limit and np.abs(x).max() > 0.99 * limit
+    # same stream as the default rule with the same limit
+    plain = RandomUniform(-limit, limit, seed=5)((512, 8, 64), "float64")
+    np.testing.assert_array_equal(x, plain)
+    np.testing.assert_array_equal(init.block((512, 8, 64), (slice(3, 9),), "float64"), x[3:9])
+    with pytest.raises(ValueError, match="out of range"):
+        init((4, 4))
+    # item 18: kept as given (a list stays a list), plain ints, round-trips
+    given = [np.int64(0)]
+    init = HeNormal(seed=1, input_axes=given, output_axes=(1, 2))
+    given.append(1)
+    config = init.get_config()
+    assert config == {"seed": 1, "input_axes": [0], "output_axes": (1, 2)}
+    assert type(config["input_axes"][0]) is int
+    config["input_axes"].append(2)
+    assert init.get_config()["input_axes"] == [0]
+    again = initializers.deserialize(initializers.serialize(init))
+    np.testing.assert_array_equal(again((512, 8, 64)), init((512, 8, 64)))
+    assert VarianceScaling(input_axes=1).get_config()["input_axes"] == 1
 
 
 def test_base_initializer_call_not_implemented():
@@ -502,6 +556,10 @@ def test_constant_copies_the_callers_array():
     nested[0][0] = 5.0
     assert init((2, 1)).tolist() == [[1.0], [2.0]]
     assert init.get_config() == {"value": [[1.0], [2.0]]}
+    init.get_config()["value"][0][0] = 7.0
+    assert init.get_config() == {"value": [[1.0], [2.0]]}
+    # issue 10 item 18: arguments are kept in the form given
+    assert Constant((1.0, 2.0)).get_config() == {"value": (1.0, 2.0)}
 
 
 def test_constant_values():
@@ -1099,3 +1157,88 @@ def test_frozen_draws(name, dtype):
         np.testing.assert_allclose(x, expected, rtol=0, atol=1e-5 if dtype == "float32" else 1e-12)
     else:
         np.testing.assert_array_equal(x.astype(np.float64), expected)
+
+
+# ------------------------------------------------- Keras 3.15 additions (item 20)
+
+
+def keras_stft_reference(shape, side, window, scaling, periodic):
+    """Keras 3's STFT formula, written out in float64 numpy."""
+    import scipy.signal
+
+    frame_length, _, bins = shape
+    freq = np.arange(bins).reshape(1, 1, bins) / ((bins - 1) * 2)
+    time = np.arange(frame_length).reshape(frame_length, 1, 1)
+    args = -2 * time * freq * np.arccos(-1.0)
+    kernel = np.cos(args) if side == "real" else np.sin(args)
+    if window is not None:
+        win = window
+        if isinstance(win, str):
+            win = scipy.signal.get_window(win, frame_length, periodic)
+        win = np.asarray(win, np.float64).reshape(frame_length, 1, 1)
+        scale = 1.0
+        if scaling == "density":
+            scale = np.sqrt(np.sum(np.square(win)))
+        elif scaling == "spectrum":
+            scale = np.sum(np.abs(win))
+        kernel = kernel * win / scale
+    return kernel
+
+
+@pytest.mark.parametrize("side", ["real", "imag"])
+@pytest.mark.parametrize("window,scaling,periodic", [
+    ("hann", "density", False), ("hann", "spectrum", True), ("hamming", None, False),
+    (None, "density", False), ([0.5, 1.0, 1.0, 0.5, 0.25, 0.1, 0.2, 0.3], "density", False),
+])
+def test_stft_matches_keras_formula(side, window, scaling, periodic):
+    init = initializers.STFT(side=side, window=window, scaling=scaling, periodic=periodic)
+    for shape in [(8, 1, 5), (8, 2, 17)]:
+        expected = np.broadcast_to(keras_stft_reference(shape, side, window, scaling, periodic),
+                                   shape)
+        got = init(shape, "float64")
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(init(shape), expected.astype(np.float32), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(init.block(shape, (slice(2, 5), 0), "float64"), got[2:5, 0])
+    config = init.get_config()
+    assert config == {"side": side, "window": window, "periodic": periodic, "scaling": scaling}
+    again = initializers.deserialize(initializers.serialize(init))
+    np.testing.assert_array_equal(again((8, 1, 5)), init((8, 1, 5)))
+
+
+def test_stft_names_defaults_and_errors():
+    assert initializers.STFT is initializers.STFTInitializer is initializers.stft
+    assert initializers.get("STFT").get_config() == {
+        "side": "real", "window": "hann", "periodic": False, "scaling": "density"}
+    with pytest.raises(ValueError, match="side should be 'real' or 'imag', not both"):
+        initializers.STFT(side="both")
+    with pytest.raises(ValueError, match="Scaling is invalid"):
+        initializers.STFT(scaling="l2")
+    with pytest.raises(ValueError):
+        initializers.STFT(window="no-such-window")
+    with pytest.raises(ValueError, match="must be equal to \\[frame_length\\]"):
+        initializers.STFT(window=[1.0, 2.0])((8, 1, 5))
+    with pytest.raises(ValueError, match="shape \\(frame_length, input_channels, fft_bins\\)"):
+        initializers.STFT()((8, 5))
+    with pytest.raises(ValueError, match="at least 2 frequency bins"):
+        initializers.STFT()((8, 1, 1))
+    with pytest.raises(TypeError, match="floating"):
+        initializers.STFT()((8, 1, 5), "int32")
+
+
+def test_get_direct_array():
+    value = np.arange(25.0).reshape(5, 5)
+    init = initializers.get(value)
+    np.testing.assert_array_equal(init((5, 5), "float64"), value)
+    value[0, 0] = 99.0  # a copy was taken
+    assert init((5, 5))[0, 0] == 0.0
+    msg = r"^Expected `shape` to be \(5, 5\) for direct tensor as initializer\. Received shape=\(10, 10\)$"
+    with pytest.raises(ValueError, match=msg):
+        init((10, 10))
+    with pytest.raises(ValueError, match="Expected `shape` to be"):
+        init((1, 5))  # broadcastable, but not the array's shape
+    from densekit.layers import Dense
+
+    kernel = np.full((3, 2), 0.5)
+    layer = Dense(2, kernel_initializer=kernel)
+    layer.build((None, 3))
+    np.testing.assert_array_equal(layer.kernel, kernel.astype(np.float32))

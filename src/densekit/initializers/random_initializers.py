@@ -29,7 +29,7 @@ import scipy.linalg
 
 from densekit._lib import _random
 from densekit._validation import check_float, check_int
-from densekit.initializers._layout import compute_fans
+from densekit.initializers._layout import check_axes, compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
 
 __all__ = [
@@ -288,6 +288,17 @@ class RandomUniform(RandomInitializer):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
 
 
+def _given_axes(axes, checked):
+    """The checked axes (plain ints) in the caller's form: None, int, list or tuple."""
+    if checked is None or isinstance(axes, tuple):
+        return checked
+    return list(checked) if isinstance(axes, list) else checked[0]
+
+
+def _copy_axes(axes):
+    return list(axes) if isinstance(axes, list) else axes
+
+
 _MODES = ("fan_in", "fan_out", "fan_avg")
 _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
@@ -322,11 +333,16 @@ default="truncated_normal"
         Case-insensitive; ``"normal"`` means ``"truncated_normal"``.
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        The axes whose sizes make the fans (for einsum-shaped kernels); see
+        :func:`compute_fans`. None (the default) is the rule above.
 
     Raises
     ------
     ValueError
-        If `scale` is not positive, or `mode` or `distribution` is unknown.
+        If `scale` is not positive, `mode` or `distribution` is unknown, or
+        the axes are not ints (at construction) or do not fit the shape (at
+        call time).
 
     Examples
     --------
@@ -337,7 +353,13 @@ default="truncated_normal"
     """
 
     def __init__(
-        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
     ):
         check_float(scale, "scale", minimum=0.0, exclusive=True, message=lambda: (
             f"Argument `scale` must be positive float. Received: scale={scale}"))
@@ -357,10 +379,13 @@ default="truncated_normal"
         self.mode = mode
         self.distribution = name
         self._last_stream = None  # (shape, (kind, a, b)) of the last call
+        # Kept in the form given (a list stays a list, as in Keras' config).
+        self.input_axes = _given_axes(input_axes, check_axes(input_axes, "input_axes"))
+        self.output_axes = _given_axes(output_axes, check_axes(output_axes, "output_axes"))
         super().__init__(seed=seed)
 
     def _variance(self, shape):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
             n = fan_in
         elif self.mode == "fan_out":
@@ -392,22 +417,19 @@ default="truncated_normal"
             "mode": self.mode,
             "distribution": self.distribution,
             **super().get_config(),
+            **self._axes_config(),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        # Keras 3.15 configs carry input_axes/output_axes; their default (None)
-        # is the only behaviour densekit has.
-        config = dict(config)
-        for key in ("input_axes", "output_axes"):
-            if key in config:
-                value = config.pop(key)
-                if value is not None:
-                    raise ValueError(
-                        f"densekit does not support `{key}`; only None is accepted. "
-                        f"Received: {key}={value!r}"
-                    )
-        return cls(**config)
+    def _axes_config(self):
+        # Keras 3.15 always writes both keys; densekit writes them only when
+        # set, so configs of the default fans stay as they were (both forms
+        # load in either library, None being the default).
+        config = {}
+        if self.input_axes is not None:
+            config["input_axes"] = _copy_axes(self.input_axes)
+        if self.output_axes is not None:
+            config["output_axes"] = _copy_axes(self.output_axes)
+        return config
 
 
 class _FixedVarianceScaling(VarianceScaling):
@@ -415,12 +437,13 @@ class _FixedVarianceScaling(VarianceScaling):
 
     _args = None
 
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         scale, mode, distribution = self._args
-        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed,
+                         input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self._init_seed}
+        return {"seed": self._init_seed, **self._axes_config()}
 
 
 class GlorotNormal(_FixedVarianceScaling):
@@ -432,6 +455,8 @@ class GlorotNormal(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -452,6 +477,8 @@ class GlorotUniform(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -472,6 +499,8 @@ class HeNormal(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -492,6 +521,8 @@ class HeUniform(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -512,6 +543,8 @@ class LecunNormal(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -532,6 +565,8 @@ class LecunUniform(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
