@@ -98,6 +98,8 @@ def check_int(value, name, *, minimum=None, allow_none=False, index=True,
     """
     if value is None and allow_none:
         return None
+    if type(value) is int and (minimum is None or value >= minimum):
+        return value  # the common case
     result = None
     if not isinstance(value, (bool, np.bool_)):
         if isinstance(value, int):
@@ -123,7 +125,9 @@ def check_float(value, name, *, minimum=None, exclusive=False, allow_none=False,
     """
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        pass
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         _raise(ValueError, message,
                f"Argument `{name}` must be a finite number. Received: {name}={value!r}")
     try:

@@ -375,14 +375,21 @@ default="truncated_normal"
                 f"Invalid `distribution` argument: {name}. "
                 f"Please use one of {_set_repr(_DISTRIBUTIONS)}"
             )
-        self.scale = plain_number(scale)
+        self._setup(plain_number(scale), mode, name, seed, input_axes, output_axes)
+
+    def _setup(self, scale, mode, distribution, seed, input_axes, output_axes):
+        """Store checked scale, mode and distribution; check and store the rest."""
+        self.scale = scale
         self.mode = mode
-        self.distribution = name
+        self.distribution = distribution
         self._last_stream = None  # (shape, (kind, a, b)) of the last call
-        # Kept in the form given (a list stays a list, as in Keras' config).
-        self.input_axes = _given_axes(input_axes, check_axes(input_axes, "input_axes"))
-        self.output_axes = _given_axes(output_axes, check_axes(output_axes, "output_axes"))
-        super().__init__(seed=seed)
+        if input_axes is None and output_axes is None:
+            self.input_axes = self.output_axes = None
+        else:
+            # Kept in the form given (a list stays a list, as in Keras' config).
+            self.input_axes = _given_axes(input_axes, check_axes(input_axes, "input_axes"))
+            self.output_axes = _given_axes(output_axes, check_axes(output_axes, "output_axes"))
+        RandomInitializer.__init__(self, seed=seed)
 
     def _variance(self, shape):
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
@@ -438,9 +445,8 @@ class _FixedVarianceScaling(VarianceScaling):
     _args = None
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
-        scale, mode, distribution = self._args
-        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed,
-                         input_axes=input_axes, output_axes=output_axes)
+        # _args are valid by construction: only the other arguments are checked.
+        self._setup(*self._args, seed, input_axes, output_axes)
 
     def get_config(self):
         return {"seed": self._init_seed, **self._axes_config()}
