@@ -225,7 +225,7 @@ class Identity(_KernelInitializer):
     Parameters
     ----------
     gain : float, default=1.0
-        Multiplicative factor applied to the identity matrix.
+        Multiplicative factor applied to the identity matrix (a finite number).
 
     Raises
     ------

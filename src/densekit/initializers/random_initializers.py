@@ -120,6 +120,8 @@ class RandomInitializer(_KernelInitializer):
         every process. None draws a seed once, at construction (Python's
         `random`), so one instance repeats itself and two instances differ, as
         in Keras. ``get_config()`` keeps the seed as given (None stays None).
+        Numpy integers are refused (ValueError), as in Keras, and so are
+        bools (Keras takes ``seed=True`` as seed 1).
     """
 
     def __init__(self, seed=None):
