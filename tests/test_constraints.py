@@ -403,7 +403,21 @@ def test_deserialize_names_custom_objects_and_errors():
 
 
 def test_axis_is_stored_as_given_form():
-    assert MaxNorm(axis=[0, 1]).get_config()["axis"] == (0, 1)
+    # issue 10 item 18: Keras' config keeps a list a list (this test pinned (0, 1))
+    assert MaxNorm(axis=[0, 1]).get_config()["axis"] == [0, 1]
+    assert MaxNorm(axis=(0, 1)).get_config()["axis"] == (0, 1)
+    for cls in (MaxNorm, MinMaxNorm, UnitNorm):
+        given = [np.int64(0), 1]
+        init = cls(axis=given)
+        config = init.get_config()
+        assert config["axis"] == [0, 1] and type(config["axis"]) is list
+        assert all(type(a) is int for a in config["axis"])
+        given.append(2)  # neither the caller's list ...
+        config["axis"].append(5)  # ... nor the returned config changes the constraint
+        assert init.get_config()["axis"] == [0, 1]
+        assert cls.from_config(init.get_config()).get_config() == init.get_config()
+        w = np.arange(12.0).reshape(3, 4) + 1
+        assert_array_equal(init(w), cls(axis=(0, 1))(w))
     assert MaxNorm(axis=np.int64(1)).get_config()["axis"] == 1
     assert type(MaxNorm(axis=np.int64(1)).get_config()["axis"]) is int
     assert repr(MaxNorm()) == "MaxNorm(max_value=2, axis=0)"

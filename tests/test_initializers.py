@@ -176,7 +176,9 @@ def test_get_unknown_name(bad):
         initializers.get(bad)
 
 
-@pytest.mark.parametrize("bad", [3, 2.5, [1, 2], (1,), np.ones(3)])
+# np.ones(3) was here: since issue 10 item 20 an array is a direct-tensor
+# initializer, as in Keras 3.15 (test_get_direct_array).
+@pytest.mark.parametrize("bad", [3, 2.5, [1, 2], (1,)])
 def test_get_not_callable(bad):
     with pytest.raises(ValueError, match="Could not interpret initializer identifier"):
         initializers.get(bad)
@@ -295,8 +297,60 @@ def test_keras_315_variance_scaling_config_is_accepted():
     config = {"seed": 3, "input_axes": None, "output_axes": None}
     init = initializers.deserialize({"class_name": "HeNormal", "config": config})
     assert init.get_config() == {"seed": 3}
-    with pytest.raises(ValueError, match="input_axes"):
-        HeNormal.from_config({"seed": 3, "input_axes": [0], "output_axes": None})
+    # issue 10 item 20: axes are supported now (this test pinned their refusal)
+    init = HeNormal.from_config({"seed": 3, "input_axes": [0], "output_axes": None})
+    assert init.get_config() == {"seed": 3, "input_axes": [0]}
+
+
+@pytest.mark.parametrize("shape,input_axes,output_axes,fans", [
+    ((512, 8, 64), [0], [1, 2], (512, 512)),
+    ((512, 8, 64), [0], None, (512, 512)),  # the other list is every remaining axis
+    ((512, 8, 64), None, [-1], (4096, 64)),
+    ((512, 8, 64), 0, 2, (4096, 512)),  # axis 1 is a receptive field
+    ((3, 3, 16, 32), (-2,), (-1,), (144, 288)),  # the default rule, spelt out
+    ((4, 6), [1], [0], (6, 4)),
+])
+def test_compute_fans_with_axes(shape, input_axes, output_axes, fans):
+    # issue 10 item 20 (Keras 3.15's compute_fans(shape, input_axes, output_axes))
+    assert compute_fans(shape, input_axes=input_axes, output_axes=output_axes) == fans
+
+
+def test_compute_fans_bad_axes():
+    with pytest.raises(ValueError, match="`input_axes` has axis 3, out of range"):
+        compute_fans((2, 3, 4), input_axes=[3])
+    with pytest.raises(ValueError, match="must not repeat an axis"):
+        compute_fans((2, 3, 4), input_axes=[0], output_axes=[0, 1])
+    with pytest.raises(ValueError, match="must not repeat an axis"):
+        compute_fans((2, 3, 4), input_axes=[0, -3])
+    for bad in (1.0, "0", [True], [[0]]):
+        with pytest.raises(ValueError, match="`input_axes` must be None, an int or a list of ints"):
+            VarianceScaling(input_axes=bad)
+
+
+def test_variance_scaling_axes():
+    init = VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=5,
+                           input_axes=[0], output_axes=[1, 2])
+    x = init((512, 8, 64), "float64")
+    limit = math.sqrt(3 * 2.0 / 512)
+    assert np.abs(x).max() < limit and np.abs(x).max() > 0.99 * limit
+    # same stream as the default rule with the same limit
+    plain = RandomUniform(-limit, limit, seed=5)((512, 8, 64), "float64")
+    np.testing.assert_array_equal(x, plain)
+    np.testing.assert_array_equal(init.block((512, 8, 64), (slice(3, 9),), "float64"), x[3:9])
+    with pytest.raises(ValueError, match="out of range"):
+        init((4, 4))
+    # item 18: kept as given (a list stays a list), plain ints, round-trips
+    given = [np.int64(0)]
+    init = HeNormal(seed=1, input_axes=given, output_axes=(1, 2))
+    given.append(1)
+    config = init.get_config()
+    assert config == {"seed": 1, "input_axes": [0], "output_axes": (1, 2)}
+    assert type(config["input_axes"][0]) is int
+    config["input_axes"].append(2)
+    assert init.get_config()["input_axes"] == [0]
+    again = initializers.deserialize(initializers.serialize(init))
+    np.testing.assert_array_equal(again((512, 8, 64)), init((512, 8, 64)))
+    assert VarianceScaling(input_axes=1).get_config()["input_axes"] == 1
 
 
 def test_base_initializer_call_not_implemented():
@@ -343,6 +397,15 @@ def test_bad_seed_type(seed):
         RandomNormal(seed=seed)
 
 
+@pytest.mark.parametrize("seed", [True, False, np.bool_(True)])
+@pytest.mark.parametrize("cls", [RandomNormal, RandomUniform, TruncatedNormal,
+                                 VarianceScaling, HeNormal, GlorotUniform, Orthogonal])
+def test_bool_seed_is_rejected(cls, seed):
+    # issue 10 item 16: seed=True was taken as seed 1
+    with pytest.raises(ValueError, match=r"`seed` argument should be an integer .*Received: seed="):
+        cls(seed=seed)
+
+
 @pytest.mark.parametrize("seed", [-1, 2**64, -(2**70)])
 def test_seed_out_of_range(seed):
     with pytest.raises(ValueError, match=r"`seed` argument should be .*\[0, 2\*\*64\)"):
@@ -353,11 +416,10 @@ def test_seed_extremes_and_bool():
     for seed in (0, 1, 2**32, 2**63, 2**64 - 1):
         x = RandomUniform(seed=seed)((50,))
         assert np.all((x >= np.float32(-0.05)) & (x < np.float32(0.05)))
-    # Keras accepts bools (they are ints): True is seed 1.
-    np.testing.assert_array_equal(
-        GlorotNormal(seed=True)((5, 5)), GlorotNormal(seed=1)((5, 5))
-    )
-    assert GlorotNormal(seed=True).get_config() == {"seed": True}
+    # Keras takes True as seed 1; issue 10 item 16 decided against it (bools are
+    # rejected everywhere else in densekit): see test_bool_seed_is_rejected.
+    with pytest.raises(ValueError, match="`seed` argument should be"):
+        GlorotNormal(seed=True)
 
 
 # ------------------------------------------------------------ shapes / dtypes
@@ -449,6 +511,57 @@ def test_constants_accept_integer_dtypes():
         Constant(float("nan"))((2,), dtype="int32")
 
 
+@pytest.mark.parametrize("value,dtype,message", [
+    ([300.0, 1.0], "int8", "The value 300.0 does not fit in the integer dtype int8"),
+    ([np.nan, 1.0], "int32", r"Cannot fill an integer array \(int32\) with the value nan"),
+    ([1.0, np.inf], "int64", r"Cannot fill an integer array \(int64\) with the value inf"),
+    ([-1.0, 1.0], "uint8", "The value -1.0 does not fit in the integer dtype uint8"),
+    ([[1], [256]], "uint8", "The value 256 does not fit in the integer dtype uint8"),
+    (np.array([2.0**63]), "int64", "does not fit in the integer dtype int64"),  # == float(max)
+    ([np.nan], bool, r"Cannot fill an integer array \(bool\)"),
+    (2**70, "int64", "The value 1180591620717411303424 does not fit in the integer dtype int64"),
+    (2**64, "uint64", "does not fit in the integer dtype uint64"),
+])
+def test_constant_does_not_wrap_in_integer_dtypes(value, dtype, message):
+    # issue 10 item 13: arrays wrapped silently ([300.0] -> 44 in int8, NaN ->
+    # -2147483648, -1 -> 255 in uint8) and 2**70 hit numpy's internal TypeError
+    init = Constant(value)
+    shape = np.shape(value) or (2,)
+    with pytest.raises(ValueError, match=message):
+        init(shape, dtype)
+    with pytest.raises(ValueError, match=message):
+        init(out=np.zeros(shape, dtype))
+    with pytest.raises(ValueError, match=message):
+        init.block(shape, (0,), dtype)
+
+
+def test_constant_integer_dtypes_truncate_in_range_values():
+    assert Constant([127.9, -128.9])((2,), "int8").tolist() == [127, -128]
+    assert Constant([-0.5, 255.5])((2,), "uint8").tolist() == [0, 255]
+    assert Constant(np.array([300, 7]))((2,), "int16").tolist() == [300, 7]
+    assert Constant([2.0, 0.0])((2,), bool).tolist() == [True, False]
+    assert Constant(2**64 - 1)((1,), "uint64").tolist() == [2**64 - 1]
+    assert Constant(float(2**62))((1,), "int64").tolist() == [2**62]
+
+
+def test_constant_copies_the_callers_array():
+    # issue 10 item 13: the initializer kept a reference to the caller's array
+    v = np.array([1.0, 2.0])
+    init = Constant(v)
+    v[0] = 99.0
+    assert init((2,)).tolist() == [1.0, 2.0]
+    assert init.get_config() == {"value": [1.0, 2.0]}
+    nested = [[1.0], [2.0]]
+    init = Constant(nested)
+    nested[0][0] = 5.0
+    assert init((2, 1)).tolist() == [[1.0], [2.0]]
+    assert init.get_config() == {"value": [[1.0], [2.0]]}
+    init.get_config()["value"][0][0] = 7.0
+    assert init.get_config() == {"value": [[1.0], [2.0]]}
+    # issue 10 item 18: arguments are kept in the form given
+    assert Constant((1.0, 2.0)).get_config() == {"value": (1.0, 2.0)}
+
+
 def test_constant_values():
     assert Zeros()((2, 3), dtype="float64").tolist() == [[0.0] * 3] * 2
     assert Ones()(()).item() == 1.0 and Ones()(()).shape == ()
@@ -525,11 +638,71 @@ def test_uniform_parameters():
     assert RandomUniform(2.0, 2.0, seed=0)((3,), "float64").tolist() == [2.0] * 3
 
 
+@pytest.mark.parametrize("lo,hi,dtype", [(-2e38, 2e38, "float32"), (-3.4e38, 3.4e38, "float32"),
+                                         (-1e308, 1e308, "float64"), (-2e38, 2e38, "bfloat16"),
+                                         (-1.7e308, 1.7976931348623157e308, "float64")])
+def test_uniform_whose_width_overflows(lo, hi, dtype):
+    # issue 10 item 12: maxval - minval overflowed, and every value was maxval
+    init = RandomUniform(lo, hi, seed=3)
+    x = init((20000,), dtype)
+    work = np.float64 if dtype == "float64" else np.float32
+    lo_, hi_ = work(lo), work(hi)
+    assert x.dtype == np.dtype(dtype if dtype != "bfloat16" else BF16)
+    x64 = x.astype(np.float64)
+    assert np.isfinite(x64).all() and (x64 >= lo_).all() and (x64 <= hi_).all()
+    if dtype != "bfloat16":
+        assert (x64 < hi_).all()
+    # the same u as every uniform stream of this seed: x = lo + (hi - lo) * u
+    u = RandomUniform(0.0, 1.0, seed=3)((20000,), "float64" if dtype == "float64" else "float32")
+    w = float(hi_) / 2 - float(lo_) / 2
+    half = float(lo_) / 2 + w * u.astype(np.float64)  # x / 2, computed without overflow
+    rtol = {"float32": 1e-6, "float64": 1e-12, "bfloat16": 1e-2}[dtype]
+    assert (np.abs(x64 / 2 - half) <= rtol * w).all()
+    assert len(np.unique(x64)) > (19000 if dtype != "bfloat16" else 400)
+    # stateless: blocks and thread counts change nothing
+    np.testing.assert_array_equal(init.block((20000,), (slice(123, 4567),), dtype), x[123:4567])
+    np.testing.assert_array_equal(init((20000,), dtype, n_threads=1), x)
+    out = np.empty((20000,), x.dtype)
+    assert init(out=out) is out and np.array_equal(out.view(np.uint8), x.view(np.uint8))
+
+
+def test_uniform_bounds_beyond_the_precision_are_refused():
+    init = RandomUniform(-1e39, 1e39, seed=0)
+    for dtype in ("float32", "float16", "bfloat16"):
+        with pytest.raises(ValueError, match=r"cannot draw .* beyond the float32 range"):
+            init((4,), dtype)
+        with pytest.raises(ValueError, match=r"beyond the float32 range"):
+            init.block((4,), (0,), dtype)
+    x = init((1000,), "float64")
+    assert (np.abs(x) < 1e39).all() and x.std() > 1e38
+
+
+def test_variance_scaling_with_a_huge_scale():
+    # issue 10 item 12: scale=1e308 gave inf (uniform: sqrt(3 s) overflowed) or a constant
+    for distribution in ("uniform", "truncated_normal", "untruncated_normal"):
+        init = VarianceScaling(scale=1e308, mode="fan_in", distribution=distribution, seed=1)
+        x = init((4, 1000), "float64")
+        assert np.isfinite(x).all() and len(np.unique(x)) == x.size
+        assert 0.5 < np.std(x / 1e150) / np.sqrt(1e308 / 4 / 1e300) < 1.5
+        with pytest.raises(ValueError, match="beyond the float32 range"):
+            init((4, 1000))
+    limit = math.sqrt(3.0) * math.sqrt(1e308 / 4)
+    assert np.abs(VarianceScaling(1e308, distribution="uniform", seed=1)((4, 100), "float64")).max() < limit
+
+
 def test_gain_parameters():
     with pytest.raises(ValueError, match="Argument `gain` must be"):
         Orthogonal(gain="2")
     with pytest.raises(ValueError, match="Argument `gain` must be"):
         Identity(gain=None)
+
+
+@pytest.mark.parametrize("gain", [float("nan"), float("inf"), -float("inf"), True])
+@pytest.mark.parametrize("cls", [Identity, Orthogonal])
+def test_gain_must_be_finite_for_both(cls, gain):
+    # issue 10 item 16: Identity(gain=nan) was accepted while Orthogonal refused it
+    with pytest.raises(ValueError, match=r"^Argument `gain` must be a finite number\. Received: gain="):
+        cls(gain=gain)
 
 
 @pytest.mark.parametrize("scale", [0, 0.0, -1.0, float("nan"), "1", None])
@@ -984,3 +1157,88 @@ def test_frozen_draws(name, dtype):
         np.testing.assert_allclose(x, expected, rtol=0, atol=1e-5 if dtype == "float32" else 1e-12)
     else:
         np.testing.assert_array_equal(x.astype(np.float64), expected)
+
+
+# ------------------------------------------------- Keras 3.15 additions (item 20)
+
+
+def keras_stft_reference(shape, side, window, scaling, periodic):
+    """Keras 3's STFT formula, written out in float64 numpy."""
+    import scipy.signal
+
+    frame_length, _, bins = shape
+    freq = np.arange(bins).reshape(1, 1, bins) / ((bins - 1) * 2)
+    time = np.arange(frame_length).reshape(frame_length, 1, 1)
+    args = -2 * time * freq * np.arccos(-1.0)
+    kernel = np.cos(args) if side == "real" else np.sin(args)
+    if window is not None:
+        win = window
+        if isinstance(win, str):
+            win = scipy.signal.get_window(win, frame_length, periodic)
+        win = np.asarray(win, np.float64).reshape(frame_length, 1, 1)
+        scale = 1.0
+        if scaling == "density":
+            scale = np.sqrt(np.sum(np.square(win)))
+        elif scaling == "spectrum":
+            scale = np.sum(np.abs(win))
+        kernel = kernel * win / scale
+    return kernel
+
+
+@pytest.mark.parametrize("side", ["real", "imag"])
+@pytest.mark.parametrize("window,scaling,periodic", [
+    ("hann", "density", False), ("hann", "spectrum", True), ("hamming", None, False),
+    (None, "density", False), ([0.5, 1.0, 1.0, 0.5, 0.25, 0.1, 0.2, 0.3], "density", False),
+])
+def test_stft_matches_keras_formula(side, window, scaling, periodic):
+    init = initializers.STFT(side=side, window=window, scaling=scaling, periodic=periodic)
+    for shape in [(8, 1, 5), (8, 2, 17)]:
+        expected = np.broadcast_to(keras_stft_reference(shape, side, window, scaling, periodic),
+                                   shape)
+        got = init(shape, "float64")
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(init(shape), expected.astype(np.float32), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(init.block(shape, (slice(2, 5), 0), "float64"), got[2:5, 0])
+    config = init.get_config()
+    assert config == {"side": side, "window": window, "periodic": periodic, "scaling": scaling}
+    again = initializers.deserialize(initializers.serialize(init))
+    np.testing.assert_array_equal(again((8, 1, 5)), init((8, 1, 5)))
+
+
+def test_stft_names_defaults_and_errors():
+    assert initializers.STFT is initializers.STFTInitializer is initializers.stft
+    assert initializers.get("STFT").get_config() == {
+        "side": "real", "window": "hann", "periodic": False, "scaling": "density"}
+    with pytest.raises(ValueError, match="side should be 'real' or 'imag', not both"):
+        initializers.STFT(side="both")
+    with pytest.raises(ValueError, match="Scaling is invalid"):
+        initializers.STFT(scaling="l2")
+    with pytest.raises(ValueError):
+        initializers.STFT(window="no-such-window")
+    with pytest.raises(ValueError, match="must be equal to \\[frame_length\\]"):
+        initializers.STFT(window=[1.0, 2.0])((8, 1, 5))
+    with pytest.raises(ValueError, match="shape \\(frame_length, input_channels, fft_bins\\)"):
+        initializers.STFT()((8, 5))
+    with pytest.raises(ValueError, match="at least 2 frequency bins"):
+        initializers.STFT()((8, 1, 1))
+    with pytest.raises(TypeError, match="floating"):
+        initializers.STFT()((8, 1, 5), "int32")
+
+
+def test_get_direct_array():
+    value = np.arange(25.0).reshape(5, 5)
+    init = initializers.get(value)
+    np.testing.assert_array_equal(init((5, 5), "float64"), value)
+    value[0, 0] = 99.0  # a copy was taken
+    assert init((5, 5))[0, 0] == 0.0
+    msg = r"^Expected `shape` to be \(5, 5\) for direct tensor as initializer\. Received shape=\(10, 10\)$"
+    with pytest.raises(ValueError, match=msg):
+        init((10, 10))
+    with pytest.raises(ValueError, match="Expected `shape` to be"):
+        init((1, 5))  # broadcastable, but not the array's shape
+    from densekit.layers import Dense
+
+    kernel = np.full((3, 2), 0.5)
+    layer = Dense(2, kernel_initializer=kernel)
+    layer.build((None, 3))
+    np.testing.assert_array_equal(layer.kernel, kernel.astype(np.float32))

@@ -157,6 +157,37 @@ def test_threshold_partial_is_fused():
     assert_allclose(layer(x), np.where(z > 0.1, z, -1.0), rtol=1e-5, atol=1e-6)
 
 
+def test_fused_form_describes_the_layer():
+    layer = Dense(5, activation=functools.partial(activations.leaky_relu, negative_slope=0.3))
+    assert layer.fused_form() is None  # unbuilt
+    layer.build((None, 4))
+    form = layer.fused_form()
+    assert form.kernel is layer.kernel and form.bias is layer.bias
+    assert (form.code, form.params) == (layer._fused[0], (0.3, 0.0, 0.0))
+    assert random_dense(3, 2, use_bias=False).fused_form().bias is None
+    assert random_dense(3, 2, activation=lambda z: z).fused_form() is None  # opaque callable
+
+    class Scaled(Dense):  # a subclass's call may do more: never fused
+        pass
+
+    sub = Scaled(3)
+    sub.build((None, 2))
+    assert sub.fused_form() is None
+
+
+def test_plan_mlp_reads_layers_through_fused_form():
+    from densekit.layers import _fused
+
+    stack = [random_dense(6, 4, activation="relu"), random_dense(3, 6, activation="tanh")]
+    plan = _fused.plan_mlp(stack, np.dtype(np.float32), 4)
+    assert plan.kernels[1] is stack[1].kernel and plan.codes.tolist() == [
+        f.code for f in (layer.fused_form() for layer in stack)]
+    assert _fused.plan_mlp(stack, np.dtype(np.float64), 4) is None  # another dtype
+    assert _fused.plan_mlp(stack + [Activation("relu")], np.dtype(np.float32), 4) is None
+    big = random_dense(_dense.SMALL_KERNEL_SIZE + 1, 1)
+    assert _fused.plan_mlp([big], np.dtype(np.float32), 1) is None  # too big for the row kernel
+
+
 def test_softmax_over_other_axis_goes_unfused():
     act = functools.partial(activations.softmax, axis=0)
     layer = random_dense(5, 4, activation=act)

@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from densekit import regularizers
 from densekit.layers import Activation, Dense, Input, InputLayer, Layer
+from densekit.layers import _fused as fused_module
 from densekit.models import Sequential, model_from_json
 from densekit.models import sequential as sequential_module
 
@@ -155,15 +156,15 @@ def test_fused_predict_equals_layer_by_layer_exactly(dtype, rows, monkeypatch):
                                   Dense(40, activation="gelu", dtype=dtype),
                                   Dense(7, activation="softmax", dtype=dtype)]))
     calls = []
-    real = sequential_module._dense.mlp_forward
-    monkeypatch.setattr(sequential_module._dense, "mlp_forward",
+    real = fused_module._dense.mlp_forward
+    monkeypatch.setattr(fused_module._dense, "mlp_forward",
                         lambda *a: calls.append(1) or real(*a))
     x = RNG.standard_normal((rows, 16))
     y = model.predict(x, verbose=0)
     assert calls  # the whole stack ran as one fused kernel
     assert_array_equal(y, model(x))  # same bits as the layer-by-layer forward pass
     assert_allclose(y, numpy_forward(model, x.astype(dtype)), rtol=1e-5, atol=1e-6)
-    monkeypatch.setattr(sequential_module, "_fusable", lambda *a: False)
+    monkeypatch.setattr(fused_module, "plan_mlp", lambda *a: None)
     assert_array_equal(model.predict(x, verbose=0), y)
 
 

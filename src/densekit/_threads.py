@@ -1,9 +1,9 @@
 """The one place where densekit decides how many threads a kernel runs on."""
 
-import operator
 import os
 
 from densekit._lib import _openmp
+from densekit._validation import check_int
 
 __all__ = ["effective_n_threads", "get_num_threads", "set_num_threads"]
 
@@ -16,15 +16,6 @@ def _cpu_count():
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - non-Linux
         return os.cpu_count() or 1
-
-
-def _check_count(value, name):
-    if not isinstance(value, bool):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise TypeError(f"Argument `{name}` must be an integer. Received: {name}={value!r}")
 
 
 def get_num_threads():
@@ -64,7 +55,7 @@ def set_num_threads(n):
     ``omp_set_num_threads``), which is what threadpoolctl adjusts too.
     """
     global _explicit
-    n = _check_count(n, "n")
+    n = check_int(n, "n", error=TypeError)
     if n < 1:
         raise ValueError(f"Argument `n` must be a positive integer. Received: n={n}")
     _openmp.set_max_threads(n)
@@ -80,7 +71,7 @@ def effective_n_threads(n_threads=None):
     """
     if n_threads is None:
         return get_num_threads()
-    n_threads = _check_count(n_threads, "n_threads")
+    n_threads = check_int(n_threads, "n_threads", error=TypeError)
     if n_threads == 0:
         raise ValueError(
             "Argument `n_threads` must be a non-zero integer (None for the default). "

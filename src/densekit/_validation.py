@@ -9,7 +9,9 @@ import numpy as np
 __all__ = [
     "FLOAT_DTYPES",
     "as_float_array",
+    "check_float",
     "check_float_dtype",
+    "check_int",
     "check_number",
     "check_out",
     "check_shape",
@@ -49,48 +51,101 @@ def check_shape(shape, name="shape"):
         dims = (shape,)
     out = []
     for dim in dims:
-        if isinstance(dim, bool) or isinstance(dim, (float, np.floating)):
-            raise TypeError(
+        if type(dim) is not int:
+            dim = check_int(dim, name, error=TypeError, message=lambda dim=dim: (
                 f"Argument `{name}` must hold integers. "
                 f"'{type(dim).__name__}' object cannot be interpreted as an integer. "
-                f"Received: {name}={shape!r}"
-            )
-        try:
-            dim = operator.index(dim)
-        except TypeError:
-            raise TypeError(
-                f"Argument `{name}` must hold integers. "
-                f"'{type(dim).__name__}' object cannot be interpreted as an integer. "
-                f"Received: {name}={shape!r}"
-            ) from None
+                f"Received: {name}={shape!r}"))
         if dim < 0:
             raise ValueError(
                 f"Argument `{name}` must not have negative dimensions. "
                 f"Received: {name}={shape!r}"
             )
-        out.append(int(dim))
+        out.append(dim)
     return tuple(out)
 
 
-def check_number(value, name, *, minimum=None, exclusive=False, allow_none=False):
-    """Return `value` as a float, checking it is a real, finite number (>= or > `minimum`)."""
+def _raise(error, message, default):
+    if callable(message):
+        message = message()
+    raise error(default if message is None else message)
+
+
+def check_int(value, name, *, minimum=None, allow_none=False, index=True,
+              error=ValueError, message=None):
+    """Return `value` as a Python int: an integer that is not a bool, >= `minimum`.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check.
+    name : str
+        Its name, for the message.
+    minimum : int, optional
+        The smallest accepted value.
+    allow_none : bool, default=False
+        Whether None passes (and is returned).
+    index : bool, default=True
+        Whether any object with ``__index__`` (numpy integers) counts; False
+        accepts only Python ints.
+    error : type, default=ValueError
+        The exception raised.
+    message : str or callable, optional
+        The whole message (or a function returning it, called only on
+        failure), for arguments whose Keras wording differs; by
+        default "Argument `name` must be an integer[ >= minimum]. Received:
+        name=value".
+    """
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"Argument `{name}` must be a finite number. Received: {name}={value!r}"
-        )
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(
-            f"Argument `{name}` must be a finite number. Received: {name}={value!r}"
-        )
-    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+    if type(value) is int and (minimum is None or value >= minimum):
+        return value  # the common case
+    result = None
+    if not isinstance(value, (bool, np.bool_)):
+        if isinstance(value, int):
+            result = int(value)
+        elif index:
+            try:
+                result = operator.index(value)
+            except TypeError:
+                pass
+    if result is None or (minimum is not None and result < minimum):
+        what = "an integer" if minimum is None else f"an integer >= {minimum}"
+        _raise(error, message, f"Argument `{name}` must be {what}. Received: {name}={value!r}")
+    return result
+
+
+def check_float(value, name, *, minimum=None, exclusive=False, allow_none=False,
+                message=None):
+    """Return `value` as a Python float: a real, finite number that is not a bool,
+    >= `minimum` (> it when `exclusive`). Otherwise a ValueError, in Keras'
+    words "Argument `name` must be ... Received: name=value" or, when given,
+    `message` (the whole text or a function returning it, for arguments
+    whose Keras wording differs).
+    """
+    if value is None and allow_none:
+        return None
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        pass
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        _raise(ValueError, message,
+               f"Argument `{name}` must be a finite number. Received: {name}={value!r}")
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond the float range
+        result = math.inf
+    if not math.isfinite(result):
+        _raise(ValueError, message,
+               f"Argument `{name}` must be a finite number. Received: {name}={value!r}")
+    if minimum is not None and (result <= minimum if exclusive else result < minimum):
         bound = f"> {minimum}" if exclusive else f">= {minimum}"
-        raise ValueError(
-            f"Argument `{name}` must be {bound}. Received: {name}={value!r}"
-        )
-    return value
+        _raise(ValueError, message,
+               f"Argument `{name}` must be {bound}. Received: {name}={value!r}")
+    return result
+
+
+# The former name of check_float, still used by activations/ (kept for it).
+check_number = check_float
 
 
 def as_float_array(x, name="x"):

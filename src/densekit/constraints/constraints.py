@@ -7,14 +7,12 @@ once to the input dtype. The work partition depends only on the shape, so the
 result is bit-identical for every ``n_threads``.
 """
 
-import operator
-
 import numpy as np
 
+from densekit._arrays import as_float, io_pair
 from densekit._lib import _constraints as _k
 from densekit._threads import effective_n_threads
-from densekit._validation import check_number
-from densekit.constraints._arrays import as_float, io_pair
+from densekit._validation import check_float, check_int
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"]
 
@@ -62,7 +60,9 @@ class Constraint:
 
 
 def _check_axis(axis):
-    """An int, or a non-empty tuple/list of ints, stored as int or tuple."""
+    """``(given, axes)`` for an int or a non-empty tuple/list of ints: `given` in
+    the caller's form (int, list or tuple of plain ints, as Keras' config keeps
+    it) and `axes` the int or tuple the kernels use."""
     if isinstance(axis, (tuple, list)):
         items = list(axis)
         if not items:
@@ -71,22 +71,18 @@ def _check_axis(axis):
             )
     else:
         items = [axis]
-    checked = []
-    for item in items:
-        if isinstance(item, bool):
-            ok = False
-        else:
-            try:
-                item = operator.index(item)
-                ok = True
-            except TypeError:
-                ok = False
-        if not ok:
-            raise ValueError(
-                f"Argument `axis` must be an int or a tuple of ints. Received: axis={axis!r}"
-            )
-        checked.append(int(item))
-    return tuple(checked) if isinstance(axis, (tuple, list)) else checked[0]
+    message = f"Argument `axis` must be an int or a tuple of ints. Received: axis={axis!r}"
+    checked = [check_int(item, "axis", message=message) for item in items]
+    if isinstance(axis, list):
+        return checked, tuple(checked)
+    if isinstance(axis, tuple):
+        return tuple(checked), tuple(checked)
+    return checked[0], checked[0]
+
+
+def _config_axis(axis):
+    # A list is copied, so that changing a config never changes the constraint.
+    return list(axis) if isinstance(axis, list) else axis
 
 
 def _resolve_axes(axis, ndim):
@@ -202,18 +198,18 @@ class MaxNorm(Constraint):
     """
 
     def __init__(self, max_value=2, axis=0):
-        check_number(max_value, "max_value", minimum=0)
+        check_float(max_value, "max_value", minimum=0)
         self.max_value = max_value
-        self.axis = _check_axis(axis)
+        self.axis, self._axes = _check_axis(axis)
 
     def __call__(self, w, out=None, n_threads=None):
         """Apply the constraint to `w`; see the class docstring."""
         return _norm_scale(
-            w, self.axis, _k.MAX_NORM, float(self.max_value), 0.0, 1.0, out, n_threads
+            w, self._axes, _k.MAX_NORM, float(self.max_value), 0.0, 1.0, out, n_threads
         )
 
     def get_config(self):
-        return {"max_value": self.max_value, "axis": self.axis}
+        return {"max_value": self.max_value, "axis": _config_axis(self.axis)}
 
 
 class MinMaxNorm(Constraint):
@@ -251,26 +247,26 @@ class MinMaxNorm(Constraint):
     """
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        lo = check_number(min_value, "min_value", minimum=0)
-        hi = check_number(max_value, "max_value", minimum=0)
+        lo = check_float(min_value, "min_value", minimum=0)
+        hi = check_float(max_value, "max_value", minimum=0)
         if hi < lo:
             raise ValueError(
                 "Argument `max_value` must be >= `min_value`. "
                 f"Received: min_value={min_value!r}, max_value={max_value!r}"
             )
-        r = check_number(rate, "rate", minimum=0)
+        r = check_float(rate, "rate", minimum=0)
         if r > 1:
             raise ValueError(f"Argument `rate` must be <= 1. Received: rate={rate!r}")
         self.min_value = min_value
         self.max_value = max_value
         self.rate = rate
-        self.axis = _check_axis(axis)
+        self.axis, self._axes = _check_axis(axis)
 
     def __call__(self, w, out=None, n_threads=None):
         """Apply the constraint to `w`; see the class docstring."""
         return _norm_scale(
             w,
-            self.axis,
+            self._axes,
             _k.MIN_MAX_NORM,
             float(self.min_value),
             float(self.max_value),
@@ -284,7 +280,7 @@ class MinMaxNorm(Constraint):
             "min_value": self.min_value,
             "max_value": self.max_value,
             "rate": self.rate,
-            "axis": self.axis,
+            "axis": _config_axis(self.axis),
         }
 
 
@@ -339,11 +335,11 @@ class UnitNorm(Constraint):
     """
 
     def __init__(self, axis=0):
-        self.axis = _check_axis(axis)
+        self.axis, self._axes = _check_axis(axis)
 
     def __call__(self, w, out=None, n_threads=None):
         """Apply the constraint to `w`; see the class docstring."""
-        return _norm_scale(w, self.axis, _k.UNIT_NORM, 0.0, 0.0, 1.0, out, n_threads)
+        return _norm_scale(w, self._axes, _k.UNIT_NORM, 0.0, 0.0, 1.0, out, n_threads)
 
     def get_config(self):
-        return {"axis": self.axis}
+        return {"axis": _config_axis(self.axis)}

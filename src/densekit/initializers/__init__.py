@@ -9,7 +9,16 @@ exactly ``init(shape)[index]`` while computing only that block.
 
 from densekit._registry import Registry
 from densekit.initializers._layout import compute_fans
-from densekit.initializers.constant_initializers import Constant, Identity, Ones, Zeros
+import numpy as np
+
+from densekit.initializers.constant_initializers import (
+    STFT,
+    Constant,
+    Identity,
+    Ones,
+    Zeros,
+    _DirectTensor,
+)
 from densekit.initializers.initializer import Initializer
 from densekit.initializers.random_initializers import (
     GlorotNormal,
@@ -29,6 +38,7 @@ from densekit.initializers.random_initializers import (
 # Keras' other names for the same classes.
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
+STFTInitializer = STFT
 
 # The snake_case names Keras exports (they are the classes).
 zeros = Zeros
@@ -46,6 +56,7 @@ lecun_normal = LecunNormal
 lecun_uniform = LecunUniform
 orthogonal = Orthogonal
 identity = Identity
+stft = STFT
 
 ALL_OBJECTS = {
     Initializer,
@@ -64,6 +75,7 @@ ALL_OBJECTS = {
     RandomUniform,
     VarianceScaling,
     Orthogonal,
+    STFT,
 }
 
 
@@ -80,6 +92,7 @@ _REGISTRY = Registry(
         "zero": Zeros,
         "IdentityInitializer": Identity,
         "OrthogonalInitializer": Orthogonal,
+        "STFTInitializer": STFT,
     },
     name_custom_classes=True,
 )
@@ -104,6 +117,8 @@ __all__ = [
     "RandomInitializer",
     "RandomNormal",
     "RandomUniform",
+    "STFT",
+    "STFTInitializer",
     "TruncatedNormal",
     "VarianceScaling",
     "Zeros",
@@ -123,6 +138,7 @@ __all__ = [
     "random_normal",
     "random_uniform",
     "serialize",
+    "stft",
     "truncated_normal",
     "variance_scaling",
     "zeros",
@@ -210,7 +226,9 @@ def get(identifier):
         ``"uniform"``, ``"zero"``, ``"one"``, ``"IdentityInitializer"``,
         ``"OrthogonalInitializer"``; case-sensitive) gives a default instance; a
         config dict is deserialized; a class is instantiated; an instance or
-        any other callable is returned as is.
+        any other callable is returned as is. A numpy array gives an
+        initializer returning (a copy of) that array, for its own shape only
+        (any other shape is a ValueError), as Keras does for a tensor.
 
     Returns
     -------
@@ -229,4 +247,6 @@ def get(identifier):
     >>> initializers.get({"class_name": "RandomUniform", "config": {"seed": 1}})
     RandomUniform(minval=-0.05, maxval=0.05, seed=1)
     """
+    if isinstance(identifier, np.ndarray):
+        return _DirectTensor(identifier)
     return _REGISTRY.get(identifier, deserialize)

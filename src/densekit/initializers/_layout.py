@@ -8,15 +8,15 @@ calls ("runs") as possible, without any work proportional to the whole tensor.
 """
 
 import itertools
-import operator
 
 import numpy as np
 
-from densekit._validation import check_shape
+from densekit._validation import check_int, check_shape
 
 __all__ = [
     "BlockPlan",
     "bfloat16_dtype",
+    "check_axes",
     "compute_fans",
     "half_code",
     "kernel_view",
@@ -114,40 +114,96 @@ def size_of(shape, name="shape"):
     return n
 
 
-def compute_fans(shape):
+def check_axes(axes, name):
+    """`axes` (None, an int, or a list/tuple of ints) as None or a tuple of ints."""
+    if axes is None:
+        return None
+    items = list(axes) if isinstance(axes, (list, tuple)) else [axes]
+    message = (f"Argument `{name}` must be None, an int or a list of ints. "
+               f"Received: {name}={axes!r}")
+    return tuple(check_int(item, name, message=message) for item in items)
+
+
+def _resolve_fan_axes(axes, rank, name, shape):
+    resolved = []
+    for axis in axes:
+        if not -rank <= axis < rank:
+            raise ValueError(
+                f"Argument `{name}` has axis {axis}, out of range for shape={shape} "
+                f"of rank {rank}."
+            )
+        resolved.append(axis % rank)
+    return resolved
+
+
+def compute_fans(shape, input_axes=None, output_axes=None):
     """Return ``(fan_in, fan_out)`` for a weight shape, as Keras computes them.
 
-    Rank 0 gives (1, 1); rank 1 ``(n,)`` gives (n, n); rank 2 ``(a, b)`` gives
-    (a, b); for rank >= 3 the leading dims are a receptive field:
-    ``fan_in = shape[-2] * prod(shape[:-2])`` and
+    Without axes: rank 0 gives (1, 1); rank 1 ``(n,)`` gives (n, n); rank 2
+    ``(a, b)`` gives (a, b); for rank >= 3 the leading dims are a receptive
+    field: ``fan_in = shape[-2] * prod(shape[:-2])`` and
     ``fan_out = shape[-1] * prod(shape[:-2])``.
+
+    With `input_axes` and/or `output_axes` (an int or a list of ints, e.g. for
+    einsum kernels): ``fan_in = prod(shape[input_axes]) * r`` and
+    ``fan_out = prod(shape[output_axes]) * r``, where `r` is the product of the
+    dims in neither list. When only one list is given, the other is every
+    remaining axis (so ``r = 1``). Axes may be negative; an axis out of range,
+    repeated, or in both lists is a ValueError.
+
+    Examples
+    --------
+    >>> from densekit.initializers import compute_fans
+    >>> compute_fans((3, 3, 16, 32))
+    (144, 288)
+    >>> compute_fans((512, 8, 64), input_axes=[0], output_axes=[1, 2])
+    (512, 512)
     """
     shape = tuple(shape)
-    if len(shape) < 1:
-        return 1, 1
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    if len(shape) == 2:
-        return shape[0], shape[1]
+    if input_axes is None and output_axes is None:
+        if len(shape) < 1:
+            return 1, 1
+        if len(shape) == 1:
+            return shape[0], shape[0]
+        if len(shape) == 2:
+            return shape[0], shape[1]
+        receptive = 1
+        for dim in shape[:-2]:
+            receptive *= dim
+        return shape[-2] * receptive, shape[-1] * receptive
+    rank = len(shape)
+    given_in = check_axes(input_axes, "input_axes")
+    given_out = check_axes(output_axes, "output_axes")
+    ins = None if given_in is None else _resolve_fan_axes(given_in, rank, "input_axes", shape)
+    outs = None if given_out is None else _resolve_fan_axes(given_out, rank, "output_axes", shape)
+    if ins is None:
+        ins = [a for a in range(rank) if a not in outs]
+    if outs is None:
+        outs = [a for a in range(rank) if a not in ins]
+    if len(set(ins)) != len(ins) or len(set(outs)) != len(outs) or set(ins) & set(outs):
+        raise ValueError(
+            "Arguments `input_axes` and `output_axes` must not repeat an axis. "
+            f"Received: input_axes={input_axes!r}, output_axes={output_axes!r}"
+        )
+    fan_in = fan_out = 1
     receptive = 1
-    for dim in shape[:-2]:
-        receptive *= dim
-    return shape[-2] * receptive, shape[-1] * receptive
+    for axis, dim in enumerate(shape):
+        if axis in ins:
+            fan_in *= dim
+        elif axis in outs:
+            fan_out *= dim
+        else:
+            receptive *= dim
+    return fan_in * receptive, fan_out * receptive
 
 
 def _index_int(value, what):
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"Argument `index` must hold integers and step-1 slices; booleans are "
-            f"not allowed. Received {what}={value!r}"
-        )
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"Argument `index` must hold integers and step-1 slices. "
-            f"Received {what}={value!r} of type {type(value).__name__}"
-        ) from None
+    return check_int(value, "index", error=TypeError, message=lambda: (
+        f"Argument `index` must hold integers and step-1 slices; booleans are "
+        f"not allowed. Received {what}={value!r}"
+        if isinstance(value, (bool, np.bool_)) else
+        f"Argument `index` must hold integers and step-1 slices. "
+        f"Received {what}={value!r} of type {type(value).__name__}"))
 
 
 class BlockPlan:
@@ -261,7 +317,7 @@ def plan_block(full_shape, index):
                 value = getattr(item, what)
                 if value is not None:
                     _index_int(value, f"slice {what}")
-            if item.step is not None and operator.index(item.step) != 1:
+            if item.step is not None and _index_int(item.step, "slice step") != 1:
                 raise ValueError(
                     f"Argument `index` must use step-1 slices. "
                     f"Received: index={index!r}"

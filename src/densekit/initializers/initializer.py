@@ -156,17 +156,7 @@ class _KernelInitializer(Initializer):
                 check_out(out, (), np.float32)  # raises the TypeError for a non-array
         shape = check_shape(shape)
         size_of(shape)
-        dtype = self._resolve(dtype, out)
-        if out is not None:
-            check_out(out, shape, dtype)
-        self._check_call_shape(shape)
-        n_threads = effective_n_threads(n_threads)
-        fresh = out is None
-        if fresh:
-            out = self._new_output(shape, dtype)
-        if out.size and not (fresh and self._fresh_is_filled):
-            self._write(out, None, shape, n_threads)
-        return out
+        return self._fill(shape, None, shape, dtype, out, n_threads)
 
     def block(self, shape, index, dtype=None, *, out=None, n_threads=None):
         """Return exactly ``self(shape, dtype)[index]``, computing only that block.
@@ -216,15 +206,24 @@ class _KernelInitializer(Initializer):
         full = check_shape(shape)
         size_of(full)
         plan = plan_block(full, index)
+        return self._fill(full, plan, plan.shape, dtype, out, n_threads)
+
+    def _fill(self, full, plan, shape, dtype, out, n_threads):
+        """The validated path of __call__ and block: the tensor of `full` shape,
+        or `plan`'s block of it, whose shape is `shape`. Everything is checked
+        before anything is allocated or written."""
         dtype = self._resolve(dtype, out)
-        if out is not None:
-            check_out(out, plan.shape, dtype)
-        self._check_call_shape(full)
-        n_threads = effective_n_threads(n_threads)
-        fresh = out is None
-        if fresh:
-            out = self._new_output(plan.shape, dtype)
-        if out.size and not (fresh and self._fresh_is_filled):
+        if out is None:
+            self._check_call_shape(full)
+            n_threads = effective_n_threads(n_threads)
+            out = self._new_output(shape, dtype)
+            if self._fresh_is_filled:
+                return out
+        else:
+            check_out(out, shape, dtype)
+            self._check_call_shape(full)
+            n_threads = effective_n_threads(n_threads)
+        if out.size:
             self._write(out, plan, full, n_threads)
         return out
 
@@ -239,12 +238,16 @@ def plain_number(value):
 
 def fill_stream(out, plan, kind, seed, a, b, n_threads):
     """Write the sampler stream `kind` (whole tensor, or `plan`'s block) into `out`."""
-    half = half_code(out.dtype)
-    flat = kernel_view(out).reshape(-1)
+    if out.dtype.itemsize == 2:  # 16-bit floats travel as their bits
+        half = half_code(out.dtype)
+        out = kernel_view(out)
+    else:
+        half = 0
     if plan is None:
-        n = flat.shape[0]
-        _random.fill(kind, flat.reshape(1, n), seed, 0, n, a, b, n_threads, half)
+        n = out.size
+        _random.fill(kind, out.reshape(1, n), seed, 0, n, a, b, n_threads, half)
         return
+    flat = out.reshape(-1)
     n_rows, row_len, row_stride, starts = plan.runs()
     step = n_rows * row_len
     pos = 0

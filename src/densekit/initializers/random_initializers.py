@@ -22,15 +22,14 @@ seed=s)`` give the same values.
 """
 
 import math
-import numbers
 import random as _py_random
 
 import numpy as np
 import scipy.linalg
 
 from densekit._lib import _random
-from densekit._validation import check_number
-from densekit.initializers._layout import compute_fans
+from densekit._validation import check_float, check_int
+from densekit.initializers._layout import check_axes, compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
 
 __all__ = [
@@ -59,17 +58,56 @@ def _resolve_seed(seed):
     if seed is None:
         # As Keras: drawn once, so one instance repeats itself and two differ.
         return _py_random.randint(1, int(1e9))
-    if not isinstance(seed, int):
-        raise ValueError(
-            "`seed` argument should be an integer in [0, 2**64) or None "
-            f"(keras.random.SeedGenerator is not supported). Received: seed={seed!r}"
-        )
+    # Python ints only (not bools, not numpy integers), as Keras checks it.
+    seed = check_int(seed, "seed", index=False, message=lambda: (
+        "`seed` argument should be an integer in [0, 2**64) or None "
+        f"(keras.random.SeedGenerator is not supported). Received: seed={seed!r}"))
     if not 0 <= seed < _MAX_SEED:
         raise ValueError(
             "`seed` argument should be an integer in [0, 2**64) or None. "
             f"Received: seed={seed!r}"
         )
     return int(seed)
+
+
+# A double rounds to an infinite float32 from 2**128 - 2**103 on (halfway
+# between FLT_MAX and 2**128). Below 2**127 the float32 width b - a is finite
+# whatever the rounding of a and b to float32; above, it is computed exactly.
+_F32_LIMIT = 2.0**128 - 2.0**103
+_F32_SAFE_WIDTH = 2.0**127
+
+
+def _width_is_finite(a, b, out):
+    """Whether the kernel's ``b - a``, in the stream's precision, is finite."""
+    if out.dtype.itemsize == 8:
+        return math.isfinite(b - a)
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.float32(b) - np.float32(a)))
+
+
+def _fill_wide_uniform(out, plan, seed, a, b, n_threads):
+    """U[a, b) when ``b - a`` overflows the stream's precision (the kernel's
+    ``a + (b - a) * u`` would give b, or NaN, everywhere).
+
+    The same u in [0, 1) as every uniform stream of this seed, then
+    ``(a + w * u) + w * u`` with the finite half-width ``w = b/2 - a/2`` (every
+    partial sum lies in [a, b]), clipped below b as the kernel clips. float32
+    streams compute in float64 and round once to float32.
+    """
+    wide = out.dtype.itemsize == 8
+    work = np.float64 if wide else np.float32
+    u = np.empty(out.shape, dtype=work)
+    fill_stream(u, plan, _random.UNIFORM, seed, 0.0, 1.0, n_threads)
+    if not wide:
+        a, b = float(np.float32(a)), float(np.float32(b))
+        u = u.astype(np.float64)
+    w = b / 2.0 - a / 2.0
+    u *= w
+    v = (a + u) + u
+    v = v.astype(work)
+    np.minimum(v, np.nextafter(work(b), work(-np.inf)), out=v)
+    with np.errstate(over="ignore"):  # float16 outputs: beyond 65504 is inf, as the kernel
+        np.copyto(out, v, casting="unsafe")
 
 
 class RandomInitializer(_KernelInitializer):
@@ -82,6 +120,8 @@ class RandomInitializer(_KernelInitializer):
         every process. None draws a seed once, at construction (Python's
         `random`), so one instance repeats itself and two instances differ, as
         in Keras. ``get_config()`` keeps the seed as given (None stays None).
+        Numpy integers are refused (ValueError), as in Keras, and so are
+        bools (Keras takes ``seed=True`` as seed 1).
     """
 
     def __init__(self, seed=None):
@@ -91,20 +131,36 @@ class RandomInitializer(_KernelInitializer):
     def get_config(self):
         return {"seed": self._init_seed}
 
-
-class _StreamInitializer(RandomInitializer):
-    """A random initializer whose output is one sampler stream."""
-
     def _stream(self, shape):  # pragma: no cover - abstract
-        """Return ``(kind, a, b)`` for a tensor of the full `shape`."""
+        """Return ``(kind, a, b)``: the sampler stream of a tensor of the full `shape`."""
         raise NotImplementedError
 
     def _write(self, out, plan, shape, n_threads):
+        # Subclasses whose output is one sampler stream define only _stream;
+        # the others (Orthogonal) override _write.
         kind, a, b = self._stream(shape)
+        if out.dtype.itemsize == 8:
+            limit = safe_width = math.inf
+        else:
+            limit, safe_width = _F32_LIMIT, _F32_SAFE_WIDTH
+        if not (-limit < a < limit and -limit < b < limit):
+            raise self._beyond_range(a, b, out.dtype)
+        if kind == _random.UNIFORM and not b - a < safe_width and not _width_is_finite(a, b, out):
+            _fill_wide_uniform(out, plan, self.seed, a, b, n_threads)
+            return
         fill_stream(out, plan, kind, self.seed, a, b, n_threads)
 
+    def _beyond_range(self, a, b, dtype):
+        precision = "float64" if dtype.itemsize == 8 else "float32"
+        via = "" if dtype.itemsize >= 4 else f" ({dtype} values are float32 values rounded)"
+        return ValueError(
+            f"{self!r} cannot draw {dtype} values: its sampler parameters a={a!r}, "
+            f"b={b!r} are beyond the {precision} range{via}. Use smaller arguments"
+            f"{' or dtype=float64' if precision == 'float32' else ''}."
+        )
 
-class RandomNormal(_StreamInitializer):
+
+class RandomNormal(RandomInitializer):
     """Initializer drawing from a normal distribution N(mean, stddev**2).
 
     Parameters
@@ -133,8 +189,8 @@ class RandomNormal(_StreamInitializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self._mean = check_number(mean, "mean")
-        self._stddev = check_number(stddev, "stddev", minimum=0.0)
+        self._mean = check_float(mean, "mean")
+        self._stddev = check_float(stddev, "stddev", minimum=0.0)
         self.mean = plain_number(mean)
         self.stddev = plain_number(stddev)
         super().__init__(seed=seed)
@@ -146,7 +202,7 @@ class RandomNormal(_StreamInitializer):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
-class TruncatedNormal(_StreamInitializer):
+class TruncatedNormal(RandomInitializer):
     """Initializer drawing from a normal distribution truncated at 2 stddev.
 
     Values are N(mean, stddev**2) conditioned on
@@ -176,8 +232,8 @@ class TruncatedNormal(_StreamInitializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self._mean = check_number(mean, "mean")
-        self._stddev = check_number(stddev, "stddev", minimum=0.0)
+        self._mean = check_float(mean, "mean")
+        self._stddev = check_float(stddev, "stddev", minimum=0.0)
         self.mean = plain_number(mean)
         self.stddev = plain_number(stddev)
         super().__init__(seed=seed)
@@ -189,7 +245,7 @@ class TruncatedNormal(_StreamInitializer):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
-class RandomUniform(_StreamInitializer):
+class RandomUniform(RandomInitializer):
     """Initializer drawing from a uniform distribution on [minval, maxval).
 
     Parameters
@@ -216,8 +272,8 @@ class RandomUniform(_StreamInitializer):
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self._minval = check_number(minval, "minval")
-        self._maxval = check_number(maxval, "maxval")
+        self._minval = check_float(minval, "minval")
+        self._maxval = check_float(maxval, "maxval")
         if self._maxval < self._minval:
             raise ValueError(
                 "Argument `maxval` must be >= `minval`. "
@@ -234,6 +290,17 @@ class RandomUniform(_StreamInitializer):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
 
 
+def _given_axes(axes, checked):
+    """The checked axes (plain ints) in the caller's form: None, int, list or tuple."""
+    if checked is None or isinstance(axes, tuple):
+        return checked
+    return list(checked) if isinstance(axes, list) else checked[0]
+
+
+def _copy_axes(axes):
+    return list(axes) if isinstance(axes, list) else axes
+
+
 _MODES = ("fan_in", "fan_out", "fan_avg")
 _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
@@ -242,7 +309,7 @@ def _set_repr(names):
     return "{" + ", ".join(repr(n) for n in names) + "}"
 
 
-class VarianceScaling(_StreamInitializer):
+class VarianceScaling(RandomInitializer):
     """Initializer whose scale adapts to the shape of the tensor.
 
     With ``s = scale / max(1, n)``, where `n` is the fan-in, the fan-out or
@@ -268,11 +335,16 @@ default="truncated_normal"
         Case-insensitive; ``"normal"`` means ``"truncated_normal"``.
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        The axes whose sizes make the fans (for einsum-shaped kernels); see
+        :func:`compute_fans`. None (the default) is the rule above.
 
     Raises
     ------
     ValueError
-        If `scale` is not positive, or `mode` or `distribution` is unknown.
+        If `scale` is not positive, `mode` or `distribution` is unknown, or
+        the axes are not ints (at construction) or do not fit the shape (at
+        call time).
 
     Examples
     --------
@@ -283,17 +355,16 @@ default="truncated_normal"
     """
 
     def __init__(
-        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
     ):
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, numbers.Real)
-            or not math.isfinite(scale)
-            or scale <= 0.0
-        ):
-            raise ValueError(
-                f"Argument `scale` must be positive float. Received: scale={scale}"
-            )
+        check_float(scale, "scale", minimum=0.0, exclusive=True, message=lambda: (
+            f"Argument `scale` must be positive float. Received: scale={scale}"))
         if not isinstance(mode, str) or mode not in _MODES:
             raise ValueError(
                 f"Invalid `mode` argument: {mode}. Please use one of {_set_repr(_MODES)}"
@@ -306,13 +377,24 @@ default="truncated_normal"
                 f"Invalid `distribution` argument: {name}. "
                 f"Please use one of {_set_repr(_DISTRIBUTIONS)}"
             )
-        self.scale = plain_number(scale)
+        self._setup(plain_number(scale), mode, name, seed, input_axes, output_axes)
+
+    def _setup(self, scale, mode, distribution, seed, input_axes, output_axes):
+        """Store checked scale, mode and distribution; check and store the rest."""
+        self.scale = scale
         self.mode = mode
-        self.distribution = name
-        super().__init__(seed=seed)
+        self.distribution = distribution
+        self._last_stream = None  # (shape, (kind, a, b)) of the last call
+        if input_axes is None and output_axes is None:
+            self.input_axes = self.output_axes = None
+        else:
+            # Kept in the form given (a list stays a list, as in Keras' config).
+            self.input_axes = _given_axes(input_axes, check_axes(input_axes, "input_axes"))
+            self.output_axes = _given_axes(output_axes, check_axes(output_axes, "output_axes"))
+        RandomInitializer.__init__(self, seed=seed)
 
     def _variance(self, shape):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
             n = fan_in
         elif self.mode == "fan_out":
@@ -322,13 +404,21 @@ default="truncated_normal"
         return float(self.scale) / max(1.0, n)
 
     def _stream(self, shape):
+        # The same shape is initialized again and again (one per layer): keep the last.
+        last = self._last_stream
+        if last is not None and last[0] == shape:
+            return last[1]
         s = self._variance(shape)
         if self.distribution == "truncated_normal":
-            return _random.TRUNCATED_NORMAL, 0.0, math.sqrt(s) / TRUNCATED_STD
-        if self.distribution == "untruncated_normal":
-            return _random.NORMAL, 0.0, math.sqrt(s)
-        limit = math.sqrt(3.0 * s)
-        return _random.UNIFORM, -limit, limit
+            stream = _random.TRUNCATED_NORMAL, 0.0, math.sqrt(s) / TRUNCATED_STD
+        elif self.distribution == "untruncated_normal":
+            stream = _random.NORMAL, 0.0, math.sqrt(s)
+        else:
+            # sqrt(3 s), without overflowing 3 s for a huge scale.
+            limit = math.sqrt(3.0 * s) if s < 1e307 else math.sqrt(3.0) * math.sqrt(s)
+            stream = _random.UNIFORM, -limit, limit
+        self._last_stream = (shape, stream)
+        return stream
 
     def get_config(self):
         return {
@@ -336,22 +426,19 @@ default="truncated_normal"
             "mode": self.mode,
             "distribution": self.distribution,
             **super().get_config(),
+            **self._axes_config(),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        # Keras 3.15 configs carry input_axes/output_axes; their default (None)
-        # is the only behaviour densekit has.
-        config = dict(config)
-        for key in ("input_axes", "output_axes"):
-            if key in config:
-                value = config.pop(key)
-                if value is not None:
-                    raise ValueError(
-                        f"densekit does not support `{key}`; only None is accepted. "
-                        f"Received: {key}={value!r}"
-                    )
-        return cls(**config)
+    def _axes_config(self):
+        # Keras 3.15 always writes both keys; densekit writes them only when
+        # set, so configs of the default fans stay as they were (both forms
+        # load in either library, None being the default).
+        config = {}
+        if self.input_axes is not None:
+            config["input_axes"] = _copy_axes(self.input_axes)
+        if self.output_axes is not None:
+            config["output_axes"] = _copy_axes(self.output_axes)
+        return config
 
 
 class _FixedVarianceScaling(VarianceScaling):
@@ -359,12 +446,12 @@ class _FixedVarianceScaling(VarianceScaling):
 
     _args = None
 
-    def __init__(self, seed=None):
-        scale, mode, distribution = self._args
-        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        # _args are valid by construction: only the other arguments are checked.
+        self._setup(*self._args, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self._init_seed}
+        return {"seed": self._init_seed, **self._axes_config()}
 
 
 class GlorotNormal(_FixedVarianceScaling):
@@ -376,6 +463,8 @@ class GlorotNormal(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -396,6 +485,8 @@ class GlorotUniform(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -416,6 +507,8 @@ class HeNormal(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -436,6 +529,8 @@ class HeUniform(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -456,6 +551,8 @@ class LecunNormal(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -476,6 +573,8 @@ class LecunUniform(_FixedVarianceScaling):
     ----------
     seed : int or None, default=None
         See :class:`RandomInitializer`.
+    input_axes, output_axes : int or list of int, optional
+        See :class:`VarianceScaling`.
 
     Examples
     --------
@@ -527,7 +626,7 @@ class Orthogonal(RandomInitializer):
     """
 
     def __init__(self, gain=1.0, seed=None):
-        self._gain = check_number(gain, "gain")
+        self._gain = check_float(gain, "gain")
         self.gain = plain_number(gain)
         super().__init__(seed=seed)
 

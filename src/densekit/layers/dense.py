@@ -7,6 +7,7 @@ import numpy as np
 
 from densekit import activations, constraints, initializers, regularizers
 from densekit._lib import _dense
+from densekit.layers._fused import FusedForm
 from densekit.layers.layer import Layer
 
 __all__ = ["Dense"]
@@ -200,6 +201,23 @@ class Dense(Layer):
         out2 = out.reshape(rows, self.units)
         code, p0, p1, p2 = self._fused if self._fused is not None else (0, 0.0, 0.0, 0.0)
         _dense.dense_forward(x2, self._kernel, self.bias, out2, code, p0, p1, p2, n_threads)
+
+    def fused_form(self):
+        """This layer as one step of a fused MLP, or None when it is not one.
+
+        Returns
+        -------
+        FusedForm or None
+            ``(kernel, bias, code, params)``: the weights and the activation's
+            kernel code and three parameters (``activations.fused_code``), so
+            that the output is ``act(x @ kernel + bias)``. None while unbuilt,
+            when the activation has no fused kernel, or for a subclass of Dense
+            (whose ``call`` may do more).
+        """
+        if type(self) is not Dense or self._fused is None or not self.built:
+            return None
+        code, p0, p1, p2 = self._fused
+        return FusedForm(self._kernel, self.bias, code, (p0, p1, p2))
 
     def _forward(self, x, out, n_threads):
         # `x` has the layer dtype and the right last dim; `out` is C-contiguous.

@@ -8,11 +8,11 @@ write into them in place, so references held by the caller stay valid.
 import inspect
 import math
 import numbers
-import re
 
 import numpy as np
 
 from densekit import initializers, regularizers
+from densekit._registry import to_snake_case  # also imported from here by models/_weights_io
 from densekit._threads import effective_n_threads
 from densekit._validation import check_float_dtype
 
@@ -21,14 +21,6 @@ __all__ = ["Layer"]
 # Per-prefix counters for default names ('dense', 'dense_1', ...), as Keras'
 # `auto_name` keeps them for a session.
 _NAME_COUNTS = {}
-
-
-def to_snake_case(name):
-    """'InputLayer' -> 'input_layer', as Keras names default layer names and h5 groups."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
 
 
 def unique_name(prefix):

@@ -6,10 +6,10 @@ import numbers
 
 import numpy as np
 
-from densekit._lib import _dense
 from densekit._progress import row_progress, stderr_is_terminal
 from densekit._threads import effective_n_threads
-from densekit.layers import Dense, InputLayer, Layer
+from densekit.layers import InputLayer, Layer
+from densekit.layers import _fused
 from densekit.layers import deserialize as deserialize_layer
 from densekit.layers import serialize as serialize_layer
 from densekit.layers.layer import standardize_shape, unique_name, weight_nbytes
@@ -22,18 +22,6 @@ __all__ = ["Sequential", "model_from_json"]
 _CHUNK_BYTES = 1 << 23
 # verbose='auto' shows a progress bar from this many rows on.
 _AUTO_BAR_ROWS = 1 << 20
-
-
-def _fusable(layers, dtype):
-    """True when every layer is a plain Dense with a fused activation and a kernel
-    small enough for the direct row kernel, all in `dtype`."""
-    return all(
-        type(layer) is Dense
-        and layer._fused is not None
-        and layer.dtype == dtype
-        and layer._kernel.size <= _dense.SMALL_KERNEL_SIZE
-        for layer in layers
-    )
 
 
 class Sequential:
@@ -273,35 +261,16 @@ class Sequential:
             verbose = (1 if stderr_is_terminal() else 2) if n >= _AUTO_BAR_ROWS else 0
         progress = row_progress(verbose, n)
         try:
-            if x.ndim == 2 and _fusable(layers, x.dtype):
-                self._predict_fused(x, out, layers, verbose, progress, n_threads)
+            plan = _fused.plan_mlp(layers, x.dtype, x.shape[-1]) if x.ndim == 2 else None
+            if plan is not None:
+                # One kernel call for everything, unless a progress bar wants updates.
+                _fused.run_mlp(plan, np.ascontiguousarray(x), out, n_threads, progress,
+                               n_updates=50 if verbose == 1 else 1)
             else:
                 self._predict_layers(x, out, layers, shapes, batch_size, progress, n_threads)
         finally:
             progress.close()
         return out
-
-    @staticmethod
-    def _predict_fused(x, out, layers, verbose, progress, n_threads):
-        """All layers small fused Dense: one kernel call runs the whole stack
-        over row blocks in one OpenMP region (see _dense.mlp_forward)."""
-        k = x.shape[-1]
-        x2 = np.ascontiguousarray(x)
-        out2 = out
-        kernels = [layer._kernel for layer in layers]
-        biases = [layer.bias for layer in layers]
-        codes = np.array([layer._fused[0] for layer in layers], dtype=np.intc)
-        params = np.array([layer._fused[1:] for layer in layers], dtype=np.float64).ravel()
-        width = max([k] + [layer.units for layer in layers])
-        block = int(min(1024, max(16, 16384 // width)))
-        rows = x2.shape[0]
-        # One call for everything, unless a progress bar wants updates.
-        step = rows if verbose != 1 else max(block, -(-rows // 50))
-        for start in range(0, rows, max(step, 1)):
-            stop = min(start + step, rows)
-            _dense.mlp_forward(x2[start:stop], kernels, biases, codes, params,
-                               out2[start:stop], block, n_threads)
-            progress.update(stop - start)
 
     @staticmethod
     def _predict_layers(x, out, layers, shapes, batch_size, progress, n_threads):

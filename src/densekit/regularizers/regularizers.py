@@ -8,32 +8,23 @@ in order with a compensated sum: the value is identical for every
 """
 
 import math
-import numbers
 
 import numpy as np
 
+from densekit._arrays import as_float, io_pair
 from densekit._lib import _constraints as _ck
 from densekit._lib import _regularizers as _k
 from densekit._threads import effective_n_threads
-from densekit.constraints._arrays import as_float, io_pair
+from densekit._validation import check_float
 
 __all__ = ["L1", "L1L2", "L2", "OrthogonalRegularizer", "Regularizer"]
 
 
 def validate_float_arg(value, name):
     """A finite, non-negative real number as a Python float (Keras' wording on error)."""
-    ok = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
-    if not ok:
-        raise ValueError(
-            f"Invalid value for argument {name}: expected a non-negative float."
-            f"Received: {name}={value}"
-        )
-    return float(value)
+    return check_float(value, name, minimum=0, message=lambda: (
+        f"Invalid value for argument {name}: expected a non-negative float."
+        f"Received: {name}={value}"))
 
 
 def _flat(x):

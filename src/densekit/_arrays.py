@@ -1,4 +1,4 @@
-"""Input/output preparation shared by the constraints and regularizers (private)."""
+"""Input/output array preparation shared by the constraints and regularizers (private)."""
 
 import numpy as np
 

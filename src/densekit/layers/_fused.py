@@ -1,0 +1,82 @@
+"""Fused-MLP planning for `Sequential.predict` (private).
+
+A stack of small Dense layers whose activations have fused kernel codes runs as
+one call of ``_dense.mlp_forward``: every layer of a row block is computed while
+the block stays in cache. This module is the only place that decides whether a
+stack qualifies and that packs it for the kernel. It reads each layer only
+through ``layer.fused_form()`` (see :meth:`densekit.layers.Dense.fused_form`).
+"""
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from densekit._lib import _dense
+
+__all__ = ["FusedForm", "MlpPlan", "plan_mlp", "run_mlp"]
+
+class FusedForm(NamedTuple):
+    """A layer as one fused step ``act(x @ kernel + bias)`` of the MLP kernel.
+
+    Attributes
+    ----------
+    kernel : ndarray of shape (input_dim, units), C-contiguous
+    bias : ndarray of shape (units,) or None
+    code : int
+        The activation's kernel code (``activations.fused_code(...)[0]``).
+    params : tuple of 3 floats
+        The activation's parameters (``activations.fused_code(...)[1:]``).
+    """
+
+    kernel: np.ndarray
+    bias: Optional[np.ndarray]
+    code: int
+    params: tuple
+
+
+class MlpPlan:
+    """The packed arguments of one ``mlp_forward`` call over a layer stack."""
+
+    __slots__ = ("kernels", "biases", "codes", "params", "block")
+
+    def __init__(self, forms, n_inputs):
+        self.kernels = [form.kernel for form in forms]
+        self.biases = [form.bias for form in forms]
+        self.codes = np.array([form.code for form in forms], dtype=np.intc)
+        self.params = np.array([form.params for form in forms], dtype=np.float64).ravel()
+        width = max([n_inputs] + [form.kernel.shape[1] for form in forms])
+        # Rows per block: about 16384 values of the widest layer, 16 to 1024 rows.
+        self.block = int(min(1024, max(16, 16384 // width)))
+
+
+def plan_mlp(layers, dtype, n_inputs):
+    """An :class:`MlpPlan` for `layers` on 2-D inputs of `dtype` with `n_inputs`
+    features, or None when some layer has no fused form, is in another dtype,
+    or has a kernel too large for the direct row kernel."""
+    forms = []
+    for layer in layers:
+        describe = getattr(layer, "fused_form", None)
+        form = describe() if describe is not None else None
+        if (
+            form is None
+            or form.kernel.dtype != dtype
+            or form.kernel.size > _dense.SMALL_KERNEL_SIZE
+        ):
+            return None
+        forms.append(form)
+    return MlpPlan(forms, n_inputs)
+
+
+def run_mlp(plan, x, out, n_threads, progress, n_updates=1):
+    """out := the planned stack applied to the C-contiguous 2-D `x`.
+
+    One kernel call covers all rows unless a progress bar wants `n_updates`
+    updates; ``progress.update(rows)`` is called after each call.
+    """
+    rows = x.shape[0]
+    step = rows if n_updates <= 1 else max(plan.block, -(-rows // n_updates))
+    for start in range(0, rows, max(step, 1)):
+        stop = min(start + step, rows)
+        _dense.mlp_forward(x[start:stop], plan.kernels, plan.biases, plan.codes,
+                           plan.params, out[start:stop], plan.block, n_threads)
+        progress.update(stop - start)
