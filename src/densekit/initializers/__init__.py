@@ -163,8 +163,8 @@ def serialize(initializer):
     --------
     >>> from densekit.initializers import HeNormal, serialize
     >>> serialize(HeNormal(seed=3))
-    {'module': 'densekit.initializers', 'class_name': 'HeNormal', 'config': {'seed': 3}, \
-'registered_name': None}
+    {'module': 'densekit.initializers', 'class_name': 'HeNormal', 'config': {'seed': 3, \
+'input_axes': None, 'output_axes': None}, 'registered_name': None}
     """
     # Unlike constraints and regularizers: a name passes through, and no
     # get_config is a ValueError.
@@ -243,7 +243,7 @@ def get(identifier):
     --------
     >>> from densekit import initializers
     >>> initializers.get("he_normal")
-    HeNormal(seed=None)
+    HeNormal(seed=None, input_axes=None, output_axes=None)
     >>> initializers.get({"class_name": "RandomUniform", "config": {"seed": 1}})
     RandomUniform(minval=-0.05, maxval=0.05, seed=1)
     """

@@ -144,12 +144,12 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     field: ``fan_in = shape[-2] * prod(shape[:-2])`` and
     ``fan_out = shape[-1] * prod(shape[:-2])``.
 
-    With `input_axes` and/or `output_axes` (an int or a list of ints, e.g. for
-    einsum kernels): ``fan_in = prod(shape[input_axes]) * r`` and
-    ``fan_out = prod(shape[output_axes]) * r``, where `r` is the product of the
-    dims in neither list. When only one list is given, the other is every
-    remaining axis (so ``r = 1``). Axes may be negative; an axis out of range,
-    repeated, or in both lists is a ValueError.
+    With both `input_axes` and `output_axes` (an int or a list of ints, e.g.
+    for einsum kernels), as in Keras 3.15: ``fan_in = prod(shape[input_axes])``
+    and ``fan_out = prod(shape[output_axes])``; axes in neither list count in
+    neither fan. With only one of them, Keras ignores it and so does densekit:
+    the rule above applies. Axes may be negative; an axis out of range or
+    repeated within a list is a ValueError.
 
     Examples
     --------
@@ -176,25 +176,21 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     given_out = check_axes(output_axes, "output_axes")
     ins = None if given_in is None else _resolve_fan_axes(given_in, rank, "input_axes", shape)
     outs = None if given_out is None else _resolve_fan_axes(given_out, rank, "output_axes", shape)
-    if ins is None:
-        ins = [a for a in range(rank) if a not in outs]
-    if outs is None:
-        outs = [a for a in range(rank) if a not in ins]
-    if len(set(ins)) != len(ins) or len(set(outs)) != len(outs) or set(ins) & set(outs):
-        raise ValueError(
-            "Arguments `input_axes` and `output_axes` must not repeat an axis. "
-            f"Received: input_axes={input_axes!r}, output_axes={output_axes!r}"
-        )
+    for axes, name in ((ins, "input_axes"), (outs, "output_axes")):
+        if axes is not None and len(set(axes)) != len(axes):
+            raise ValueError(
+                f"Argument `{name}` must not repeat an axis. "
+                f"Received: input_axes={input_axes!r}, output_axes={output_axes!r}"
+            )
+    if ins is None or outs is None:
+        # Keras uses the axes only when both are given.
+        return compute_fans(shape)
     fan_in = fan_out = 1
-    receptive = 1
-    for axis, dim in enumerate(shape):
-        if axis in ins:
-            fan_in *= dim
-        elif axis in outs:
-            fan_out *= dim
-        else:
-            receptive *= dim
-    return fan_in * receptive, fan_out * receptive
+    for axis in ins:
+        fan_in *= shape[axis]
+    for axis in outs:
+        fan_out *= shape[axis]
+    return fan_in, fan_out
 
 
 def _index_int(value, what):

@@ -430,15 +430,11 @@ default="truncated_normal"
         }
 
     def _axes_config(self):
-        # Keras 3.15 always writes both keys; densekit writes them only when
-        # set, so configs of the default fans stay as they were (both forms
-        # load in either library, None being the default).
-        config = {}
-        if self.input_axes is not None:
-            config["input_axes"] = _copy_axes(self.input_axes)
-        if self.output_axes is not None:
-            config["output_axes"] = _copy_axes(self.output_axes)
-        return config
+        # Keras 3.15 always writes both keys (None by default).
+        return {
+            "input_axes": _copy_axes(self.input_axes),
+            "output_axes": _copy_axes(self.output_axes),
+        }
 
 
 class _FixedVarianceScaling(VarianceScaling):
