@@ -37,8 +37,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without jax
 __all__ = ["initializer", "seed_from_key"]
 
 
+_TRACER = getattr(getattr(_jax, "core", None), "Tracer", None)
+# Raised by np.asarray on a tracer (both are TypeErrors).
+_TRACER_ERRORS = tuple(
+    getattr(_jax.errors, name)
+    for name in ("TracerArrayConversionError", "ConcretizationTypeError")
+    if hasattr(_jax.errors, name)
+)
+
+
 def _is_tracer(x):
-    return isinstance(x, _jax.core.Tracer)
+    return _TRACER is not None and isinstance(x, _TRACER)
 
 
 def _tracer_error(what):
@@ -125,7 +134,10 @@ def seed_from_key(key):
                 f"(jax.random.PRNGKey). Received: key of dtype {data.dtype} and "
                 f"shape {data.shape}"
             )
-    words = np.asarray(data, dtype=np.uint32).reshape(-1)
+    try:
+        words = np.asarray(data, dtype=np.uint32).reshape(-1)
+    except _TRACER_ERRORS:  # pragma: no cover - caught by _is_tracer above
+        raise _tracer_error("key") from None
     return (int(words[0]) << 32) | int(words[1])
 
 
@@ -265,8 +277,8 @@ def initializer(init, *, sharding=None, n_threads=None):
 
     A sharded array (every mesh gives the same values):
 
-    >>> from jax.sharding import NamedSharding, PartitionSpec
-    >>> mesh = jax.make_mesh((1,), ("model",))
+    >>> from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    >>> mesh = Mesh(np.array(jax.devices()[:1]), ("model",))
     >>> sharded = densekit.jax.initializer(
     ...     "glorot_uniform", sharding=NamedSharding(mesh, PartitionSpec(None, "model")))
     >>> bool(np.array_equal(sharded(jax.random.key(3), (4, 6)),
