@@ -228,9 +228,9 @@ def initializer(init, *, sharding=None, n_threads=None):
         The default placement of the arrays (e.g. ``NamedSharding(mesh,
         PartitionSpec("data", "model"))``). The array is built with
         :func:`jax.make_array_from_callback`: each addressable device's shard
-        is computed on its own by ``init.block`` (a replicated shard once), so
-        no process ever holds the whole tensor, and the values do not depend on
-        the mesh. JAX requires the shape to be divisible by the mesh axes it is
+        is computed on its own by ``init.block`` of the global shape (a block
+        that several devices hold, once), so each process computes only its own
+        devices' shards, and the values do not depend on the mesh. JAX requires the shape to be divisible by the mesh axes it is
         split over. None puts the whole array on the default device.
     n_threads : int, optional
         Host threads for densekit's samplers (see
