@@ -13,7 +13,19 @@ def as_float(x, name):
     Integers, booleans and float16 become float32 (as everywhere in densekit);
     complex, object and string arrays raise TypeError.
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except TypeError as exc:
+        # A traced array (jax.jit, e.g. a compiled Keras train step) has no values.
+        kind = type(x)
+        raise TypeError(
+            "densekit's constraints and regularizers are numpy kernels for densekit "
+            f"models: argument `{name}` must be convertible to a numpy array, and a "
+            "traced array (inside jax.jit, as in a compiled Keras train step) is not. "
+            f"Received: {name} of type {kind.__module__}.{kind.__qualname__} "
+            f"(np.asarray raised {type(exc).__name__}). In a Keras model use "
+            "keras.constraints and keras.regularizers (same names and configs)."
+        ) from None
     if arr.dtype in FLOAT_DTYPES:
         return arr
     return as_float_array(arr, name)

@@ -27,6 +27,18 @@ def validate_float_arg(value, name):
         f"Received: {name}={value}"))
 
 
+def _refuse_keras_variable(reg, x):
+    """Keras calls a layer's regularizers on its variables and adds the result to the
+    loss, as a backend tensor it can differentiate; a Python float is neither."""
+    if type(x).__module__.split(".")[0] == "keras":
+        raise TypeError(
+            f"{reg!r} is a densekit regularizer: a numpy kernel for densekit models that "
+            "returns a Python float, which a Keras model cannot add to its loss. "
+            f"Received: x of type {type(x).__module__}.{type(x).__name__}. In a Keras "
+            f"model use keras.regularizers.{type(reg).__name__} (same config)."
+        )
+
+
 def _flat(x):
     """A float array and a 1-D view of it (a copy only for non-contiguous input)."""
     arr = as_float(x, "x")
@@ -52,6 +64,7 @@ class Regularizer:
 
     def __call__(self, x, n_threads=None):
         """The zero penalty."""
+        _refuse_keras_variable(self, x)
         as_float(x, "x")
         return 0.0
 
@@ -103,6 +116,7 @@ class _L1L2Base(Regularizer):
         n_threads : int, optional
             Threads for the reduction (None: :func:`densekit.get_num_threads`).
         """
+        _refuse_keras_variable(self, x)
         l1, l2, use_l1, use_l2 = self._terms()
         _, flat = _flat(x)
         n_threads = effective_n_threads(n_threads)
@@ -280,6 +294,7 @@ class OrthogonalRegularizer(Regularizer):
 
     def __call__(self, x, n_threads=None):
         """The penalty as a Python float (see the class docstring)."""
+        _refuse_keras_variable(self, x)
         _, y, _, _ = self._normalized(x, n_threads)
         size = y.shape[0]
         if size < 2:
