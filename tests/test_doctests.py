@@ -15,7 +15,8 @@ import pytest
 import densekit
 
 # Modules that need an optional framework at import time.
-FRAMEWORKS = {"densekit.torch": "torch", "densekit.dask": "dask"}
+FRAMEWORKS = {"densekit.torch": "torch", "densekit.dask": "dask", "densekit.jax": "jax",
+              "densekit.keras": "keras"}
 MODULES = ["densekit"] + [
     info.name
     for info in pkgutil.walk_packages(densekit.__path__, "densekit.")

@@ -8,7 +8,8 @@ import sys
 import densekit
 
 # Modules that import an optional framework at import time.
-FRAMEWORKS = {"densekit.torch": "torch", "densekit.dask": "dask"}
+FRAMEWORKS = {"densekit.torch": "torch", "densekit.dask": "dask", "densekit.jax": "jax",
+              "densekit.keras": "keras"}
 
 
 def _modules():
