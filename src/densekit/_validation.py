@@ -118,14 +118,19 @@ def check_number(value, name, *, minimum=None, exclusive=False, allow_none=False
 def as_float_array(x, name="x"):
     """Coerce an array-like to a C-contiguous float32/float64 ndarray.
 
-    float32 and float64 keep their dtype; booleans and integers become float32;
-    float16 becomes float32; anything else (complex, object, strings) is a TypeError.
-    The input is never modified; a copy is made only when needed.
+    float32 and float64 keep their precision, whatever their byte order
+    (big-endian input is byte-swapped to native, never downcast); booleans and
+    integers become float32; float16 becomes float32; anything else (complex,
+    object, strings) is a TypeError. The input is never modified; a copy is
+    made only when needed.
     """
     arr = np.asarray(x)
     kind = arr.dtype.kind
     if arr.dtype in FLOAT_DTYPES:
         pass
+    elif kind == "f" and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:
+        # '>f8' != float64 as a dtype: without this it fell through to float32.
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     elif kind in "biuf":
         arr = arr.astype(np.float32)
     else:
@@ -143,6 +148,12 @@ def check_out(out, shape, dtype, name="out"):
     if not isinstance(out, np.ndarray):
         raise TypeError(
             f"Argument `{name}` must be a numpy.ndarray. Received: type {type(out).__name__}"
+        )
+    if isinstance(out, np.matrix):
+        # A matrix stays 2-D under every reshape, so the kernels' flat views fail.
+        raise TypeError(
+            f"Argument `{name}` must be a numpy.ndarray, not a numpy.matrix (which is "
+            f"always 2-D); pass np.asarray(matrix). Received: type {type(out).__name__}"
         )
     if out.dtype != dtype:
         raise TypeError(
