@@ -204,3 +204,21 @@ def test_huge_omp_num_threads_is_capped():
     code = "import densekit; from densekit._threads import max_threads; " \
            "print(densekit.get_num_threads() == max_threads())"
     assert run_python(code, OMP_NUM_THREADS="100000") == "True"
+
+
+@pytest.mark.parametrize("command", ["init", "demo"])
+def test_cli_huge_threads_is_an_error_not_a_dead_interpreter(command, tmp_path):
+    # Before: libgomp printed "Thread creation failed" and exit(1)ed (or segfaulted),
+    # and `init` left a 64 MiB .partial behind.
+    args = {
+        "init": ["init", "he_normal", "--shape", "4096", "4096", "-o", str(tmp_path / "w.npy")],
+        "demo": ["demo", "--size", "64", "--width", "64", "--repeat", "1"],
+    }[command]
+    proc = subprocess.run(
+        [sys.executable, "-m", "densekit", *args, "--threads", "40000"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode > 0  # an error status, not a signal
+    assert "Thread creation failed" not in proc.stderr
+    assert "`n_threads` must be at most" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

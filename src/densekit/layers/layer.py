@@ -124,9 +124,10 @@ class Layer:
         ('dense', 'dense_1', ...).
     input_shape : tuple of int or None, default=None
         Shape of one sample (without the batch axis). As the first layer of a
-        `Sequential` it builds the model at once.
+        `Sequential` it builds the model at once. Giving it warns, as in Keras 3
+        (prefer ``Sequential([Input(shape), ...])``).
     input_dim : int or None, default=None
-        Shorthand for ``input_shape=(input_dim,)`` (the Keras 2 spelling).
+        Shorthand for ``input_shape=(input_dim,)`` (the Keras 2 spelling); warns too.
     n_threads : int or None, default=None
         Threads of the layer's own OpenMP passes (None: `densekit.get_num_threads()`).
         The matrix product runs in BLAS, which threads on its own.

@@ -47,7 +47,8 @@ class Sequential:
     ----------
     layers : list of Layer, optional
         Layers to add in order. The first may be an :func:`densekit.layers.Input`
-        (or a layer given `input_shape=`), which builds the model at once.
+        (or a layer given `input_shape=`, which warns as in Keras 3), which
+        builds the model at once.
     name : str, optional
         Default 'sequential', 'sequential_1', ...
     trainable : bool, default=True
