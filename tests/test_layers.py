@@ -554,3 +554,205 @@ def test_private_kernels_reject_inconsistent_arguments():
         _dense.mlp_forward(x, [w], [b], codes, params, out, 0, 1)
     with pytest.raises(ValueError):  # mixed dtypes never reach the kernel
         _dense.dense_forward(x, w.astype(np.float64), b, out, 0, 0.0, 0.0, 0.0, 1)
+
+
+# ------------------------------------------------- issue 10: hardening and Keras fidelity
+def test_units_error_quotes_a_string():
+    # Issue 10.16: `units='8'` printed `units=8`, which reads as a valid value.
+    with pytest.raises(ValueError, match=r"Received: units='8'$"):
+        Dense("8")
+    with pytest.raises(ValueError, match=r"Received: units=None$"):
+        Dense(None)
+
+
+UNRECOGNIZED = r"^Unrecognized keyword arguments passed to {}: \{{'foo': 1, 'units_': 2\}}$"
+
+
+@pytest.mark.parametrize(
+    "make, cls_name",
+    [
+        (lambda **kw: Dense(3, **kw), "Dense"),
+        (lambda **kw: Activation("relu", **kw), "Activation"),
+        (lambda **kw: InputLayer(shape=(3,), **kw), "InputLayer"),
+        (lambda **kw: Input(shape=(3,), **kw), None),
+        (lambda **kw: Layer(**kw), "Layer"),
+    ],
+)
+def test_unknown_keyword_arguments_are_keras_value_errors(make, cls_name):
+    # Issue 10.17: Keras 3's Layer raises this ValueError; densekit raised TypeError.
+    if cls_name is None:  # Input() has a fixed signature in Keras too
+        with pytest.raises(TypeError, match="unexpected keyword argument 'foo'"):
+            make(foo=1, units_=2)
+        return
+    with pytest.raises(ValueError, match=UNRECOGNIZED.format(cls_name)):
+        make(foo=1, units_=2)
+
+
+def test_unknown_keyword_argument_of_a_custom_layer_names_its_class():
+    class Scale(Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+    with pytest.raises(ValueError, match=r"passed to Scale: \{'bogus': True\}"):
+        Scale(bogus=True)
+
+
+INPUT_SHAPE_WARNING = (
+    "Do not pass an `input_shape`/`input_dim` argument to a layer. When using "
+    "Sequential models, prefer using an `Input(shape)` object as the first layer "
+    "in the model instead."
+)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Dense(3, input_shape=(4,)),
+        lambda: Dense(3, input_dim=4),
+        lambda: Activation("relu", input_shape=(4,)),
+        lambda: Activation("relu", input_dim=4),
+    ],
+)
+def test_input_shape_argument_warns_as_keras(make):
+    # Issue 10.17: Keras 3 warns in Layer.__init__ whenever input_shape/input_dim is given.
+    with pytest.warns(UserWarning) as record:
+        layer = make()
+    assert [str(w.message) for w in record] == [INPUT_SHAPE_WARNING]
+    # The warning points at the caller's line, not into densekit.
+    assert record[0].filename == __file__
+    assert layer._input_shape_arg == (4,)
+
+
+def test_no_warning_without_input_shape_or_from_a_saved_config():
+    # filterwarnings=error: any warning fails these.
+    Dense(3)
+    Activation("relu")
+    layer = Dense.from_config({"units": 3, "batch_input_shape": [None, 5]})
+    assert layer._input_shape_arg == (5,)
+
+
+def test_input_layer_takes_keras_2_spellings():
+    with pytest.warns(UserWarning, match=r"^Argument `input_shape` is deprecated. Use `shape` "
+                                         r"instead.$"):
+        layer = InputLayer(input_shape=(3,))
+    assert layer.batch_shape == (None, 3)
+    assert InputLayer(batch_input_shape=(None, 7)).batch_shape == (None, 7)
+
+
+def test_concurrent_first_calls_build_once():
+    # Issue 10.5: eight threads calling an unbuilt Dense at once ended with 4 weights
+    # (each thread appended its own kernel and bias). The slow initializer widens the
+    # window in which the threads overlap; it must run exactly once.
+    import threading
+    import time
+
+    calls = []
+
+    def slow_init(shape, dtype=None):
+        calls.append(shape)
+        time.sleep(0.05)
+        return initializers.GlorotUniform(seed=1)(shape, dtype)
+
+    x = np.ones((2, 5), np.float32)
+    expected = Dense(4, kernel_initializer=initializers.GlorotUniform(seed=1))(x)
+    layer = Dense(4, kernel_initializer=slow_init)
+    start = threading.Barrier(8)
+    results, errors = [None] * 8, []
+
+    def work(i):
+        start.wait()
+        try:
+            results[i] = layer(x)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert calls == [(5, 4)]
+    assert len(layer.weights) == 2 and layer.count_params() == 24
+    for r in results:
+        assert_array_equal(r, expected)
+
+
+def test_concurrent_first_calls_build_once_glorot():
+    # The reported reproducer, repeated: it failed in 184 of 300 trials.
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.ones((3, 8), np.float32)
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(20):
+            layer = Dense(4, kernel_initializer=initializers.GlorotUniform(seed=1))
+            list(pool.map(lambda _: layer(x), range(8)))
+            assert layer.count_params() == 36
+            layer.set_weights(layer.get_weights())
+
+
+def test_layers_still_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    layer = Dense(3, kernel_initializer=initializers.GlorotUniform(seed=0))
+    layer(np.ones((1, 2)))
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert_array_equal(clone.kernel, layer.kernel)
+        assert clone.kernel is not layer.kernel
+        clone2 = Dense(3)  # an unbuilt copy builds under its own lock
+        copy.deepcopy(clone2)(np.ones((1, 2)))
+
+
+class CachingInitializer(initializers.Initializer):
+    """A Keras-style initializer that hands out the same cached array every call."""
+
+    def __init__(self):
+        self.cache = {}
+
+    def __call__(self, shape, dtype=None):
+        key = (tuple(shape), dtype)
+        if key not in self.cache:
+            self.cache[key] = np.full(shape, 0.5, dtype=dtype or "float32")
+        return self.cache[key]
+
+
+@pytest.mark.parametrize("make_init", [CachingInitializer, lambda: _cached_callable()])
+def test_foreign_initializer_arrays_are_copied(make_init):
+    # Issue 10.15: the cached array became the kernel of both layers, and set_weights
+    # wrote into the initializer's own array.
+    init = make_init()
+    a = Dense(2, kernel_initializer=init)
+    b = Dense(2, kernel_initializer=init)
+    a.build((None, 3))
+    b.build((None, 3))
+    assert not np.shares_memory(a.kernel, b.kernel)
+    a.set_weights([np.zeros((3, 2)), np.zeros(2)])
+    assert_array_equal(b.kernel, np.full((3, 2), 0.5))
+    assert_array_equal(init((3, 2), "float32"), np.full((3, 2), 0.5))
+
+
+def _cached_callable():
+    cached = np.full((3, 2), 0.5, dtype=np.float32)
+    return lambda shape, dtype=None: cached
+
+
+def test_which_initializers_are_trusted_to_return_fresh_arrays():
+    # densekit's own initializers allocate a new array per call: add_weight keeps it
+    # (no second full pass over a huge kernel); everything else is copied.
+    from densekit.layers.layer import _returns_fresh_arrays
+
+    class Tweaked(initializers.GlorotUniform):  # inherits densekit's __call__
+        pass
+
+    class Wrapped(initializers.GlorotUniform):  # its own __call__: may return anything
+        def __call__(self, shape, dtype=None, **kwargs):
+            return super().__call__(shape, dtype, **kwargs)
+
+    for init in (initializers.GlorotUniform(seed=0), initializers.Zeros(),
+                 initializers.Constant(2.0), initializers.Orthogonal(seed=0),
+                 initializers.Identity(), Tweaked(seed=0)):
+        assert _returns_fresh_arrays(init), init
+    for init in (CachingInitializer(), Wrapped(seed=0), lambda shape, dtype=None: None):
+        assert not _returns_fresh_arrays(init), init

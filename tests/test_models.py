@@ -18,13 +18,20 @@ from densekit.models import sequential as sequential_module
 RNG = np.random.default_rng(99)
 
 
+def INPUT_SHAPE_WARNS():
+    """Keras 3's UserWarning for `input_shape`/`input_dim` given to a layer."""
+    return pytest.warns(UserWarning, match="Do not pass an `input_shape`/`input_dim` argument")
+
+
 
 
 def tutorial(names=None):
     names = names or [None, None, None]
     model = Sequential()
-    model.add(Dense(32, input_shape=(16,), kernel_initializer="he_uniform",
-                    kernel_constraint="MaxNorm", activation="relu", name=names[0]))
+    with INPUT_SHAPE_WARNS():  # Keras 3 warns here too
+        first = Dense(32, input_shape=(16,), kernel_initializer="he_uniform",
+                      kernel_constraint="MaxNorm", activation="relu", name=names[0])
+    model.add(first)
     model.add(Dense(16, activation="relu", name=names[1]))
     model.add(Dense(8, name=names[2]))
     return model
@@ -71,7 +78,8 @@ def test_first_layer_with_input_shape_builds_at_once():
 
 
 def test_input_dim_spelling():
-    model = Sequential([Dense(4, input_dim=3), Dense(1)])
+    with INPUT_SHAPE_WARNS():
+        model = Sequential([Dense(4, input_dim=3), Dense(1)])
     assert model.built and model._layers[0].batch_shape == (None, 3)
     with pytest.raises(ValueError, match="not both"):
         Dense(2, input_dim=3, input_shape=(3,))
@@ -509,3 +517,112 @@ def test_bad_model_arguments():
         Sequential(name=3)
     with pytest.raises(ValueError, match="name"):
         Sequential(name="")
+
+
+# ------------------------------------------------- issue 10: Keras fidelity, races
+def test_input_and_output_shape_as_keras():
+    # Issue 10.19
+    model = Sequential([Input(shape=(16,)), Dense(32), Activation("relu"), Dense(8)])
+    assert model.input_shape == (None, 16)
+    assert model.output_shape == (None, 8)
+    deferred = Sequential([Dense(3), Dense(2)], name="deferred")
+    with pytest.raises(ValueError, match=r"^Sequential model 'deferred' has no defined input "
+                                         r"shape yet.$"):
+        deferred.input_shape
+    with pytest.raises(ValueError, match=r"^Sequential model 'deferred' has no defined output "
+                                         r"shape yet.$"):
+        deferred.output_shape
+    deferred.build((None, 4, 5))
+    assert deferred.input_shape == (None, 4, 5)
+    assert deferred.output_shape == (None, 4, 2)
+
+
+def test_get_layer_by_name_and_index_with_keras_errors():
+    model = Sequential([Input(shape=(4,)), Dense(3, name="a"), Dense(2, name="b")])
+    assert model.get_layer("a") is model.layers[0]
+    assert model.get_layer(name="b") is model.layers[1]
+    assert model.get_layer(index=0) is model.layers[0]  # InputLayer is not counted
+    assert model.get_layer(index=-1) is model.layers[1]
+    with pytest.raises(ValueError, match=r"^No such layer: c. Existing layers are: "
+                                         r"\['a', 'b'\].$"):
+        model.get_layer("c")
+    with pytest.raises(ValueError, match=r"^Was asked to retrieve layer at index 2 but model "
+                                         r"only has 2 layers.$"):
+        model.get_layer(index=2)
+    with pytest.raises(ValueError, match="at index -3 but model only has 2 layers"):
+        model.get_layer(index=-3)
+    with pytest.raises(ValueError, match=r"^Provide only a layer name or a layer index. "
+                                         r"Received: index=0, name=a.$"):
+        model.get_layer("a", 0)
+    with pytest.raises(ValueError, match=r"^Provide either a layer name or layer index at "
+                                         r"`get_layer`.$"):
+        model.get_layer()
+    with pytest.raises(TypeError, match="`index` must be an integer"):
+        model.get_layer(index=1.0)
+
+
+def test_unknown_keyword_to_sequential_is_a_type_error_as_in_keras():
+    # Keras 3's Sequential.__init__(layers=None, trainable=True, name=None) has no
+    # **kwargs, so Python's TypeError is what Keras raises too.
+    with pytest.raises(TypeError, match="unexpected keyword argument 'foo'"):
+        Sequential([Dense(2)], foo=1)
+
+
+def test_unknown_keyword_to_a_layer_in_a_model_config_is_a_value_error():
+    config = Sequential([Input(shape=(3,)), Dense(2)]).get_config()
+    config["layers"][1]["config"]["bogus"] = 1
+    with pytest.raises(ValueError, match=r"Unrecognized keyword arguments passed to Dense: "
+                                         r"\{'bogus': 1\}"):
+        Sequential.from_config(config)
+
+
+@pytest.mark.parametrize("entry", ["call", "predict"])
+def test_concurrent_first_calls_build_the_model_once(entry):
+    # Issue 10.5, for the model: concurrent first calls of an unbuilt Sequential built
+    # its layers several times and could insert several InputLayers.
+    import threading
+    import time
+
+    from densekit import initializers
+
+    calls = []
+
+    def slow_init(shape, dtype=None):
+        calls.append(shape)
+        time.sleep(0.05)
+        return initializers.GlorotUniform(seed=len(calls))(shape, dtype)
+
+    model = Sequential([Dense(4, kernel_initializer=slow_init), Dense(2)])
+    x = np.ones((3, 5), np.float32)
+    start = threading.Barrier(8)
+    results, errors = [None] * 8, []
+
+    def work(i):
+        start.wait()
+        try:
+            results[i] = model(x) if entry == "call" else model.predict(x, verbose=0)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert calls == [(5, 4)]
+    assert sum(isinstance(layer, InputLayer) for layer in model._layers) == 1
+    assert model.count_params() == 4 * 5 + 4 + 2 * 4 + 2
+    for r in results:
+        assert_array_equal(r, results[0])
+
+
+def test_models_still_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    model = Sequential([Input(shape=(3,)), Dense(2)])
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert_array_equal(clone.predict(np.ones((1, 3)), verbose=0),
+                           model.predict(np.ones((1, 3)), verbose=0))
+        clone.build((None, 3))

@@ -11,8 +11,9 @@ from densekit.models import Sequential
 
 def test_tutorial_part_one():
     model = Sequential()
-    model.add(Dense(32, input_shape=(16,), kernel_initializer='he_uniform',
-        kernel_regularizer=None, kernel_constraint='MaxNorm', activation='relu'))
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`/`input_dim` argument"):  # as Keras 3 does
+        model.add(Dense(32, input_shape=(16,), kernel_initializer='he_uniform',
+            kernel_regularizer=None, kernel_constraint='MaxNorm', activation='relu'))
     model.add(Dense(16, activation='relu'))
     model.add(Dense(8))
 
@@ -74,7 +75,8 @@ BOUNDS = {
 def test_tutorial_part_two(label):
     my_init = TUTORIAL_INITIALIZERS[label]()
     model = Sequential()
-    model.add(Dense(512, activation='relu', input_shape=(784,), kernel_initializer=my_init))
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`/`input_dim` argument"):  # as Keras 3 does
+        model.add(Dense(512, activation='relu', input_shape=(784,), kernel_initializer=my_init))
     kernel = model.layers[0].kernel
     assert kernel.shape == (784, 512) and kernel.dtype == np.float32
     assert model.count_params() == 784 * 512 + 512

@@ -26,8 +26,9 @@ KERAS_X = np.linspace(-2, 2, 4 * 16, dtype="float32").reshape(4, 16)
 
 def tutorial(dtype=None):
     model = Sequential()
-    model.add(Dense(32, input_shape=(16,), kernel_initializer="he_uniform",
-                    kernel_constraint="MaxNorm", activation="relu", dtype=dtype))
+    with pytest.warns(UserWarning, match="Do not pass an `input_shape`/`input_dim` argument"):  # as Keras 3 does
+        model.add(Dense(32, input_shape=(16,), kernel_initializer="he_uniform",
+                        kernel_constraint="MaxNorm", activation="relu", dtype=dtype))
     model.add(Dense(16, activation="relu", dtype=dtype))
     model.add(Dense(8, dtype=dtype))
     return model

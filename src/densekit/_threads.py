@@ -5,10 +5,29 @@ import os
 from densekit._lib import _openmp
 from densekit._validation import check_int
 
-__all__ = ["effective_n_threads", "get_num_threads", "set_num_threads"]
+__all__ = ["effective_n_threads", "get_num_threads", "max_threads", "set_num_threads"]
 
 # True once set_num_threads() was called: an explicit request is not capped by the CPU count.
 _explicit = False
+
+# True in a child created by os.fork() (multiprocessing's 'fork' start method, a torch
+# DataLoader worker, ...). GNU libgomp is not fork-safe: its thread pool does not
+# survive fork(), so the child's first parallel region with more than one thread
+# waits forever for threads that do not exist. A region of one thread never touches
+# the pool, so a forked child runs every kernel on one thread.
+_forked_child = False
+
+# The smallest maximum thread count, whatever the CPU count (see max_threads).
+_MIN_MAX_THREADS = 256
+
+
+def _after_fork_in_child():
+    global _forked_child
+    _forked_child = True
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _cpu_count():
@@ -18,20 +37,42 @@ def _cpu_count():
         return os.cpu_count() or 1
 
 
+def max_threads():
+    """The largest thread count densekit accepts: ``max(256, 4 * CPU count)``.
+
+    More threads than CPUs only adds overhead (results never depend on the
+    count), and thousands of threads make the OpenMP runtime abort the whole
+    process (libgomp prints "Thread creation failed" and exits), so larger
+    requests are refused with a ValueError instead.
+    """
+    return max(_MIN_MAX_THREADS, 4 * _cpu_count())
+
+
+def _check_not_too_many(value, name):
+    limit = max_threads()
+    if value > limit:
+        raise ValueError(
+            f"Argument `{name}` must be at most {limit} (the larger of 256 and 4 times "
+            f"the {_cpu_count()} CPUs available). Received: {name}={value}"
+        )
+
+
 def get_num_threads():
     """Number of threads densekit kernels use when `n_threads` is None.
 
     It is OpenMP's ``omp_get_max_threads()``, so it honours ``OMP_NUM_THREADS``,
     :func:`set_num_threads` and ``threadpoolctl.threadpool_limits(user_api="openmp")``.
     Unless one of those asked for a number explicitly, it is capped at the number
-    of CPUs this process may run on. A build without OpenMP always gives 1.
+    of CPUs this process may run on; it is always capped at :func:`max_threads`.
+    A build without OpenMP always gives 1, and so does a process created by
+    ``os.fork()`` (see :func:`effective_n_threads`).
     """
-    if not _openmp.openmp_enabled():
+    if not _openmp.openmp_enabled() or _forked_child:
         return 1
     n = _openmp.get_max_threads()
     if not (_explicit or os.environ.get("OMP_NUM_THREADS")):
         n = min(n, _cpu_count())
-    return max(1, n)
+    return max(1, min(n, max_threads()))
 
 
 def set_num_threads(n):
@@ -40,24 +81,27 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int
-        A positive number of threads.
+        A positive number of threads, at most :func:`max_threads`.
 
     Raises
     ------
     TypeError
         If `n` is not an integer.
     ValueError
-        If `n` is not positive.
+        If `n` is not positive, or larger than :func:`max_threads` (the
+        request is rejected rather than capped, so a typo is not silent).
 
     Notes
     -----
     This sets OpenMP's default thread count for the calling thread (it is
-    ``omp_set_num_threads``), which is what threadpoolctl adjusts too.
+    ``omp_set_num_threads``), which is what threadpoolctl adjusts too. In a
+    process created by ``os.fork()`` kernels still run on one thread.
     """
     global _explicit
     n = check_int(n, "n", error=TypeError)
     if n < 1:
         raise ValueError(f"Argument `n` must be a positive integer. Received: n={n}")
+    _check_not_too_many(n, "n")
     _openmp.set_max_threads(n)
     _explicit = True
 
@@ -67,7 +111,17 @@ def effective_n_threads(n_threads=None):
 
     None means :func:`get_num_threads`; a positive int is used as given; a
     negative int counts back from the default (-1 is the default, -2 one fewer,
-    never below 1); 0 is a ValueError. A build without OpenMP always gives 1.
+    never below 1); 0 is a ValueError. A positive count above
+    :func:`max_threads` (``max(256, 4 * CPU count)``) is rejected with a
+    ValueError, not capped: OpenMP aborts the process when it cannot create
+    that many threads. A build without OpenMP always gives 1.
+
+    In a child created by ``os.fork()`` (for example a ``multiprocessing``
+    worker under the 'fork' start method, or a torch DataLoader worker) every
+    count resolves to 1: GNU libgomp's thread pool does not survive a fork,
+    and a parallel region in the child would hang forever. The values are the
+    same on one thread (they never depend on the thread count). Use the
+    'spawn' or 'forkserver' start method to get threads in worker processes.
     """
     if n_threads is None:
         return get_num_threads()
@@ -77,7 +131,8 @@ def effective_n_threads(n_threads=None):
             "Argument `n_threads` must be a non-zero integer (None for the default). "
             "Received: n_threads=0"
         )
-    if not _openmp.openmp_enabled():
+    _check_not_too_many(n_threads, "n_threads")
+    if not _openmp.openmp_enabled() or _forked_child:
         return 1
     if n_threads < 0:
         return max(1, get_num_threads() + 1 + n_threads)

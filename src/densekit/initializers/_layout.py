@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from densekit._validation import check_int, check_shape
+from densekit._validation import MAX_ELEMENTS, check_int, check_shape
 
 __all__ = [
     "BlockPlan",
@@ -26,8 +26,8 @@ __all__ = [
     "size_of",
 ]
 
-# Largest element index the kernels address (int64 counters).
-_MAX_ELEMENTS = 2**63 - 1
+# Most elements a tensor may have (see _validation.MAX_ELEMENTS for why 2**62).
+_MAX_ELEMENTS = MAX_ELEMENTS
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
@@ -108,8 +108,9 @@ def size_of(shape, name="shape"):
         n *= dim
     if n > _MAX_ELEMENTS:
         raise ValueError(
-            f"Argument `{name}` describes {n} elements, more than the 2**63 - 1 the "
-            f"samplers can address. Received: {name}={shape!r}"
+            f"Argument `{name}` describes {n} elements, more than the limit of "
+            f"2**62 = {_MAX_ELEMENTS} elements: the samplers' 64-bit index arithmetic "
+            f"must stay below 2**63 without overflow. Received: {name}={shape!r}"
         )
     return n
 

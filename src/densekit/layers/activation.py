@@ -28,9 +28,9 @@ class Activation(Layer):
     """
 
     def __init__(self, activation, *, name=None, dtype=None, input_shape=None,
-                 trainable=True, n_threads=None):
+                 trainable=True, n_threads=None, **kwargs):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape,
-                         trainable=trainable, n_threads=n_threads)
+                         trainable=trainable, n_threads=n_threads, **kwargs)
         self.activation = activations.get(activation)
         # densekit functions with a fused code are elementwise or last-axis
         # row-wise: they write straight into a preallocated `out`.

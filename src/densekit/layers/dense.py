@@ -84,15 +84,17 @@ class Dense(Layer):
         dtype=None,
         trainable=True,
         n_threads=None,
+        **kwargs,
     ):
         if (
             isinstance(units, bool)
             or not isinstance(units, numbers.Integral)
             or units <= 0
         ):
+            # repr: `units='8'` must not read as the valid `units=8`.
             raise ValueError(
                 "Received an invalid value for `units`, expected "
-                f"a positive integer. Received: units={units}"
+                f"a positive integer. Received: units={units!r}"
             )
         if not isinstance(use_bias, (bool, np.bool_)):
             raise ValueError(
@@ -106,6 +108,7 @@ class Dense(Layer):
             input_shape=input_shape,
             input_dim=input_dim,
             n_threads=n_threads,
+            **kwargs,
         )
         self.units = int(units)
         self.activation = activations.get(activation)

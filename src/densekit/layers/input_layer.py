@@ -1,5 +1,7 @@
 """`InputLayer` and `Input`: declare the input shape of a `Sequential` model."""
 
+import warnings
+
 from densekit.layers.layer import Layer, standardize_dtype, standardize_shape
 
 __all__ = ["Input", "InputLayer"]
@@ -20,6 +22,11 @@ class InputLayer(Layer):
         Full shape including the batch axis; an alternative to `shape`.
     name : str, optional
         Default 'input_layer', 'input_layer_1', ...
+    **kwargs
+        Only the Keras 2 spellings ``input_shape`` (for `shape`, with Keras'
+        deprecation UserWarning) and ``batch_input_shape`` (for `batch_shape`);
+        anything else raises ``ValueError: Unrecognized keyword arguments
+        passed to InputLayer: {...}``.
 
     Notes
     -----
@@ -29,11 +36,25 @@ class InputLayer(Layer):
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None,
                  name=None, sparse=False, ragged=False, optional=False, **kwargs):
+        # Keras 3's InputLayer takes the Keras 2 spellings too (with its warning).
+        if "input_shape" in kwargs:
+            warnings.warn(
+                "Argument `input_shape` is deprecated. Use `shape` instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
+        if kwargs:
+            # Keras' Layer message (its InputLayer silently drops unknown keywords).
+            raise ValueError(
+                f"Unrecognized keyword arguments passed to {self.__class__.__name__}: "
+                f"{kwargs}"
+            )
         for key, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
             if value:
                 raise ValueError(f"densekit inputs cannot be {key}. Received: {key}={value!r}")
-        if kwargs:
-            raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
         if shape is not None and batch_shape is not None:
             raise ValueError(
                 "You cannot pass both `shape` and `batch_shape` at the same time."

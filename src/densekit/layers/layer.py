@@ -8,13 +8,17 @@ write into them in place, so references held by the caller stay valid.
 import inspect
 import math
 import numbers
+import sys
+import threading
+import warnings
 
 import numpy as np
 
-from densekit import initializers, regularizers
+from densekit import regularizers
 from densekit._registry import to_snake_case  # also imported from here by models/_weights_io
 from densekit._threads import effective_n_threads
 from densekit._validation import check_float_dtype
+from densekit.initializers.initializer import _KernelInitializer
 
 __all__ = ["Layer"]
 
@@ -62,6 +66,34 @@ def standardize_shape(shape, name="input_shape"):
     return tuple(out)
 
 
+def _caller_level(obj):
+    """`stacklevel` of the first frame outside the `__init__` chain constructing `obj`."""
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name == "__init__" and (
+        frame.f_locals.get("self") is obj
+    ):
+        level += 1
+        frame = frame.f_back
+    return level
+
+
+# Used when a subclass did not call Layer.__init__ (so has no lock of its own).
+_FALLBACK_BUILD_LOCK = threading.RLock()
+
+
+def _build_lock_of(layer):
+    return getattr(layer, "_build_lock", None) or _FALLBACK_BUILD_LOCK
+
+
+def _returns_fresh_arrays(initializer):
+    """True for densekit's own initializers, whose ``__call__`` allocates a new array."""
+    return (
+        isinstance(initializer, _KernelInitializer)
+        and type(initializer).__call__ is _KernelInitializer.__call__
+    )
+
+
 def weight_nbytes(weights):
     return sum(int(w.size) * w.dtype.itemsize for w in weights)
 
@@ -84,17 +116,34 @@ class Layer:
         ('dense', 'dense_1', ...).
     input_shape : tuple of int or None, default=None
         Shape of one sample (without the batch axis). As the first layer of a
-        `Sequential` it builds the model at once.
+        `Sequential` it builds the model at once. Giving it warns, as in Keras 3
+        (prefer ``Sequential([Input(shape), ...])``).
     input_dim : int or None, default=None
-        Shorthand for ``input_shape=(input_dim,)`` (the Keras 2 spelling).
+        Shorthand for ``input_shape=(input_dim,)`` (the Keras 2 spelling); warns too.
     n_threads : int or None, default=None
         Threads of the layer's own OpenMP passes (None: `densekit.get_num_threads()`).
         The matrix product runs in BLAS, which threads on its own.
+
+    Raises
+    ------
+    ValueError
+        For a keyword argument the layer does not know, as Keras does:
+        ``Unrecognized keyword arguments passed to Dense: {'foo': 1}``.
+
+    Warns
+    -----
+    UserWarning
+        When `input_shape` or `input_dim` is given, with Keras 3's text: prefer
+        an ``Input(shape)`` as the first layer of a Sequential model.
 
     Notes
     -----
     Subclasses implement ``build(input_shape)`` (creating weights with
     :meth:`add_weight`), ``call(x, n_threads)`` and ``compute_output_shape``.
+
+    Thread safety: the first call of an unbuilt layer builds it exactly once,
+    under a per-layer lock, even when several threads call it at the same
+    time; calls on a built layer take no lock.
     """
 
     def __init__(
@@ -107,11 +156,29 @@ class Layer:
         input_shape=None,
         input_dim=None,
         n_threads=None,
+        **kwargs,
     ):
+        if kwargs:
+            raise ValueError(
+                "Unrecognized keyword arguments "
+                f"passed to {self.__class__.__name__}: {kwargs}"
+            )
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError("Pass either `input_shape` or `input_dim`, not both.")
             input_shape = (input_dim,)
+        if input_shape is not None:
+            input_shape = standardize_shape(input_shape)  # a bad shape raises, not warns
+            # Keras 3's warning (keras/src/layers/layer.py), pointed at the user's
+            # line rather than at a subclass's super().__init__ call.
+            warnings.warn(
+                "Do not pass an `input_shape`/`input_dim` argument to "
+                "a layer. When using Sequential models, "
+                "prefer using an `Input(shape)` object as the "
+                "first layer in the model instead.",
+                UserWarning,
+                stacklevel=_caller_level(self),
+            )
         if name is None:
             name = unique_name(to_snake_case(type(self).__name__))
         elif not isinstance(name, str) or not name:
@@ -130,16 +197,25 @@ class Layer:
         self.trainable = bool(trainable)
         self.dtype = standardize_dtype(dtype)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._input_shape_arg = (
-            None if input_shape is None else standardize_shape(input_shape)
-        )
+        self._input_shape_arg = input_shape
         if n_threads is not None:
             effective_n_threads(n_threads)  # validate now, resolve at call time
         self.n_threads = n_threads
         self.built = False
+        self._build_lock = threading.RLock()
         self._build_input_shape = None
         self._weights = []  # list of (attribute name, ndarray, regularizer, constraint, trainable)
         self._activity_losses = []
+
+    def __getstate__(self):
+        # A lock cannot be pickled or deep-copied; the copy gets a new one.
+        state = self.__dict__.copy()
+        state.pop("_build_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build_lock = threading.RLock()
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, name, shape, initializer, regularizer=None, constraint=None,
@@ -150,10 +226,11 @@ class Layer:
         """
         shape = tuple(int(d) for d in shape)
         value = initializer(shape, dtype=self.dtype)
-        # densekit initializers return a fresh array: keep it (a copy would cost a full
-        # pass over a possibly huge kernel). Other callables may hand out an array they
-        # still own, so theirs is copied.
-        fresh = isinstance(initializer, initializers.Initializer)
+        # densekit's own initializers return a fresh array: keep it (a copy would cost
+        # a full pass over a possibly huge kernel). Anything else -- plain callables and
+        # Keras-style Initializer subclasses with their own __call__ -- may hand out an
+        # array it still owns (a cached tensor), so theirs is copied.
+        fresh = _returns_fresh_arrays(initializer)
         value = np.array(value, dtype=self.dtype, order="C", copy=None if fresh else True)
         if value.shape != shape:
             raise ValueError(
@@ -262,6 +339,14 @@ class Layer:
         return losses
 
     # ------------------------------------------------------------ build / call
+    def _maybe_build(self, input_shape):
+        """Build for `input_shape` unless built: exactly once, whatever the threads."""
+        if self.built:
+            return
+        with _build_lock_of(self):
+            if not self.built:  # another thread may have built it while we waited
+                self.build(input_shape)
+
     def build(self, input_shape):
         """Create the weights for inputs of `input_shape` (batch axis first)."""
         self._build_input_shape = standardize_shape(input_shape)
@@ -310,7 +395,7 @@ class Layer:
         x = self._standardize_input(x)
         self._check_input(x)
         if not self.built:
-            self.build((None,) + x.shape[1:] if x.ndim else x.shape)
+            self._maybe_build((None,) + x.shape[1:] if x.ndim else x.shape)
         n = effective_n_threads(self.n_threads if n_threads is None else n_threads)
         y = self.call(x, n)
         self._activity_losses = []
@@ -351,11 +436,13 @@ class Layer:
                 )
         if "dtype" in config:
             config["dtype"] = standardize_dtype(config["dtype"])
-        if "batch_input_shape" in config:
-            shape = config.pop("batch_input_shape")
-            if shape is not None:
-                config["input_shape"] = tuple(shape)[1:]
-        return cls(**config)
+        shape = config.pop("batch_input_shape", None)
+        layer = cls(**config)
+        if shape is not None:
+            # A saved (Keras 2) input shape: set directly, since warning that the
+            # user passed `input_shape` would be wrong when loading a file.
+            layer._input_shape_arg = standardize_shape(tuple(shape)[1:])
+        return layer
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -3,6 +3,8 @@
 import json
 import math
 import numbers
+import operator
+import threading
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from densekit.layers import InputLayer, Layer
 from densekit.layers import _fused
 from densekit.layers import deserialize as deserialize_layer
 from densekit.layers import serialize as serialize_layer
-from densekit.layers.layer import standardize_shape, unique_name, weight_nbytes
+from densekit.layers.layer import standardize_shape, unique_name
 
 __all__ = ["Sequential", "model_from_json"]
 
@@ -31,7 +33,8 @@ class Sequential:
     ----------
     layers : list of Layer, optional
         Layers to add in order. The first may be an :func:`densekit.layers.Input`
-        (or a layer given `input_shape=`), which builds the model at once.
+        (or a layer given `input_shape=`, which warns as in Keras 3), which
+        builds the model at once.
     name : str, optional
         Default 'sequential', 'sequential_1', ...
     trainable : bool, default=True
@@ -43,15 +46,25 @@ class Sequential:
     many batches at once (rows are independent, so the result does not depend
     on the chunking) and reuses its intermediate buffers.
 
+    Thread safety: building (explicitly, or on the first call or `predict` of
+    an unbuilt model) runs under a per-model lock, so concurrent first calls
+    build the model and each layer exactly once.
+
+    As in Keras, unknown constructor arguments raise Python's TypeError
+    (Keras' ``Sequential.__init__`` has no ``**kwargs``).
+
     Examples
     --------
     >>> from densekit.models import Sequential
-    >>> from densekit.layers import Dense
+    >>> from densekit.layers import Dense, Input
     >>> model = Sequential()
-    >>> model.add(Dense(32, input_shape=(16,), activation="relu"))
+    >>> model.add(Input(shape=(16,)))
+    >>> model.add(Dense(32, activation="relu"))
     >>> model.add(Dense(8))
     >>> model.count_params()
     808
+    >>> model.input_shape, model.output_shape
+    ((None, 16), (None, 8))
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
@@ -65,6 +78,7 @@ class Sequential:
         self.trainable = bool(trainable)
         self._layers = []
         self.built = False
+        self._build_lock = threading.RLock()
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
                 raise ValueError(
@@ -75,6 +89,16 @@ class Sequential:
                 self.add(layer, rebuild=False)
             if self._layers:
                 self._maybe_rebuild()
+
+    def __getstate__(self):
+        # A lock cannot be pickled or deep-copied; the copy gets a new one.
+        state = self.__dict__.copy()
+        state.pop("_build_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build_lock = threading.RLock()
 
     # ----------------------------------------------------------- structure
     def add(self, layer, rebuild=True):
@@ -132,8 +156,85 @@ class Sequential:
             return self._layers[1:]
         return self._layers[:]
 
+    @property
+    def input_shape(self):
+        """The model's input shape, batch axis first (``(None, 16)``); ValueError while unbuilt."""
+        if not self.built:
+            raise ValueError(
+                f"Sequential model '{self.name}' has no defined input shape yet."
+            )
+        return self._layers[0].batch_shape
+
+    @property
+    def output_shape(self):
+        """The model's output shape, batch axis first (``(None, 8)``); ValueError while unbuilt."""
+        if not self.built:
+            raise ValueError(
+                f"Sequential model '{self.name}' has no defined output shape yet."
+            )
+        shape = self._layers[0].batch_shape
+        for layer in self.layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` of `layers` (Keras' messages).
+
+        Parameters
+        ----------
+        name : str, optional
+        index : int, optional
+            Position in :attr:`layers` (which omits the InputLayer); negative
+            values count from the end.
+
+        Raises
+        ------
+        ValueError
+            Both or neither of `name` and `index` given, an index out of range,
+            or no layer of that name.
+        """
+        if index is not None and name is not None:
+            raise ValueError(
+                "Provide only a layer name or a layer index. Received: "
+                f"index={index}, name={name}."
+            )
+        layers = self.layers
+        if index is not None:
+            if isinstance(index, bool):
+                raise TypeError(
+                    f"Argument `index` must be an integer. Received: index={index!r}"
+                )
+            try:
+                index = operator.index(index)
+            except TypeError:
+                raise TypeError(
+                    f"Argument `index` must be an integer. Received: index={index!r}"
+                ) from None
+            if len(layers) <= index or index < -len(layers):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index}"
+                    f" but model only has {len(layers)}"
+                    " layers."
+                )
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"No such layer: {name}. Existing layers are: "
+                f"{list(layer.name for layer in layers)}."
+            )
+        raise ValueError(
+            "Provide either a layer name or layer index at `get_layer`."
+        )
+
     def build(self, input_shape=None):
         """Build every layer for inputs of `input_shape` (batch axis first, e.g. (None, 16))."""
+        with self._build_lock:
+            self._build(input_shape)
+
+    def _build(self, input_shape):
         if not self.layers:
             raise ValueError(
                 f"Sequential model {self.name} cannot be built because it has "
@@ -160,7 +261,7 @@ class Sequential:
             if layer.built:
                 layer._check_input(_ShapeOnly(shape))
             else:
-                layer.build(shape)
+                layer._maybe_build(shape)  # once, even if the layer is also called elsewhere
             shape = layer.compute_output_shape(shape)
         if not isinstance(self._layers[0], InputLayer):
             # Only once every layer accepted the shape, so a failed build leaves no trace.
@@ -190,7 +291,9 @@ class Sequential:
                 f"Full shape received: {x.shape}"
             )
         if not self.built:
-            self.build((None,) + x.shape[1:])
+            with self._build_lock:
+                if not self.built:  # another thread may have built it meanwhile
+                    self._build((None,) + x.shape[1:])
         expected = self._layers[0].batch_shape
         if len(expected) != x.ndim or any(
             e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])
