@@ -1,9 +1,17 @@
+import importlib.util
 import os
 import warnings
 
 import pytest
 
 import densekit
+
+
+# Keras 3 imports TensorFlow unless KERAS_BACKEND names another backend: the tests that
+# use Keras (densekit.keras, the README's Keras example) run on one that is installed.
+if "KERAS_BACKEND" not in os.environ:
+    os.environ["KERAS_BACKEND"] = next(
+        (b for b in ("jax", "torch") if importlib.util.find_spec(b) is not None), "numpy")
 
 
 def _xdist_workers():

@@ -2,8 +2,8 @@
 fresh temporary working directory, in a new interpreter (issue 10 item 21).
 
 Blocks share one namespace (later ones use the `model` or `init` of earlier ones, as a
-reader's session would). A block that needs an optional framework (torch, dask, zarr) runs
-only when it is importable; nothing else is skipped.
+reader's session would). A block that needs an optional framework (torch, dask, zarr, jax,
+keras) runs only when it is importable; nothing else is skipped.
 """
 
 import importlib.util
@@ -22,6 +22,8 @@ _OPTIONAL = {
     "torch": re.compile(r"^\s*import torch\b|densekit\.torch", re.M),
     "dask": re.compile(r"densekit\.dask|import dask", re.M),
     "zarr": re.compile(r"\.to_zarr\(", re.M),
+    "jax": re.compile(r"^\s*import jax\b|densekit\.jax", re.M),
+    "keras": re.compile(r"^\s*import keras\b|densekit\.keras", re.M),
 }
 
 _RUNNER = textwrap.dedent("""

@@ -34,9 +34,12 @@ from densekit import initializers as _initializers
 try:
     import keras as _keras
 except ImportError as exc:  # pragma: no cover - exercised only without keras
+    # Keras itself may be installed but fail to import its backend (TensorFlow
+    # unless KERAS_BACKEND says otherwise): say which.
     raise ImportError(
-        "densekit.keras needs Keras 3: pip install 'densekit[keras]' (keras>=3 and "
-        "a backend: jax, torch or tensorflow)"
+        "densekit.keras needs Keras 3 and a backend: pip install 'densekit[keras]' "
+        "(keras>=3 and jax, torch or tensorflow; choose one with KERAS_BACKEND). "
+        f"Importing keras failed: {exc}"
     ) from exc
 
 __all__ = ["PACKAGE", "register", "registered_name"]
