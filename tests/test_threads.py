@@ -221,4 +221,6 @@ def test_cli_huge_threads_is_an_error_not_a_dead_interpreter(command, tmp_path):
     assert proc.returncode > 0  # an error status, not a signal
     assert "Thread creation failed" not in proc.stderr
     assert "`n_threads` must be at most" in proc.stderr
+    # A usage error from the parser, before any work: no traceback.
+    assert "Traceback" not in proc.stderr and "argument --threads" in proc.stderr
     assert list(tmp_path.iterdir()) == []

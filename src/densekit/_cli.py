@@ -66,6 +66,18 @@ def _positive_int(text):
     return value
 
 
+def _thread_count(text):
+    """--threads: a positive integer densekit accepts, checked before any work."""
+    from densekit._threads import effective_n_threads
+
+    value = _positive_int(text)
+    try:
+        effective_n_threads(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def _cmd_demo(args):
     from densekit import _demo
 
@@ -97,7 +109,7 @@ def build_parser():
         help="width of the wide model's Dense layers (default: 8192)",
     )
     demo.add_argument(
-        "--threads", type=_positive_int, default=None,
+        "--threads", type=_thread_count, default=None,
         help="number of threads (default: densekit.get_num_threads())",
     )
     demo.add_argument(
@@ -179,7 +191,7 @@ def _add_init_command(sub):
     init.add_argument("--overwrite", action="store_true", help="replace an existing file")
     init.add_argument("--chunk-mib", type=_positive_int, default=64,
                       help="MiB generated and written per step (default: 64)")
-    init.add_argument("--threads", type=_positive_int, default=None,
+    init.add_argument("--threads", type=_thread_count, default=None,
                       help="number of threads (default: densekit.get_num_threads())")
     init.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     init.set_defaults(func=_cmd_init)
