@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = ("uncompiled", "adam", "sgd_schedule")
+CASES = ("uncompiled", "adam", "sgd_schedule", "reshape_dropout")
 
 
 def build(keras, case):
@@ -32,6 +32,16 @@ def build(keras, case):
             layers.Dense(3),
             layers.Activation("softmax"),
         ], name="ref_uncompiled")
+    if case == "reshape_dropout":  # the weightless layers densekit reads when it has them
+        return keras.Sequential([
+            keras.Input(shape=(2, 3)),
+            layers.Flatten(),
+            layers.Dense(4, activation="relu"),
+            layers.Dropout(0.5, seed=1),
+            layers.Reshape((2, 2)),
+            layers.Flatten(),
+            layers.Dense(2),
+        ], name="ref_reshape_dropout")
     model = keras.Sequential([
         keras.Input(shape=(5,)),
         layers.Dense(6, activation="tanh",
@@ -58,7 +68,7 @@ def main():
     for case in CASES:
         model = build(keras, case)
         n_in = model.input_shape[-1]
-        x = rng.standard_normal((7, n_in)).astype(np.float32)
+        x = rng.standard_normal((7,) + model.input_shape[1:]).astype(np.float32)
         if model.compiled:
             y = rng.standard_normal((16,) + model.output_shape[1:]).astype(np.float32)
             xt = rng.standard_normal((16, n_in)).astype(np.float32)

@@ -44,9 +44,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     >>> from densekit.layers import Dense, Input
     >>> from densekit.models import Sequential, load_model
     >>> model = Sequential([Input(shape=(4,)), Dense(2)])
-    >>> path = os.path.join(tempfile.mkdtemp(), "m.keras")
-    >>> model.save(path)
-    >>> load_model(path).get_config() == model.get_config()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     model.save(os.path.join(d, "m.keras"))
+    ...     load_model(os.path.join(d, "m.keras")).get_config() == model.get_config()
     True
     """
     return _load_model(filepath, custom_objects=custom_objects, compile=compile,
