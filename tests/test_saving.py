@@ -563,6 +563,30 @@ def test_malformed_config_refused(tmp_path, good, config, match):
         load_model(tmp_path / "t.keras")
 
 
+@pytest.mark.parametrize("where", ["units", "input"])
+def test_config_declaring_huge_weights_refused_before_building(tmp_path, good, where,
+                                                                monkeypatch):
+    parts = read_parts(good)
+    config = json.loads(parts["config.json"])
+    layers = config["config"]["layers"]
+    if where == "units":
+        layers[2]["config"]["units"] = 10**9
+    else:
+        layers[0]["config"]["batch_shape"] = [None, 10**9]
+        layers[1].pop("build_config")
+        config.pop("build_config")
+        config["config"].pop("build_input_shape")
+    parts["config.json"] = json.dumps(config).encode()
+    write_archive(tmp_path / "t.keras", parts)
+
+    def no_build(self, input_shape):
+        raise AssertionError("built a hostile layer")
+
+    monkeypatch.setattr(Dense, "build", no_build)
+    with pytest.raises(ValueError, match=r"bytes of weights but model.weights.h5 holds only"):
+        load_model(tmp_path / "t.keras")
+
+
 def test_wrong_compile_config_type_refused(tmp_path, good, compilable):
     parts = read_parts(good)
     config = json.loads(parts["config.json"])

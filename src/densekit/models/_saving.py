@@ -321,12 +321,67 @@ def _copy_member(archive, info, label):
     return out
 
 
-def _model_from_record(record, raw, custom_objects, label):
+def _int_shape(value):
+    """`value` as a list of positive ints (None if it is not one)."""
+    if not isinstance(value, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in value):
+        return None
+    return value
+
+
+def _declared_weight_bytes(record):
+    """A lower bound on the bytes of the weights the config's Dense layers would
+    allocate when built (0 when the shapes cannot be followed): computed from the
+    JSON alone, before anything is built."""
+    config = record.get("config")
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list):
+        return 0
+    shape = None
+    total = 0
+    for layer in layers:
+        if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
+            return total
+        cfg = layer["config"]
+        build = layer.get("build_config")
+        declared = None
+        if isinstance(build, dict) and isinstance(build.get("input_shape"), list):
+            declared = build["input_shape"]
+        elif layer.get("class_name") == "InputLayer":
+            declared = cfg.get("batch_shape")
+        if declared is not None:
+            shape = _int_shape(list(declared)[1:])
+        if shape is None:
+            return total
+        itemsize = 8 if cfg.get("dtype") == "float64" else 4
+        name = layer.get("class_name")
+        units = cfg.get("units")
+        if isinstance(units, int) and not isinstance(units, bool) and units > 0:
+            total += (shape[-1] * units + units) * itemsize if shape else 0
+            shape = shape[:-1] + [units]
+        elif name == "Flatten":
+            size = 1
+            for d in shape:
+                size *= d
+            shape = [size]
+        elif name == "Reshape":
+            target = cfg.get("target_shape")
+            shape = _int_shape(list(target)) if isinstance(target, (list, tuple)) else None
+    return total
+
+
+def _model_from_record(record, raw, custom_objects, label, weights_info):
     from densekit.models.sequential import model_from_json
 
     if record.get("class_name") != "Sequential":
         raise _refuse(label, "densekit can only rebuild Sequential models; config.json "
                              f"describes class_name={record.get('class_name')!r}")
+    # Keras stores weights uncompressed: a config whose layers would allocate far
+    # more than the weights member holds is refused before anything is built.
+    declared = _declared_weight_bytes(record)
+    if declared > weights_info.file_size + _H5_SLACK:
+        raise _refuse(label, f"config.json describes layers with {declared} bytes of weights "
+                             f"but model.weights.h5 holds only {weights_info.file_size} bytes")
     try:
         return model_from_json(raw, custom_objects=custom_objects)
     except ValueError as exc:
@@ -457,7 +512,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         record, raw = _read_json(archive, infos[_CONFIG], label)
         if _METADATA in infos:
             _read_json(archive, infos[_METADATA], label)  # only checked: nothing depends on it
-        model = _model_from_record(record, raw, custom_objects, label)
+        model = _model_from_record(record, raw, custom_objects, label, infos[_WEIGHTS])
         compile_config = record.get("compile_config")
         opt = None
         if compile and compile_config:
