@@ -17,7 +17,6 @@ import io
 import json
 import os
 import struct
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -29,8 +28,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from densekit import optimizers
 from densekit.layers import Activation, Dense, Input
-from densekit.models import Sequential, load_model
-from densekit.models import _saving, _weights_io
+from densekit.models import Sequential, _saving, _weights_io, load_model
 
 DATA = Path(__file__).parent / "data"
 RNG = np.random.default_rng(7)
