@@ -120,12 +120,18 @@ def save_weights(model, filepath):
         raise
 
 
-def _write_h5(h5py, io, tmp_path, model, entries, nbytes):
+def _write_h5(h5py, io, tmp_path, model, entries, nbytes, extra_groups=()):
+    """Write the Keras layout to `tmp_path`; `extra_groups` holds more
+    ``(group path, name attribute, arrays)`` to store as ``<path>/vars/0..N``
+    (a `.keras` archive's ``optimizer``)."""
     f = h5py.File(tmp_path, "w")
     try:
         # Reserve the blocks first (as densekit.io does): no write, and no flush at
         # close (which crashes h5py when it fails), can then meet a full disk.
-        reserve = nbytes + io._H5_METADATA_SLACK + 4096 * (2 * len(entries) + 1)
+        nbytes += sum(a.nbytes for _, _, arrays in extra_groups for a in arrays)
+        reserve = nbytes + io._H5_METADATA_SLACK + 4096 * (
+            2 * (len(entries) + len(extra_groups)) + 1
+            + sum(len(arrays) for _, _, arrays in extra_groups))
         fd = os.open(tmp_path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             try:
@@ -148,6 +154,11 @@ def _write_h5(h5py, io, tmp_path, model, entries, nbytes):
             group.attrs["name"] = layer.name
             for i, w in enumerate(layer.weights):
                 group[str(i)] = w
+        for gpath, name, arrays in extra_groups:
+            group = f.create_group(gpath).create_group("vars")
+            group.attrs["name"] = name
+            for i, a in enumerate(arrays):
+                group[str(i)] = a
     finally:
         try:
             f.close()
@@ -197,35 +208,50 @@ def _h5_dataset_entry(h5py, path, ds, where):
     return _Entry(ds.shape, ds.dtype, lambda: ds[()])
 
 
+def _h5_vars(h5py, path, f, gpath):
+    """{name: _Entry} of the datasets in ``<gpath>/vars`` (None if there is no such group)."""
+    node = f
+    where = ""
+    for part in gpath.split("/") + ["vars"]:
+        where += "/" + part
+        if not isinstance(node, h5py.Group) or part not in node:
+            return None
+        node = _h5_child(h5py, path, node, part, where)
+    if not isinstance(node, h5py.Group):
+        return None
+    stored = {}
+    for name in node:
+        dwhere = f"{where}/{name}"
+        obj = _h5_child(h5py, path, node, name, dwhere)
+        if isinstance(obj, h5py.Dataset):
+            stored[name] = _h5_dataset_entry(h5py, path, obj, dwhere)
+    return stored
+
+
+def _h5_layer_groups(h5py, path, f):
+    """{'layers/<key>': {name: _Entry}} of an open Keras 3 weights file."""
+    if "layer_names" in f.attrs or "model_weights" in f:
+        raise ValueError(
+            f"{path} is a legacy Keras 2 HDF5 file; densekit reads the Keras 3 "
+            "`.weights.h5` layout (save it again with Keras 3 `save_weights`)."
+        )
+    groups = {}
+    if "layers" in f:
+        layers = _h5_child(h5py, path, f, "layers", "/layers")
+        if isinstance(layers, h5py.Group):
+            for key in layers:
+                _h5_child(h5py, path, layers, key, f"/layers/{key}")
+                stored = _h5_vars(h5py, path, f, f"layers/{key}")
+                if stored is not None:
+                    groups[f"layers/{key}"] = stored
+    return groups
+
+
 @contextlib.contextmanager
 def _h5_entries(path):
     h5py = _import_h5py()
-    groups = {}
     with h5py.File(path, "r") as f:
-        if "layer_names" in f.attrs or "model_weights" in f:
-            raise ValueError(
-                f"{path} is a legacy Keras 2 HDF5 file; densekit reads the Keras 3 "
-                "`.weights.h5` layout (save it again with Keras 3 `save_weights`)."
-            )
-        if "layers" in f:
-            layers = _h5_child(h5py, path, f, "layers", "/layers")
-            if isinstance(layers, h5py.Group):
-                for key in layers:
-                    where = f"/layers/{key}"
-                    item = _h5_child(h5py, path, layers, key, where)
-                    if not isinstance(item, h5py.Group) or "vars" not in item:
-                        continue
-                    vars_ = _h5_child(h5py, path, item, "vars", where + "/vars")
-                    if not isinstance(vars_, h5py.Group):
-                        continue
-                    stored = {}
-                    for name in vars_:
-                        dwhere = f"{where}/vars/{name}"
-                        obj = _h5_child(h5py, path, vars_, name, dwhere)
-                        if isinstance(obj, h5py.Dataset):
-                            stored[name] = _h5_dataset_entry(h5py, path, obj, dwhere)
-                    groups[f"layers/{key}"] = stored
-        yield groups
+        yield _h5_layer_groups(h5py, path, f)
 
 
 def _npy_header(member):
@@ -280,6 +306,16 @@ def load_weights(model, filepath):
         )
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such weights file: {path}")
+    opener = _h5_entries if fmt == "h5" else _npz_entries
+    with opener(path) as groups:
+        loaded = read_checked(model, groups, path)
+    for layer, values in loaded:
+        layer._assign_weights(values)
+
+
+def read_checked(model, groups, path):
+    """[(layer, arrays)] read from `groups` ({'layers/<key>': {name: _Entry}}) once every
+    declared shape and dtype matched the model; ValueError (nothing read) otherwise."""
 
     def mismatch(detail):
         return ValueError(
@@ -287,47 +323,44 @@ def load_weights(model, filepath):
             f"'{model.name}': {detail}. The model's weights were left unchanged."
         )
 
-    opener = _h5_entries if fmt == "h5" else _npz_entries
-    with opener(path) as groups:
-        # Validate every declared shape and dtype first, reading no data, so that a
-        # bad file never half-loads and a hostile one never makes us allocate.
-        plan = []
-        expected_paths = set()
-        for gpath, layer in layer_paths(model):
-            expected_paths.add(gpath)
-            stored = groups.get(gpath, {})
-            weights = layer.weights
-            if len(stored) != len(weights) or any(str(i) not in stored for i in range(len(weights))):
+    # Validate every declared shape and dtype first, reading no data, so that a
+    # bad file never half-loads and a hostile one never makes us allocate.
+    plan = []
+    expected_paths = set()
+    for gpath, layer in layer_paths(model):
+        expected_paths.add(gpath)
+        stored = groups.get(gpath, {})
+        weights = layer.weights
+        if len(stored) != len(weights) or any(str(i) not in stored for i in range(len(weights))):
+            raise mismatch(
+                f"layer '{layer.name}' ({type(layer).__name__}, group '{gpath}') expects "
+                f"{len(weights)} arrays of shapes {[w.shape for w in weights]}, the file "
+                f"holds {len(stored)} ({sorted(stored)})"
+            )
+        entries = []
+        for i, w in enumerate(weights):
+            entry = stored[str(i)]
+            if entry.shape != w.shape:
                 raise mismatch(
-                    f"layer '{layer.name}' ({type(layer).__name__}, group '{gpath}') expects "
-                    f"{len(weights)} arrays of shapes {[w.shape for w in weights]}, the file "
-                    f"holds {len(stored)} ({sorted(stored)})"
+                    f"weight {i} of layer '{layer.name}' (group '{gpath}') has shape "
+                    f"{entry.shape} in the file, the model expects {w.shape}"
                 )
-            entries = []
-            for i, w in enumerate(weights):
-                entry = stored[str(i)]
-                if entry.shape != w.shape:
-                    raise mismatch(
-                        f"weight {i} of layer '{layer.name}' (group '{gpath}') has shape "
-                        f"{entry.shape} in the file, the model expects {w.shape}"
-                    )
-                if entry.dtype.kind not in "biuf":
-                    raise mismatch(
-                        f"weight {i} of layer '{layer.name}' has dtype {entry.dtype} in the file"
-                    )
-                entries.append(entry)
-            plan.append((layer, entries))
-        extra = sorted(g for g, arrays in groups.items() if arrays and g not in expected_paths)
-        if extra:
-            raise mismatch(f"the file holds weights for layers the model does not have: {extra}")
-        loaded = []
-        for layer, entries in plan:
-            values = []
-            for entry in entries:
-                value = np.asarray(entry.read())
-                if value.shape != entry.shape:  # pragma: no cover - a lying reader
-                    raise mismatch(f"an array of layer '{layer.name}' changed shape on reading")
-                values.append(value)
-            loaded.append((layer, values))
-    for layer, values in loaded:
-        layer._assign_weights(values)
+            if entry.dtype.kind not in "biuf":
+                raise mismatch(
+                    f"weight {i} of layer '{layer.name}' has dtype {entry.dtype} in the file"
+                )
+            entries.append(entry)
+        plan.append((layer, entries))
+    extra = sorted(g for g, arrays in groups.items() if arrays and g not in expected_paths)
+    if extra:
+        raise mismatch(f"the file holds weights for layers the model does not have: {extra}")
+    loaded = []
+    for layer, entries in plan:
+        values = []
+        for entry in entries:
+            value = np.asarray(entry.read())
+            if value.shape != entry.shape:  # pragma: no cover - a lying reader
+                raise mismatch(f"an array of layer '{layer.name}' changed shape on reading")
+            values.append(value)
+        loaded.append((layer, values))
+    return loaded

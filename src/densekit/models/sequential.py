@@ -482,6 +482,34 @@ class Sequential:
 
         load_weights(self, filepath)
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save the whole model as a Keras 3 `.keras` archive (Keras' ``model.save``).
+
+        The archive holds config.json (the architecture, with Keras' module
+        names, so real Keras loads it), metadata.json and model.weights.h5 (the
+        weights and, for a compiled model, the optimizer's state). Read it back
+        with :func:`densekit.models.load_model` or Keras'
+        ``keras.models.load_model``.
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+            Must end in '.keras'. The archive is written to a temporary file
+            beside it and renamed onto it when complete, so a failed save leaves
+            an existing file intact.
+        overwrite : bool, default=True
+            If False and `filepath` exists, raise FileExistsError (Keras asks
+            interactively instead).
+        zipped : None or True
+            Only the zipped archive is supported.
+        **kwargs
+            ``include_optimizer`` is accepted and, as in Keras for `.keras`
+            files, has no effect; anything else raises ValueError.
+        """
+        from densekit.models._saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print Keras' summary table: Layer (type), Output Shape, Param #, then totals.
