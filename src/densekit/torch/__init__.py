@@ -61,6 +61,8 @@ except ImportError:  # pragma: no cover - torch < 2.1
     _increment_version = None
 
 __all__ = [
+    "Fallback",
+    "FallbackWarning",
     "calculate_gain",
     "constant",
     "constant_",
@@ -70,6 +72,7 @@ __all__ = [
     "eye_",
     "fill_",
     "init_module_",
+    "initializer_for",
     "kaiming_normal",
     "kaiming_uniform",
     "kaiming_normal_",
@@ -91,6 +94,7 @@ __all__ = [
     "xavier_normal_",
     "xavier_uniform",
     "xavier_uniform_",
+    "with_fans",
     "zeros_",
 ]
 
@@ -757,6 +761,8 @@ def initializer_for(function, shape, *args, seed=None, **kwargs):
 
 
 from densekit.torch._module import (  # noqa: E402  (needs the functions above)
+    Fallback,
+    FallbackWarning,
     init_module_,
     materialize_,
     param_seed,
