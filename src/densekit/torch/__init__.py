@@ -46,7 +46,7 @@ import warnings
 
 import numpy as np
 
-from densekit.initializers._layout import bfloat16_dtype, resolve_initializer
+from densekit.initializers._layout import bfloat16_dtype, resolve_dtype, resolve_initializer
 
 try:
     import torch as _torch
@@ -450,7 +450,7 @@ class _TruncNormal:
 
     def __call__(self, shape, dtype=None, *, out=None, n_threads=None):
         if out is None:
-            out = np.empty(shape, dtype=dtype)
+            out = np.empty(shape, dtype=resolve_dtype(dtype))
         arr = out
         if arr.size == 0:
             return out
@@ -592,7 +592,7 @@ class _WholeInitializer:
 
     def __call__(self, shape, dtype=None, *, out=None, n_threads=None):
         if out is None:
-            out = np.empty(shape, dtype=dtype)
+            out = np.empty(shape, dtype=resolve_dtype(dtype))
         if out.size:
             self._write(out, n_threads)
         return out
