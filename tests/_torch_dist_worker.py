@@ -106,6 +106,12 @@ def test_fsdp2(world, scheme):
         fully_shard(model, mesh=mesh)
         if how == "init_module_":
             model.to_empty(device="cpu")
+            try:
+                dt.init_module_(model, scheme=scheme)
+            except ValueError as exc:
+                check("every rank must use the same seed" in str(exc), str(exc))
+            else:
+                raise AssertionError("seed=None on a sharded module must be refused")
             dt.init_module_(model, seed=7, scheme=scheme)
         else:
             dt.materialize_(model, seed=7, scheme=scheme)

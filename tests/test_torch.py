@@ -290,6 +290,13 @@ def test_seeds_follow_torch_manual_seed():
         dt.normal_(torch.empty(10), generator=3)
 
 
+def test_meta_tensors_point_to_materialize():
+    with pytest.raises(ValueError, match="meta device.*materialize_"):
+        dt.fill_(torch.empty(3, 4, device="meta"), "ones")
+    with pytest.raises(ValueError, match="meta device"):
+        dt.normal_(torch.empty(3, 4, device="meta"), seed=0)
+
+
 def test_torch_style_errors():
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         dt.kaiming_normal_(torch.empty(5))

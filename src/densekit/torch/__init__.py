@@ -109,6 +109,12 @@ def _numpy_view(tensor, name="tensor"):
         raise TypeError(
             f"Argument `{name}` must be a torch.Tensor. Received: type {type(tensor).__name__}"
         )
+    if tensor.is_meta:
+        raise ValueError(
+            f"Argument `{name}` must be on the CPU; it is on the meta device (it has no "
+            f"memory to fill): allocate it first (torch.empty_like(t, device='cpu')), or for a whole module use "
+            f"densekit.torch.materialize_(module)."
+        )
     if tensor.device.type != "cpu":
         raise ValueError(
             f"Argument `{name}` must be on the CPU (densekit samples into host memory; "

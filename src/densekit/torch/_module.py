@@ -457,7 +457,8 @@ def init_module_(module, *, seed=None, scheme="torch", rules=None, std=0.02, fan
         `name` its fully qualified name: its bytes depend only on (seed, name,
         shape, rule), not on construction order, other modules, the rank or the
         process count. None draws `seed` from torch's default generator, so
-        ``torch.manual_seed`` makes it reproducible.
+        ``torch.manual_seed`` makes it reproducible (not allowed for DTensor
+        parameters, where every rank must pass the same int).
     scheme : {"torch", "normal"}, default "torch"
         ``"torch"``: the distributions of torch's own ``reset_parameters``:
         Linear, Conv*/ConvTranspose* (kaiming_uniform with a=sqrt(5), bias
@@ -518,6 +519,14 @@ def init_module_(module, *, seed=None, scheme="torch", rules=None, std=0.02, fan
     (True, True)
     """
     entries, buffers, uncovered = _plan(module, scheme, rules, std, fans)
+    from densekit.torch import _dtensor
+
+    if seed is None and any(_dtensor.is_dtensor(e.tensor) for e in entries):
+        raise ValueError(
+            "Argument `seed` must be an integer for a sharded (DTensor) module: every rank "
+            "must use the same seed, and seed=None would draw one from each rank's own torch "
+            "generator. Received: seed=None"
+        )
     seed = _resolve_module_seed(seed)
     for e in entries:
         if e.tensor.is_meta:
