@@ -507,7 +507,9 @@ def init_module_(module, *, seed=None, scheme="torch", rules=None, std=0.02, fan
     under their first name in ``named_parameters()`` and with the rule of that
     name, and stay tied. Values equal densekit's arrays for the same
     initializers (they differ from torch's own draws; the distributions are the
-    same, checked by two-sample KS tests against torch).
+    same, checked by two-sample KS tests against torch). Layers that torch
+    builds as deep copies (``nn.TransformerEncoder``'s clones start out
+    identical in torch) get independent values here, one seed per name.
 
     Examples
     --------
