@@ -8,6 +8,7 @@ import hashlib
 import math
 import numbers
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -546,6 +547,40 @@ def init_module_(module, *, seed=None, scheme="torch", rules=None, std=0.02, fan
     return module
 
 
+_HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE = 14
+_LIBC = []
+
+
+def _advise_hugepages(tensor):
+    """Ask Linux for transparent huge pages on a fresh tensor's memory (as numpy does
+    for its own large arrays): with the common THP mode "madvise", torch's allocations
+    otherwise fault in 4 KiB at a time, which costs about as much as sampling them."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        storage = tensor.untyped_storage()
+        addr, nbytes = storage.data_ptr(), storage.nbytes()
+    except (RuntimeError, NotImplementedError):  # pragma: no cover - exotic tensors
+        return
+    start = (addr + _HUGE_PAGE - 1) & ~(_HUGE_PAGE - 1)
+    end = (addr + nbytes) & ~(_HUGE_PAGE - 1)
+    if end - start < _HUGE_PAGE:
+        return
+    if not _LIBC:
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            libc.madvise.restype = ctypes.c_int
+        except (OSError, AttributeError):  # pragma: no cover - no libc madvise
+            libc = None
+        _LIBC.append(libc)
+    if _LIBC[0] is not None:
+        _LIBC[0].madvise(start, end - start, _MADV_HUGEPAGE)  # advice only: errors ignored
+
+
 def _meta_tensors(module):
     for mod in module.modules():
         for key, p in mod._parameters.items():
@@ -601,12 +636,15 @@ def materialize_(module, device="cpu", **init_module_args):
 
     if any(_dtensor.is_dtensor(t) for _, _, t, _ in found):
         module.to_empty(device=device)
+        for t in list(module.parameters()) + list(module.buffers()):
+            _advise_hugepages(t.to_local() if _dtensor.is_dtensor(t) else t)
     else:
         memo = {}
         for mod, key, t, is_param in found:
             new = memo.get(id(t))
             if new is None:
                 new = torch.empty_like(t, device=device)
+                _advise_hugepages(new)
                 if is_param:
                     new = nn.Parameter(new, requires_grad=t.requires_grad)
                 memo[id(t)] = new
