@@ -499,3 +499,23 @@ def test_initialize_file_safetensors(tmp_path):
     assert list(safetensors_torch.load_file(named)) == ["kernel"]
     with pytest.raises(ValueError, match="empty safetensors tensor"):
         initialize_file(f"{tmp_path}/e.safetensors:", (5, 4), init)
+
+
+def test_materialize_large_tensors_with_huge_page_advice():
+    # Tensors over 4 MiB get madvise(MADV_HUGEPAGE) before the fill: values unchanged.
+    real = dt.init_module_(nn.Linear(2048, 1024), seed=2)
+    meta = dt.materialize_(_meta(lambda: nn.Linear(2048, 1024)), seed=2)
+    _equal_state(real, meta)
+
+
+def test_fill_fans_option():
+    w = dt.fill_(torch.empty(16, 4, 3, 3), initializers.HeUniform(seed=0), fans="torch")
+    # torch's fan_in of a (out, in, kh, kw) weight: in * kh * kw = 36.
+    assert 0.9 * math.sqrt(6 / 36) < w.abs().max().item() <= math.sqrt(6 / 36)
+    keras = dt.fill_(torch.empty(16, 4, 3, 3), initializers.HeUniform(seed=0))
+    # Keras reads (16, 4, 3, 3) as a (kh, kw, in, out) kernel: fan_in = 16 * 4 * 3 = 192.
+    assert keras.abs().max().item() <= math.sqrt(6 / 192)
+    # Non-variance-scaling initializers ignore it.
+    assert torch.equal(dt.fill_(torch.empty(3, 3), "ones", fans="torch"), torch.ones(3, 3))
+    with pytest.raises(ValueError, match="Argument `fans`"):
+        dt.fill_(torch.empty(3, 3), "ones", fans="jax")
