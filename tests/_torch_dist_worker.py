@@ -61,6 +61,19 @@ def fills():
     ]
 
 
+def test_partial_is_refused(world):
+    from torch.distributed.tensor import DTensor, Partial
+
+    mesh = init_device_mesh("cpu", (world,))
+    d = DTensor.from_local(torch.zeros(4, 4), mesh, [Partial()])
+    try:
+        dt.fill_(d, "ones")
+    except ValueError as exc:
+        check("Partial placement" in str(exc), str(exc))
+    else:
+        raise AssertionError("a Partial DTensor must be refused")
+
+
 def test_tensor_fills(world):
     # 7 x 13: uneven on 2 and 4 ranks on both dims; 3 x 5 leaves a rank empty on 4.
     for shape in [(7, 13), (3, 5), (8, 4)]:
@@ -148,6 +161,7 @@ def main():
     world = int(os.environ["WORLD_SIZE"])
     dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
     try:
+        test_partial_is_refused(world)
         test_tensor_fills(world)
         test_fsdp2(world, "torch")
         test_fsdp2(world, "normal")
