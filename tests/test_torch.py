@@ -290,6 +290,13 @@ def test_seeds_follow_torch_manual_seed():
         dt.normal_(torch.empty(10), generator=3)
 
 
+def test_meta_tensors_point_to_materialize():
+    with pytest.raises(ValueError, match="meta device.*materialize_"):
+        dt.fill_(torch.empty(3, 4, device="meta"), "ones")
+    with pytest.raises(ValueError, match="meta device"):
+        dt.normal_(torch.empty(3, 4, device="meta"), seed=0)
+
+
 def test_torch_style_errors():
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         dt.kaiming_normal_(torch.empty(5))
@@ -297,8 +304,10 @@ def test_torch_style_errors():
         dt.kaiming_normal_(torch.empty(5, 5), mode="fan_avg")
     with pytest.raises(TypeError, match="dtype float32"):
         dt.kaiming_normal_(torch.empty(5, 5, dtype=torch.int64))
-    # Zero-element tensors are a no-op, as in torch.
-    assert dt.kaiming_normal_(torch.empty(0, 5)).shape == (0, 5)
+    # Zero-element tensors are a no-op, as in torch, which says so with a UserWarning.
+    for fn in (dt.kaiming_normal_, dt.kaiming_uniform_):
+        with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+            assert fn(torch.empty(0, 5)).shape == (0, 5)
 
 
 def test_missing_torch_names_the_extra():
@@ -307,3 +316,76 @@ def test_missing_torch_names_the_extra():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert "pip install 'densekit[torch]'" in res.stdout, res.stderr
+
+
+# ---------------------------------------------------------------------------- dirac_, sparse_
+@pytest.mark.parametrize("shape, groups", [((4, 3, 5), 1), ((6, 2, 3, 3), 3), ((4, 4, 1, 2, 3), 2),
+                                           ((2, 5, 3), 1)])
+def test_dirac_equals_torch(shape, groups):
+    ours = dt.dirac_(torch.randn(shape), groups)
+    theirs = torch.nn.init.dirac_(torch.randn(shape), groups)
+    assert torch.equal(ours, theirs)
+    # A convolution with it copies its input (each group's first min(out, in) channels).
+    if len(shape) == 3 and groups == 1:
+        x = torch.randn(2, shape[1], 9)
+        y = torch.nn.functional.conv1d(x, ours, padding=shape[2] // 2)
+        n = min(shape[0], shape[1])
+        assert torch.equal(y[:, :n], x[:, :n])
+
+
+def test_dirac_errors():
+    for dims in (1, 2, 6):
+        with pytest.raises(ValueError, match="Only tensors with 3, 4, or 5 dimensions"):
+            dt.dirac_(torch.empty((2,) * dims))
+    with pytest.raises(ValueError, match="dim 0 must be divisible by groups"):
+        dt.dirac_(torch.empty(5, 2, 3), groups=2)
+
+
+def test_sparse_columns_and_distribution():
+    rows, cols, sparsity, std = 400, 300, 0.3, 0.05
+    t = dt.sparse_(torch.empty(rows, cols), sparsity, std=std, seed=4)
+    zeros = (t == 0).sum(dim=0)
+    assert (zeros >= math.ceil(sparsity * rows)).all()
+    assert (zeros <= math.ceil(sparsity * rows) + 2).all()  # exact zeros of N(0, s) are rare
+    kept = t[t != 0].double().numpy()
+    assert kept.size > 80_000
+    assert stats.kstest(kept, "norm", args=(0, std)).pvalue > KS_FLOOR
+    # The zero rows differ between columns, and the whole is reproducible.
+    assert not torch.equal((t[:, 0] == 0), (t[:, 1] == 0))
+    assert torch.equal(t, dt.sparse_(torch.empty(rows, cols), sparsity, std=std, seed=4))
+    theirs = torch.nn.init.sparse_(torch.empty(rows, cols), sparsity, std=std)
+    assert torch.equal((theirs == 0).sum(dim=0), torch.full((cols,), math.ceil(sparsity * rows)))
+    for dims in (1, 3):
+        with pytest.raises(ValueError, match="Only tensors with 2 dimensions"):
+            dt.sparse_(torch.empty((3,) * dims), 0.5)
+
+
+DEPRECATED = ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+              "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
+
+
+@pytest.mark.parametrize("name", DEPRECATED)
+def test_deprecated_names_warn_like_torch(name):
+    assert hasattr(torch.nn.init, name)  # the same set of names as torch
+    shape = (6, 3, 3) if name == "dirac" else (5, 5)
+    args = {"constant": (0.5,), "sparse": (0.2,)}.get(name, ())
+    kwargs = {} if name in ("constant", "eye", "dirac") else {"seed": 3}
+    with pytest.warns(FutureWarning, match=rf"`nn.init.{name}` is now deprecated in favor of "
+                                           rf"`nn.init.{name}_`"):
+        old = getattr(dt, name)(torch.empty(shape), *args, **kwargs)
+    new = getattr(dt, name + "_")(torch.empty(shape), *args, **kwargs)
+    assert torch.equal(old, new)
+
+
+def test_dirac_sparse_orthogonal_on_dtensor_like_paths():
+    # The whole-tensor initializers give any block of the whole (used for DTensor shards
+    # and files): initializer_for(...).block equals the filled tensor's slice.
+    for fn, shape, args in [(dt.dirac_, (4, 2, 3), ()), (dt.sparse_, (20, 7), (0.3,)),
+                            (dt.orthogonal_, (6, 2, 2), ()),
+                            (dt.trunc_normal_, (30, 4), ())]:
+        kwargs = {} if fn is dt.dirac_ else {"seed": 1}
+        if fn is dt.trunc_normal_:
+            kwargs["std"] = 0.3
+        whole = fn(torch.empty(shape), *args, **kwargs).numpy()
+        init = dt.initializer_for(fn, shape, *args, **kwargs)
+        np.testing.assert_array_equal(init.block(shape, (slice(1, 3),)), whole[1:3])

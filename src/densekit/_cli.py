@@ -118,6 +118,7 @@ def build_parser():
     )
     demo.set_defaults(func=_cmd_demo)
     _add_init_command(sub)
+    _add_init_model_command(sub)
     return parser
 
 
@@ -168,8 +169,10 @@ def _nonnegative_int(text):
 def _add_init_command(sub):
     init = sub.add_parser(
         "init",
-        help="write an initialized tensor (.npy or HDF5) chunk by chunk, larger than RAM if need be",
-        description="Write NAME(shape) to a .npy file (or 'file.h5:/dataset' with h5py), "
+        help="write an initialized tensor (.npy, HDF5 or .safetensors) chunk by chunk, larger "
+        "than RAM if need be",
+        description="Write NAME(shape) to a .npy file (or 'file.h5:/dataset' with h5py, or "
+        "'file.safetensors'), "
         "chunk by chunk, with a progress bar; prints the throughput at the end.",
     )
     init.add_argument(
@@ -180,7 +183,8 @@ def _add_init_command(sub):
     init.add_argument("--shape", type=_nonnegative_int, nargs="+", required=True,
                       help="tensor shape, e.g. --shape 100000 100000")
     init.add_argument("-o", "--output", required=True,
-                      help="output path: name.npy, name.h5 or name.h5:/dataset")
+                      help="output path: name.npy, name.h5, name.h5:/dataset or "
+                      "name.safetensors")
     init.add_argument("--seed", type=_nonnegative_int, default=None,
                       help="seed passed to the initializer (default: one drawn at random)")
     init.add_argument("--dtype", default="float32",
@@ -282,5 +286,147 @@ def _cmd_init(args):
         + (f"(seed={seed})" if isinstance(seed, int) else "")
         + f", shape {shape}, {args.dtype}, {nbytes / 1e9:.3f} GB in {seconds:.2f} s "
         f"({nbytes / 1e9 / max(seconds, 1e-9):.2f} GB/s, {n / max(seconds, 1e-9):.3g} elements/s)"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# `densekit init-model`: a torch model's seed checkpoint (densekit.torch.save_initialized)
+# --------------------------------------------------------------------------------------
+def _add_init_model_command(sub):
+    cmd = sub.add_parser(
+        "init-model",
+        help="write a torch model's initial state to safetensors without holding the model",
+        description="Build MODEL on torch's meta device (no memory for its weights) and write "
+        "what densekit.torch.init_module_ gives it to safetensors, block by block, with a "
+        "progress bar (needs torch: pip install 'densekit[torch]').",
+    )
+    cmd.add_argument(
+        "model", metavar="MODEL",
+        help="'package.module:factory' (a callable returning an nn.Module, called with "
+        "--kwargs under torch.device('meta')), or a .json file of {name: shape}",
+    )
+    cmd.add_argument("-o", "--output", required=True, help="output path: name.safetensors")
+    cmd.add_argument("--seed", type=_nonnegative_int, required=True,
+                     help="seed; each parameter's comes from it and the parameter's name")
+    cmd.add_argument("--scheme", default="torch", choices=["torch", "normal"],
+                     help="torch's reset_parameters distributions (default), or N(0, --std)")
+    cmd.add_argument("--std", type=float, default=0.02, help="std of --scheme normal (0.02)")
+    cmd.add_argument("--rules", default=None,
+                     help="JSON object {name pattern: initializer}, e.g. "
+                     "'{\"*.q_proj.weight\": \"xavier_uniform_\"}'")
+    cmd.add_argument("--kwargs", default=None, help="JSON object of arguments for the factory")
+    cmd.add_argument("--max-shard-size", default=None,
+                     help="shard into files of at most this size (e.g. 5GB) with an index")
+    cmd.add_argument("--dtype", default=None, choices=["float32", "float64", "float16", "bfloat16"],
+                     help="store every floating tensor in this type (default: the model's)")
+    cmd.add_argument("--overwrite", action="store_true", help="replace existing files")
+    cmd.add_argument("--chunk-mib", type=_positive_int, default=64,
+                     help="MiB generated and written per step (default: 64)")
+    cmd.add_argument("--threads", type=_positive_int, default=None,
+                     help="number of threads (default: densekit.get_num_threads())")
+    cmd.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    cmd.set_defaults(func=_cmd_init_model)
+
+
+def _model_error(message, status=2):
+    print(f"densekit init-model: error: {message}", file=sys.stderr)
+    return status
+
+
+def _json_object(text, option):
+    import json
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{option} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option} must be a JSON object, got {text!r}")
+    return value
+
+
+def _load_model_spec(spec, kwargs):
+    """A meta-device module from 'module:factory', or a {name: shape} dict from JSON."""
+    import importlib
+    import json
+
+    if spec.lower().endswith(".json"):
+        try:
+            with open(spec, encoding="utf-8") as f:
+                shapes = json.load(f)
+        except OSError as exc:
+            raise ValueError(f"cannot read {spec!r}: {_one_line(exc)}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{spec!r} is not valid JSON ({exc})") from None
+        if not isinstance(shapes, dict) or not all(
+            isinstance(v, list) and all(isinstance(d, int) and d >= 0 for d in v)
+            for v in shapes.values()
+        ):
+            raise ValueError(f"{spec!r} must hold a JSON object {{name: [dims...]}}")
+        return {k: tuple(v) for k, v in shapes.items()}
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"MODEL must be 'package.module:factory' or a .json file, got {spec!r}")
+    import torch
+
+    try:
+        factory = importlib.import_module(module_name)
+        for part in attr.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import {spec!r}: {_one_line(exc)}") from None
+    if not callable(factory):
+        raise ValueError(f"{spec!r} is not callable")
+    try:
+        with torch.device("meta"):
+            model = factory(**(kwargs or {}))
+    except Exception as exc:  # the user's factory: report its failure in one line
+        raise ValueError(f"{spec}(**{kwargs or {}}) failed: {_one_line(exc)}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"{spec!r} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _cmd_init_model(args):
+    import math
+    import os
+    import time
+
+    try:
+        import densekit.torch as dt
+    except ImportError as exc:
+        return _model_error(_one_line(exc))
+    try:
+        rules = _json_object(args.rules, "--rules")
+        kwargs = _json_object(args.kwargs, "--kwargs")
+        model = _load_model_spec(args.model, kwargs)
+    except ValueError as exc:
+        return _model_error(str(exc))
+    start = time.perf_counter()
+    try:
+        written = dt.save_initialized(
+            model, args.output, seed=args.seed, scheme=args.scheme, std=args.std, rules=rules,
+            max_shard_size=args.max_shard_size, dtype=args.dtype,
+            progress=not args.no_progress, overwrite=args.overwrite,
+            chunk_bytes=args.chunk_mib * 2**20, n_threads=args.threads,
+        )
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, IsADirectoryError,
+            NotADirectoryError, ImportError) as exc:
+        return _model_error(_one_line(exc))
+    except OSError as exc:
+        return _model_error(_one_line(exc), 1)
+    seconds = time.perf_counter() - start
+    nbytes = sum(os.path.getsize(p) for p in written if p.endswith(".safetensors"))
+    if isinstance(model, dict):
+        n = sum(math.prod(s) for s in model.values())
+    else:
+        n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    files = written[0] if len(written) == 1 else f"{len(written)} files ({written[-1]})"
+    print(
+        f"wrote {files}: {n} parameters (seed={args.seed}, scheme={args.scheme}), "
+        f"{nbytes / 1e9:.3f} GB in {seconds:.2f} s ({nbytes / 1e9 / max(seconds, 1e-9):.2f} GB/s)"
     )
     return 0

@@ -1,7 +1,7 @@
 """Initialize tensors larger than RAM straight into a file, chunk by chunk.
 
-:func:`initialize_file` writes a ``.npy`` file (numpy's own format) or an HDF5
-dataset (with h5py) through the initializer's ``block()``: every chunk is
+:func:`initialize_file` writes a ``.npy`` file (numpy's own format), an HDF5
+dataset (with h5py) or a one-tensor ``.safetensors`` file through the initializer's ``block()``: every chunk is
 generated alone, into one reusable buffer, and written out, so the anonymous
 memory in use stays near ``2 * chunk_bytes`` whatever the size of the file, and
 the file holds exactly ``initializer(shape)``, bit for bit.
@@ -9,6 +9,7 @@ the file holds exactly ``initializer(shape)``, bit for bit.
 
 import errno
 import itertools
+import json
 import math
 import operator
 import os
@@ -16,6 +17,7 @@ import re
 import shutil
 import socket
 import tempfile
+import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,6 +42,8 @@ DEFAULT_H5_DATASET = "data"
 _H5_CHUNK_BYTES = 2**20
 
 _NPY_SUFFIXES = (".npy",)
+_ST_SUFFIXES = (".safetensors",)
+_ST_PATH = re.compile(r"^(?P<file>.+\.safetensors):(?P<dataset>[^:]*)$", re.IGNORECASE)
 _H5_SUFFIXES = (".h5", ".hdf5")
 _H5_PATH = re.compile(r"^(?P<file>.+\.(?:h5|hdf5)):(?P<dataset>[^:]*)$", re.IGNORECASE)
 # Bytes of HDF5 metadata (superblock, object headers, chunk index) budgeted
@@ -133,14 +137,26 @@ def _parse_path(path):
                 f"'file.h5' (dataset {DEFAULT_H5_DATASET!r}). Received: path={path!r}"
             )
         return match.group("file"), "h5", dataset
+    match = _ST_PATH.match(path)
+    if match:
+        name = match.group("dataset")
+        if not name:
+            raise ValueError(
+                f"Argument `path` names an empty safetensors tensor. Use 'file.safetensors:name' "
+                f"or just 'file.safetensors' (tensor {DEFAULT_H5_DATASET!r}). Received: path={path!r}"
+            )
+        return match.group("file"), "safetensors", name
     lower = path.lower()
     if lower.endswith(_NPY_SUFFIXES):
         return path, "npy", None
+    if lower.endswith(_ST_SUFFIXES):
+        return path, "safetensors", DEFAULT_H5_DATASET
     if lower.endswith(_H5_SUFFIXES):
         return path, "h5", DEFAULT_H5_DATASET
     raise ValueError(
-        "Argument `path` must end in .npy, or in .h5/.hdf5 (optionally followed by "
-        f"':/dataset') for HDF5. Received: path={path!r}"
+        "Argument `path` must end in .npy, in .h5/.hdf5 (optionally followed by "
+        f"':/dataset') for HDF5, or in .safetensors (optionally followed by ':name'). "
+        f"Received: path={path!r}"
     )
 
 
@@ -503,6 +519,77 @@ class _H5Writer:
                     os.close(fd)
 
 
+# safetensors dtype names (huggingface/safetensors: the `Dtype` enum of the format).
+_ST_DTYPES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",
+              "int64": "I64", "int32": "I32"}
+
+
+def _st_dtype(dtype):
+    try:
+        return _ST_DTYPES[dtype.name]
+    except KeyError:
+        raise TypeError(f"safetensors output cannot store dtype {dtype}") from None
+
+
+class _SafetensorsWriter:
+    """A safetensors file written block by block.
+
+    The format (huggingface/safetensors): 8 bytes, the little-endian u64 length N
+    of a JSON header; N bytes of that header, ``{name: {"dtype", "shape",
+    "data_offsets": [begin, end]}}`` plus an optional ``"__metadata__"`` map of
+    strings, padded with spaces to a multiple of 8 bytes so that the data are
+    aligned; then the tensors' raw little-endian bytes, back to back in header
+    order, offsets relative to the end of the header. The header is written here
+    rather than by ``safetensors.torch.save_file`` because that needs every
+    tensor whole in memory: here each tensor is generated and written block by
+    block (bounded memory), into a temporary file renamed when complete.
+    """
+
+    def __init__(self, tmp_path, tensors, metadata=None):
+        header = {}
+        if metadata:
+            header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+        offset = 0
+        self._offsets = {}
+        for name, shape, dtype in tensors:
+            if name == "__metadata__" or name in self._offsets:
+                raise ValueError(f"Tensor name {name!r} is reserved or repeated")
+            nbytes = math.prod(shape) * dtype.itemsize
+            header[name] = {"dtype": _st_dtype(dtype), "shape": [int(d) for d in shape],
+                            "data_offsets": [offset, offset + nbytes]}
+            self._offsets[name] = (offset, dtype.itemsize)
+            offset += nbytes
+        raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        raw += b" " * (-len(raw) % 8)
+        prefix = struct.pack("<Q", len(raw)) + raw
+        self._data_start = len(prefix)
+        self.nbytes = len(prefix) + offset
+        self._fd = os.open(tmp_path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        _pwrite_all(self._fd, memoryview(prefix), 0)
+
+    def preallocate(self):
+        _reserve(self._fd, self.nbytes)
+
+    def writer_for(self, name):
+        offset, itemsize = self._offsets[name]
+        base = self._data_start + offset
+
+        def write(start, count, index, buf):
+            _pwrite_all(self._fd, memoryview(buf.reshape(-1).view(np.uint8)),
+                        base + start * itemsize)
+
+        return write
+
+    def close(self, sync):
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
 def _check_initializer(init, shape, dtype, n_threads):
     """Run the initializer's own checks (rank rules such as Orthogonal's, dtype) on an
     empty block, before any file exists. Only densekit's own ``block()`` is probed: the
@@ -513,6 +600,65 @@ def _check_initializer(init, shape, dtype, n_threads):
         return
     index = (slice(0, 0),) if shape else ()
     init.block(shape, index, dtype, n_threads=n_threads)
+
+
+def _generate_blocks(jobs, pool, pending, bar, chunk_bytes, n_threads):
+    """Generate tensors block by block and hand each block to its writer.
+
+    `jobs` holds ``(initializer, shape, dtype, align_rows, write)``; ``write(start,
+    count, index, buf)`` stores one block and runs on `pool` (one thread) while the
+    next block is generated into the other of two reusable buffers, so the memory in
+    use is two blocks of at most `chunk_bytes` whatever the number and size of the
+    tensors. `pending` holds the writes not yet awaited (the caller cancels them on
+    error). Blocks are ``init.block(shape, index, out=buf)`` (a tensor that fits in
+    one block is ``init(shape, out=buf)``), so the bytes equal ``init(shape, dtype)``.
+    """
+    plans = []
+    largest = 0
+    for init, shape, dtype, align, write in jobs:
+        # A plan is consumed lazily (a tiny chunk on a huge tensor is many blocks);
+        # its first block is the largest, which sizes the two reusable buffers.
+        plan = _block_plan(shape, dtype.itemsize, chunk_bytes, align)
+        first = next(plan, None)
+        if first is None:
+            continue
+        largest = max(largest, first[2] * dtype.itemsize)
+        plans.append((init, shape, dtype, write, itertools.chain([first], plan),
+                      first[2] == math.prod(shape)))
+    n_buffers = 1 if len(plans) == 1 and plans[0][5] else 2
+    # Raw bytes, viewed per tensor as its dtype; 64-byte alignment for any dtype.
+    buffers = [np.empty(largest + 64, dtype=np.uint8) for _ in range(n_buffers)]
+    buffers = [b[(-b.ctypes.data) % 64:][:largest] for b in buffers]
+    failed = threading.Event()
+
+    def write_block(write, *args):
+        # A block queued behind a failed write must not reach the disk: the main
+        # thread may not have seen the failure yet when it queued the next block.
+        if failed.is_set():
+            return
+        try:
+            write(*args)
+        except BaseException:
+            failed.set()
+            raise
+
+    step = 0
+    for init, shape, dtype, write, plan, whole in plans:
+        for index, start, count, block_shape in plan:
+            slot = step % n_buffers
+            step += 1
+            if len(pending) == n_buffers:
+                pending.pop(0).result()
+            buf = buffers[slot][: count * dtype.itemsize].view(dtype).reshape(block_shape)
+            if whole:
+                init(shape, dtype, out=buf, n_threads=n_threads)
+            else:
+                init.block(shape, index, dtype, out=buf, n_threads=n_threads)
+            pending.append(pool.submit(write_block, write, start, count, index, buf))
+            # Progress counts bytes handed to the writer; the last ones are awaited below.
+            bar.update(count * dtype.itemsize)
+    while pending:
+        pending.pop(0).result()
 
 
 # --------------------------------------------------------------------------------------
@@ -539,7 +685,10 @@ def initialize_file(
         ``np.load(path, mmap_mode="r")``), or an HDF5 path (needs h5py):
         ``name.h5:/group/dataset`` (also ``.hdf5``), or plain ``name.h5``, which
         writes the dataset ``"data"`` (:data:`DEFAULT_H5_DATASET`). An HDF5 file
-        is written whole, holding that one dataset.
+        is written whole, holding that one dataset. ``name.safetensors`` (or
+        ``name.safetensors:tensor``) writes a safetensors file holding one tensor
+        named ``"data"`` (or `tensor`), readable with ``safetensors.safe_open``;
+        a whole model's initial state: :func:`densekit.torch.save_initialized`.
     shape : int or tuple of int
         Shape of the tensor.
     initializer : Initializer, str or dict
@@ -634,7 +783,7 @@ def initialize_file(
     directory, target = _check_target(file_path, overwrite)
 
     data_bytes = math.prod(shape) * dtype.itemsize
-    needed = data_bytes if fmt == "npy" else _h5_estimate(shape, dtype.itemsize)
+    needed = data_bytes if fmt != "h5" else _h5_estimate(shape, dtype.itemsize)
     free = _free_bytes(directory)
     if free is not None and free < needed:
         raise _no_space(file_path, needed, directory)
@@ -650,6 +799,9 @@ def initialize_file(
         if fmt == "npy":
             writer = _NpyWriter(tmp_path, shape, dtype)
             align = 1
+        elif fmt == "safetensors":
+            writer = _SafetensorsWriter(tmp_path, [(dataset, shape, dtype)])
+            align = 1
         else:
             writer = _H5Writer(tmp_path, shape, dtype, dataset)
             align = writer.align_for(_split_axis(shape, max(1, chunk_bytes // dtype.itemsize)))
@@ -660,46 +812,13 @@ def initialize_file(
                 raise _no_space(file_path, writer.nbytes, directory) from exc
             raise
 
-        total = math.prod(shape)
-        # The plan is consumed lazily (a tiny chunk on a huge tensor is many blocks);
-        # its first block is the largest, which sizes the two reusable buffers.
-        plan = _block_plan(shape, dtype.itemsize, chunk_bytes, align)
-        first = next(plan, None)
-        if first is not None:
-            plan = itertools.chain([first], plan)
-        largest = first[2] if first is not None else 0
-        whole = largest == total
-        buffers = [np.empty(largest, dtype=dtype) for _ in range(1 if whole else 2)]
         bar = byte_progress(progress, data_bytes, f"densekit {base}")
-        # One writer thread: the kernel fills one buffer while the other is written.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
-        failed = threading.Event()
-
-        def write_block(*args):
-            # A block queued behind a failed write must not reach the disk: the main
-            # thread may not have seen the failure yet when it queued the next block.
-            if failed.is_set():
-                return
-            try:
-                writer.write(*args)
-            except BaseException:
-                failed.set()
-                raise
-
-        for step, (index, start, count, block_shape) in enumerate(plan):
-            slot = step % 2
-            if len(pending) == 2:
-                pending.pop(0).result()
-            buf = buffers[slot][:count].reshape(block_shape)
-            if whole:
-                init(shape, dtype, out=buf, n_threads=n_threads)
-            else:
-                init.block(shape, index, dtype, out=buf, n_threads=n_threads)
-            pending.append(pool.submit(write_block, start, count, index, buf))
-            # Progress counts bytes handed to the writer; the last ones are awaited below.
-            bar.update(count * dtype.itemsize)
-        while pending:
-            pending.pop(0).result()
+        _generate_blocks(
+            [(init, shape, dtype, align, writer.writer_for(dataset) if fmt == "safetensors"
+              else writer.write)],
+            pool, pending, bar, chunk_bytes, n_threads,
+        )
         writer.close(sync=fsync)
         os.replace(tmp_path, target)
     except BaseException as exc:
@@ -728,4 +847,158 @@ def initialize_file(
             pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
-    return file_path if fmt == "npy" else f"{file_path}:/{dataset}"
+    if fmt == "h5":
+        return f"{file_path}:/{dataset}"
+    return file_path
+
+
+# --------------------------------------------------------------------------------------
+# Many tensors to safetensors (densekit.torch.save_initialized)
+# --------------------------------------------------------------------------------------
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([KMGT]?I?B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _parse_size(value, name):
+    """Bytes from an int or a Hugging Face size string ("5GB" = 5e9, "5GiB" = 5 * 2**30)."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        unit = (match.group(2) or "B").upper() if match else None
+        if match and unit in _SIZE_UNITS:
+            return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    elif not isinstance(value, bool):
+        try:
+            value = operator.index(value)
+        except TypeError:
+            pass
+        else:
+            if value > 0:
+                return value
+    raise ValueError(
+        f"Argument `{name}` must be a positive number of bytes or a size such as '5GB' "
+        f"or '500MiB'. Received: {name}={value!r}"
+    )
+
+
+def _shard_names(file_path, n):
+    root = file_path[: -len(".safetensors")] if file_path.lower().endswith(".safetensors") \
+        else file_path
+    return [f"{root}-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+
+
+def _write_safetensors(path, tensors, *, max_shard_size=None, progress=None, overwrite=False,
+                       fsync=False, n_threads=None, chunk_bytes=DEFAULT_CHUNK_BYTES,
+                       metadata=None):
+    """Write ``[(name, shape, dtype, initializer)]`` to one safetensors file, or to
+    shards of at most `max_shard_size` bytes plus ``<path>.index.json`` (Hugging Face's
+    layout: ``{"metadata": {"total_size": bytes}, "weight_map": {name: file name}}``).
+
+    Every file is generated block by block through :func:`_generate_blocks` into a
+    temporary file; all are renamed into place (the index last) only when every one
+    is complete. Returns the paths written.
+    """
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path.lower().endswith(".safetensors"):
+        raise ValueError(
+            f"Argument `path` must end in .safetensors. Received: path={path!r}"
+        )
+    chunk_bytes = operator.index(chunk_bytes)
+    n_threads = effective_n_threads(n_threads)
+    tensors = [(n, tuple(s), np.dtype(d), i) for n, s, d, i in tensors]
+    for _, _, dtype, _ in tensors:
+        _st_dtype(dtype)
+    sizes = [math.prod(s) * d.itemsize for _, s, d, _ in tensors]
+    groups = [list(range(len(tensors)))]
+    if max_shard_size is not None:
+        limit = _parse_size(max_shard_size, "max_shard_size")
+        groups, current, used = [], [], 0
+        for k, size in enumerate(sizes):
+            if current and used + size > limit:
+                groups.append(current)
+                current, used = [], 0
+            current.append(k)
+            used += size
+        groups.append(current)
+    sharded = len(groups) > 1
+    files = _shard_names(path, len(groups)) if sharded else [path]
+    index_path = path + ".index.json" if sharded else None
+    targets = [_check_target(f, overwrite) for f in files]
+    if index_path is not None:
+        targets.append(_check_target(index_path, overwrite))
+    total = sum(sizes)
+    directory = targets[0][0]
+    free = _free_bytes(directory)
+    if free is not None and free < total:
+        raise _no_space(path, total, directory)
+
+    partials = []
+    writers = []
+    pool = None
+    bar = None
+    pending = []
+    try:
+        for (directory, target), group in zip(targets, groups):
+            base = os.path.basename(target)
+            _remove_stale_partials(directory, base)
+            tmp = _create_partial(directory, base, target)
+            partials.append((tmp, target))
+            writer = _SafetensorsWriter(
+                tmp, [(tensors[k][0], tensors[k][1], tensors[k][2]) for k in group], metadata
+            )
+            writers.append(writer)
+            try:
+                writer.preallocate()
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise _no_space(target, writer.nbytes, directory) from exc
+                raise
+        bar = byte_progress(progress, total, f"densekit {os.path.basename(path)}")
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="densekit-io")
+        for writer, group in zip(writers, groups):
+            jobs = [(tensors[k][3], tensors[k][1], tensors[k][2], 1,
+                     writer.writer_for(tensors[k][0])) for k in group]
+            _generate_blocks(jobs, pool, pending, bar, chunk_bytes, n_threads)
+        for writer in writers:
+            writer.close(sync=fsync)
+        if index_path is not None:
+            directory, target = targets[-1]
+            tmp = _create_partial(directory, os.path.basename(target), target)
+            partials.append((tmp, target))
+            weight_map = {tensors[k][0]: os.path.basename(f)
+                          for f, group in zip(files, groups) for k in group}
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f,
+                          indent=2)
+                f.write("\n")
+                if fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+        for tmp, target in partials:
+            os.replace(tmp, target)
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        for fut in pending:
+            try:
+                fut.result()
+            except BaseException:
+                pass
+        for writer in writers:
+            try:
+                writer.close(sync=False)
+            except Exception:
+                pass
+        for tmp, _ in partials:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+        if bar is not None:
+            bar.close()
+    return [t for _, t in targets]

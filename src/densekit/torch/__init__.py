@@ -6,8 +6,10 @@ Two ways in:
   Keras fan rules on the tensor's shape).
 - Drop-in names for ``torch.nn.init``: :func:`uniform_`, :func:`normal_`,
   :func:`trunc_normal_`, :func:`constant_`, :func:`ones_`, :func:`zeros_`,
-  :func:`eye_`, :func:`xavier_uniform_`, :func:`xavier_normal_`,
-  :func:`kaiming_uniform_`, :func:`kaiming_normal_`, :func:`orthogonal_`, with
+  :func:`eye_`, :func:`dirac_`, :func:`xavier_uniform_`, :func:`xavier_normal_`,
+  :func:`kaiming_uniform_`, :func:`kaiming_normal_`, :func:`orthogonal_`,
+  :func:`sparse_` (and torch's deprecated names without the underscore, which
+  warn with a FutureWarning as torch's do), with
   torch's signatures, defaults, fan rules (:func:`_calculate_fan_in_and_fan_out`:
   a ``(out, in, *kernel)`` weight has fan_in ``in * prod(kernel)``) and gains
   (:func:`calculate_gain`). ``import densekit.torch as init`` in place of
@@ -24,15 +26,27 @@ generator) with ``torch.randint``, so ``torch.manual_seed(s)`` makes a whole
 model's initialization reproducible, as with torch (the values differ from
 torch's own, the distributions are the same).
 
+Whole models: :func:`init_module_` initializes every parameter of a module tree
+(torch's own ``reset_parameters`` distributions, or the ``normal(0.02)`` scheme of
+language models, plus user rules), with per-parameter seeds derived from the
+parameter's name; :func:`materialize_` allocates and initializes a model built on
+the meta device; both accept DTensor parameters (FSDP2, tensor parallel) and fill
+each rank's shard with exactly its slice of the unsharded result.
+:func:`save_initialized` writes the same values to safetensors without holding the
+model in memory.
+
 Needs the ``torch`` extra: ``pip install 'densekit[torch]'``.
 """
 
+import contextvars
+import inspect
 import math
 import numbers
+import warnings
 
 import numpy as np
 
-from densekit.initializers._layout import bfloat16_dtype, resolve_initializer
+from densekit.initializers._layout import bfloat16_dtype, resolve_dtype, resolve_initializer
 
 try:
     import torch as _torch
@@ -47,19 +61,40 @@ except ImportError:  # pragma: no cover - torch < 2.1
     _increment_version = None
 
 __all__ = [
+    "Fallback",
+    "FallbackWarning",
     "calculate_gain",
+    "constant",
     "constant_",
+    "dirac",
+    "dirac_",
+    "eye",
     "eye_",
     "fill_",
+    "init_module_",
+    "initializer_for",
+    "kaiming_normal",
+    "kaiming_uniform",
     "kaiming_normal_",
     "kaiming_uniform_",
+    "materialize_",
+    "normal",
     "normal_",
     "ones_",
+    "orthogonal",
     "orthogonal_",
+    "param_seed",
+    "save_initialized",
+    "sparse",
+    "sparse_",
     "trunc_normal_",
+    "uniform",
     "uniform_",
+    "xavier_normal",
     "xavier_normal_",
+    "xavier_uniform",
     "xavier_uniform_",
+    "with_fans",
     "zeros_",
 ]
 
@@ -73,6 +108,12 @@ def _numpy_view(tensor, name="tensor"):
     if not isinstance(tensor, _torch.Tensor):
         raise TypeError(
             f"Argument `{name}` must be a torch.Tensor. Received: type {type(tensor).__name__}"
+        )
+    if tensor.is_meta:
+        raise ValueError(
+            f"Argument `{name}` must be on the CPU; it is on the meta device (it has no "
+            f"memory to fill): allocate it first (torch.empty_like(t, device='cpu')), or for a whole module use "
+            f"densekit.torch.materialize_(module)."
         )
     if tensor.device.type != "cpu":
         raise ValueError(
@@ -108,7 +149,24 @@ def _bump_version(tensor):
         _increment_version(tensor)
 
 
+# initializer_for() sets (meta tensor, None); _fill_with puts the initializer in it.
+_CAPTURE = contextvars.ContextVar("densekit_torch_capture", default=None)
+
+
 def _fill_with(tensor, init, n_threads, shape=None):
+    """Write ``init(tensor.shape)`` into `tensor`: a CPU tensor through a numpy view,
+    a DTensor shard as its block of the global tensor (see :mod:`._dtensor`)."""
+    from densekit.torch import _dtensor
+
+    box = _CAPTURE.get()
+    if box is not None and box[0] is tensor:
+        # initializer_for(): record what would be written, write nothing.
+        box[1] = init if shape is None else _Reshaped(init, shape)
+        return tensor
+    if _dtensor.is_dtensor(tensor):
+        if shape is not None:
+            init = _Reshaped(init, shape)
+        return _dtensor.fill_local(tensor, init, n_threads)
     arr = _numpy_view(tensor)
     if shape is not None:
         arr = arr.reshape(shape)
@@ -120,19 +178,52 @@ def _fill_with(tensor, init, n_threads, shape=None):
     return tensor
 
 
-def fill_(tensor, initializer, *, n_threads=None):
+class _Reshaped:
+    """``init(view_shape)`` reshaped to the tensor's shape (torch's orthogonal_ sees a
+    tensor as ``(shape[0], prod(shape[1:]))``); its blocks are computed whole."""
+
+    def __init__(self, init, view_shape):
+        self._init = init
+        self._view_shape = tuple(view_shape)
+
+    def __call__(self, shape, dtype=None, *, out=None, n_threads=None):
+        values = self._init(self._view_shape, dtype, n_threads=n_threads).reshape(shape)
+        if out is None:
+            return values
+        out[...] = values
+        return out
+
+    def block(self, shape, index, dtype=None, *, out=None, n_threads=None):
+        values = self(shape, dtype, n_threads=n_threads)[index]
+        if out is None:
+            return np.array(values, copy=True)
+        out[...] = values
+        return out
+
+
+def fill_(tensor, initializer, *, fans="keras", n_threads=None):
     """Fill `tensor` in place with ``initializer(tensor.shape)`` and return it.
 
     Parameters
     ----------
-    tensor : torch.Tensor
-        CPU, contiguous, float32, float64, float16 or bfloat16.
+    tensor : torch.Tensor or DTensor
+        CPU, contiguous, float32, float64, float16 or bfloat16 (16-bit tensors
+        are written directly, with no float32 temporary). A DTensor
+        (``torch.distributed.tensor``) gets, on each rank, exactly its slice of
+        the global tensor: fans come from the global shape and the values do not
+        depend on the mesh or the placements.
     initializer : Initializer, str or dict
         A densekit initializer or anything :func:`densekit.initializers.get`
-        accepts. Its Keras semantics apply, including Keras' fan rules on the
-        tensor's shape (a 2-D shape is read as ``(fan_in, fan_out)``, the
-        transpose of a ``torch.nn.Linear`` weight); for torch's rules use the
-        torch-named functions of this module.
+        accepts. Its Keras semantics apply.
+    fans : {"keras", "torch"}, default "keras"
+        How a variance-scaling initializer (``HeNormal``, ``GlorotUniform``,
+        ``VarianceScaling``...) reads the shape. ``"keras"``: Keras' rules (a
+        2-D shape is ``(fan_in, fan_out)``, the transpose of a
+        ``torch.nn.Linear`` weight). ``"torch"``: torch's rules
+        (:func:`_calculate_fan_in_and_fan_out`: a ``(out, in, *kernel)``
+        weight has ``fan_in = in * prod(kernel)``), so that He and Glorot mean
+        to a torch weight what they mean to a Keras kernel; tensors with fewer
+        than 2 dimensions keep Keras' rules. Other initializers ignore it.
     n_threads : int or None
         Sampling threads (None: :func:`densekit.get_num_threads`).
 
@@ -150,7 +241,56 @@ def fill_(tensor, initializer, *, n_threads=None):
     >>> bool((w.numpy() == initializers.HeNormal(seed=0)((256, 128))).all())
     True
     """
-    return _fill_with(tensor, resolve_initializer(initializer), n_threads)
+    return _fill_with(tensor, with_fans(resolve_initializer(initializer), fans), n_threads)
+
+
+def with_fans(init, fans):
+    """`init` with torch's fan rules when ``fans == "torch"`` (VarianceScaling only)."""
+    if fans == "keras":
+        return init
+    if fans != "torch":
+        raise ValueError(f"Argument `fans` must be 'keras' or 'torch'. Received: fans={fans!r}")
+    from densekit.initializers import VarianceScaling
+
+    if isinstance(init, VarianceScaling) and not isinstance(init, _TorchFanVarianceScaling):
+        return _TorchFanVarianceScaling.from_keras(init)
+    return init
+
+
+def _torch_fans(shape):
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _make_torch_fan_class():
+    from densekit.initializers import VarianceScaling
+
+    class TorchFanVarianceScaling(VarianceScaling):
+        """A VarianceScaling that reads fans as torch does ((out, in, *kernel))."""
+
+        @classmethod
+        def from_keras(cls, init):
+            new = cls(scale=init.scale, mode=init.mode, distribution=init.distribution,
+                      seed=init.seed)
+            new._init_seed = init._init_seed
+            return new
+
+        def _variance(self, shape):
+            if len(shape) < 2:
+                return super()._variance(shape)
+            fan_in, fan_out = _torch_fans(tuple(shape))
+            if self.mode == "fan_in":
+                n = fan_in
+            elif self.mode == "fan_out":
+                n = fan_out
+            else:
+                n = (fan_in + fan_out) / 2.0
+            return float(self.scale) / max(1.0, n)
+
+    return TorchFanVarianceScaling
+
+
+_TorchFanVarianceScaling = _make_torch_fan_class()
 
 
 # --------------------------------------------------------------------------------------
@@ -297,13 +437,34 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     ):
         return _fill_with(tensor, inits.TruncatedNormal(mean=mean, stddev=std, seed=seed),
                           n_threads)
-    arr = _numpy_view(tensor)
-    if arr.size == 0:
-        return tensor
-    flat = arr.reshape(-1)
-    alpha, beta = (a - mean) / std, (b - mean) / std
-    acceptance = _norm_cdf(beta) - _norm_cdf(alpha)
-    with _torch.no_grad():
+    return _fill_with(tensor, _TruncNormal(mean, std, a, b, seed), n_threads)
+
+
+class _TruncNormal:
+    """The rejection and inverse-CDF paths of :func:`trunc_normal_` on a numpy array
+    (whole tensors only: a block is cut from the whole)."""
+
+    def __init__(self, mean, std, a, b, seed):
+        self.mean, self.std, self.a, self.b, self.seed = mean, std, a, b, seed
+
+    def block(self, shape, index, dtype=None, *, out=None, n_threads=None):
+        values = self(shape, dtype, n_threads=n_threads)[index]
+        if out is None:
+            return np.array(values, copy=True)
+        out[...] = values
+        return out
+
+    def __call__(self, shape, dtype=None, *, out=None, n_threads=None):
+        if out is None:
+            out = np.empty(shape, dtype=resolve_dtype(dtype))
+        arr = out
+        if arr.size == 0:
+            return out
+        mean, std, a, b, seed = self.mean, self.std, self.a, self.b, self.seed
+        inits = _initializers()
+        flat = arr.reshape(-1)
+        alpha, beta = (a - mean) / std, (b - mean) / std
+        acceptance = _norm_cdf(beta) - _norm_cdf(alpha)
         if acceptance >= _MIN_ACCEPTANCE:
             inits.RandomNormal(mean=mean, stddev=std, seed=seed)(
                 arr.shape, arr.dtype, out=arr, n_threads=n_threads
@@ -351,8 +512,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
             z += mean
             np.clip(z, a, b, out=z)
             flat[...] = z.astype(arr.dtype)
-    _bump_version(tensor)
-    return tensor
+        return out
 
 
 def constant_(tensor, val, *, n_threads=None):
@@ -396,6 +556,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
                      seed=None, n_threads=None):
     """U[-bound, bound), bound = sqrt(3) * gain / sqrt(fan), like torch's kaiming_uniform_."""
     if isinstance(tensor, _torch.Tensor) and 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -408,6 +569,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     """N(0, std**2), std = gain / sqrt(fan), like torch's kaiming_normal_ (NOT truncated,
     unlike Keras' HeNormal)."""
     if isinstance(tensor, _torch.Tensor) and 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -422,10 +584,193 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, n_threads=None):
     """
     if isinstance(tensor, _torch.Tensor) and tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    arr = _numpy_view(tensor)
-    if arr.size == 0:
+    if tensor.numel() == 0:
         return tensor
-    rows = arr.shape[0]
-    cols = arr.size // rows
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
     init = _initializers().Orthogonal(gain=float(gain), seed=_resolve_seed(seed, generator))
     return _fill_with(tensor, init, n_threads, shape=(rows, cols))
+
+
+class _WholeInitializer:
+    """Base of the few initializers computed whole (dirac_, sparse_): a block is cut
+    from the whole tensor."""
+
+    def __call__(self, shape, dtype=None, *, out=None, n_threads=None):
+        if out is None:
+            out = np.empty(shape, dtype=resolve_dtype(dtype))
+        if out.size:
+            self._write(out, n_threads)
+        return out
+
+    def block(self, shape, index, dtype=None, *, out=None, n_threads=None):
+        values = self(shape, dtype, n_threads=n_threads)[index]
+        if out is None:
+            return np.array(values, copy=True)
+        out[...] = values
+        return out
+
+
+class _Dirac(_WholeInitializer):
+    def __init__(self, groups):
+        self.groups = groups
+
+    def _write(self, out, n_threads):
+        out[...] = 0
+        shape = out.shape
+        per_group = shape[0] // self.groups
+        centre = tuple(d // 2 for d in shape[2:])
+        for g in range(self.groups):
+            for d in range(min(per_group, shape[1])):
+                out[(g * per_group + d, d) + centre] = 1
+
+
+def dirac_(tensor, groups=1, *, n_threads=None):
+    """Fill a 3-, 4- or 5-D tensor with the Dirac delta, like ``torch.nn.init.dirac_``.
+
+    A convolution with this kernel preserves its input's identity in each group:
+    output channel ``g * (out // groups) + d`` copies input channel ``d`` at the
+    kernel's centre, for ``d < min(out // groups, in)``. Deterministic (no seed).
+    """
+    dimensions = tensor.ndimension()
+    if dimensions not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if tensor.size(0) % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    return _fill_with(tensor, _Dirac(int(groups)), n_threads)
+
+
+class _Sparse(_WholeInitializer):
+    def __init__(self, sparsity, std, seed):
+        self.sparsity, self.std, self.seed = sparsity, std, seed
+
+    def _write(self, out, n_threads):
+        rows, cols = out.shape
+        _initializers().RandomNormal(mean=0.0, stddev=self.std, seed=self.seed)(
+            out.shape, out.dtype, out=out, n_threads=n_threads
+        )
+        num_zeros = math.ceil(self.sparsity * rows)
+        if num_zeros == 0:
+            return
+        # Each column's zero rows: the first `num_zeros` of an independent random
+        # permutation of the rows (argsort of uniforms from a stream derived from the seed).
+        keys = _initializers().RandomUniform(0.0, 1.0, seed=_derived_seed(self.seed, 1))(
+            (rows, cols), "float64", n_threads=n_threads
+        )
+        zero_rows = np.argsort(keys, axis=0, kind="stable")[:num_zeros]
+        out[zero_rows, np.arange(cols)[None, :]] = 0
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, n_threads=None):
+    """A sparse 2-D matrix, like ``torch.nn.init.sparse_``: N(0, std**2) values, and in
+    each column ``ceil(sparsity * rows)`` entries at random rows set to zero."""
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if tensor.is_meta and _CAPTURE.get() is None:
+        return tensor
+    return _fill_with(tensor, _Sparse(float(sparsity), float(std), _resolve_seed(seed, generator)),
+                      n_threads)
+
+
+# --------------------------------------------------------------------------------------
+# torch's deprecated names (without the underscore), kept as torch keeps them
+# --------------------------------------------------------------------------------------
+def _deprecated(old, new):
+    warnings.warn(
+        f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new}`.",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
+def uniform(*args, **kwargs):
+    """Deprecated: use :func:`uniform_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("uniform", "uniform_")
+    return uniform_(*args, **kwargs)
+
+
+def normal(*args, **kwargs):
+    """Deprecated: use :func:`normal_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("normal", "normal_")
+    return normal_(*args, **kwargs)
+
+
+def constant(*args, **kwargs):
+    """Deprecated: use :func:`constant_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("constant", "constant_")
+    return constant_(*args, **kwargs)
+
+
+def eye(*args, **kwargs):
+    """Deprecated: use :func:`eye_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("eye", "eye_")
+    return eye_(*args, **kwargs)
+
+
+def dirac(*args, **kwargs):
+    """Deprecated: use :func:`dirac_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("dirac", "dirac_")
+    return dirac_(*args, **kwargs)
+
+
+def xavier_uniform(*args, **kwargs):
+    """Deprecated: use :func:`xavier_uniform_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("xavier_uniform", "xavier_uniform_")
+    return xavier_uniform_(*args, **kwargs)
+
+
+def xavier_normal(*args, **kwargs):
+    """Deprecated: use :func:`xavier_normal_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("xavier_normal", "xavier_normal_")
+    return xavier_normal_(*args, **kwargs)
+
+
+def kaiming_uniform(*args, **kwargs):
+    """Deprecated: use :func:`kaiming_uniform_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("kaiming_uniform", "kaiming_uniform_")
+    return kaiming_uniform_(*args, **kwargs)
+
+
+def kaiming_normal(*args, **kwargs):
+    """Deprecated: use :func:`kaiming_normal_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("kaiming_normal", "kaiming_normal_")
+    return kaiming_normal_(*args, **kwargs)
+
+
+def orthogonal(*args, **kwargs):
+    """Deprecated: use :func:`orthogonal_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("orthogonal", "orthogonal_")
+    return orthogonal_(*args, **kwargs)
+
+
+def sparse(*args, **kwargs):
+    """Deprecated: use :func:`sparse_` (warns with a FutureWarning, as torch does)."""
+    _deprecated("sparse", "sparse_")
+    return sparse_(*args, **kwargs)
+
+
+def initializer_for(function, shape, *args, seed=None, **kwargs):
+    """The initializer that ``function(tensor, *args, seed=seed, **kwargs)`` would
+    write into a tensor of `shape`, without any tensor: `function` is one of this
+    module's torch-named functions. Its ``block()`` gives any slice of the result.
+    None when the function would write nothing (a zero-element tensor)."""
+    probe = _torch.empty(tuple(shape), device="meta")
+    box = [probe, None]
+    token = _CAPTURE.set(box)
+    try:
+        if seed is not None and "seed" in inspect.signature(function).parameters:
+            kwargs["seed"] = seed
+        function(probe, *args, **kwargs)
+    finally:
+        _CAPTURE.reset(token)
+    return box[1]
+
+
+from densekit.torch._module import (  # noqa: E402  (needs the functions above)
+    Fallback,
+    FallbackWarning,
+    init_module_,
+    materialize_,
+    param_seed,
+    save_initialized,
+)
