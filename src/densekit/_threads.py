@@ -5,7 +5,14 @@ import os
 from densekit._lib import _openmp
 from densekit._validation import check_int
 
-__all__ = ["effective_n_threads", "get_num_threads", "max_threads", "set_num_threads"]
+__all__ = [
+    "PARALLEL_WORK",
+    "effective_n_threads",
+    "get_num_threads",
+    "max_threads",
+    "set_num_threads",
+    "threads_for",
+]
 
 # True once set_num_threads() was called: an explicit request is not capped by the CPU count.
 _explicit = False
@@ -137,3 +144,49 @@ def effective_n_threads(n_threads=None):
     if n_threads < 0:
         return max(1, get_num_threads() + 1 + n_threads)
     return n_threads
+
+
+# Work (floating-point operations: a multiply-add counts 2, an activated output
+# element about 4) each thread must get before a kernel leaves the calling
+# thread. 2**22 flops take roughly 0.1-1 ms on one core; handing work to a team
+# costs microseconds on an idle machine but up to a 4 ms scheduler tick when the
+# cores are busy (other pools spin for ~100 ms after each call; see threads_for).
+PARALLEL_WORK = 1 << 22
+
+
+def threads_for(work, n_threads=None):
+    """Threads a kernel of `work` flops should run on: 1 below PARALLEL_WORK.
+
+    The one place that decides thread use by work size (as scikit-learn's
+    OpenMP loops do): below :data:`PARALLEL_WORK` flops the kernel runs on
+    the calling thread and never enters a parallel region, because waking a
+    thread team costs more than the arithmetic; above it, at most
+    ``work // PARALLEL_WORK`` threads, capped by
+    ``effective_n_threads(n_threads)``. Results never depend on the count.
+
+    Parameters
+    ----------
+    work : int
+        Estimated floating-point operations of the call.
+    n_threads : int or None, default=None
+        A public `n_threads` argument (validated even when the call is small).
+
+    Returns
+    -------
+    int
+        A positive thread count.
+
+    Notes
+    -----
+    Why small calls must stay on the calling thread: an idle OpenBLAS worker
+    spins (with sched_yield) for about 0.1 s after each BLAS call, and an idle
+    libgomp worker for a few ms (GOMP_SPINCOUNT). On two cores a spinning
+    worker from one pool holds a core, so a thread of another pool waits for
+    the next scheduler tick (4 ms at 250 Hz) before it runs: that was the
+    8 ms floor of small Dense calls.
+    """
+    if work < PARALLEL_WORK:
+        if n_threads is not None:
+            effective_n_threads(n_threads)
+        return 1
+    return max(1, min(effective_n_threads(n_threads), int(work) // PARALLEL_WORK))

@@ -15,12 +15,15 @@ so results do not depend on how rows are batched.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+cimport numpy as cnp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from densekit._lib._activation_ops cimport bias_activate_row
 from densekit._lib._activations cimport ACT_LINEAR, ACT_N_CODES
+
+cnp.import_array()
 
 cdef extern from "dk_dense.h" nogil:
     # x[rows, k] @ w[k, u] -> y[rows, u] for small kernels (src/dk_dense.c): the same bits
@@ -82,6 +85,11 @@ cdef void _bias_activate_2d(floating* y,            # IN/OUT (n, u)
     cdef Py_ssize_t i
     if n == 0 or u == 0:
         return
+    if n_threads == 1:
+        # A plain loop: even a one-thread prange enters a parallel region.
+        for i in range(n):
+            bias_activate_row(code, y + i * u, bias, u, p0, p1, p2)
+        return
     for i in prange(n, schedule='static', num_threads=n_threads):
         bias_activate_row(code, y + i * u, bias, u, p0, p1, p2)
 
@@ -114,6 +122,13 @@ cdef void _small_forward(const floating* x,      # IN (n, k)
     """y[i, :] := act(x[i, :] @ w + bias), blocks of 64 rows split over threads."""
     cdef Py_ssize_t b, r0, n_blocks = (n + 63) // 64
     if n == 0 or u == 0:
+        return
+    if n_threads == 1:
+        # The same 64-row blocks (the same bits) without any parallel region.
+        for b in range(n_blocks):
+            r0 = b * 64
+            _small_rows(x + r0 * k, w, bias, y + r0 * u, min(64, n - r0), k, u,
+                        code, p0, p1, p2)
         return
     for b in prange(n_blocks, schedule='static', num_threads=n_threads):
         r0 = b * 64
@@ -172,6 +187,26 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     cdef int failed[1]
     failed[0] = 0
     buf = NULL  # Cython makes buf firstprivate: give the copies a defined value
+    if n_threads == 1:
+        # No parallel region at all for one thread: the same blocks, in order.
+        buf = <floating*> malloc(2 * block * width * sizeof(floating))
+        if buf == NULL:
+            return False
+        for b in range(n_blocks):
+            r0 = b * block
+            rows = n - r0 if n - r0 < block else block
+            src = x + r0 * dims[0]
+            for l in range(n_layers):
+                if l == n_layers - 1:
+                    dst = out + r0 * dims[n_layers]
+                else:
+                    dst = buf + (l % 2) * block * width
+                _small_rows(src, kernels[l], biases[l], dst, rows,
+                            dims[l], dims[l + 1], codes[l],
+                            params[3 * l], params[3 * l + 1], params[3 * l + 2])
+                src = dst
+        free(buf)
+        return True
     with parallel(num_threads=n_threads):
         buf = <floating*> malloc(2 * block * width * sizeof(floating))
         # Dynamic blocks: on a shared machine a descheduled thread does not hold
@@ -254,6 +289,99 @@ def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
     if not ok:
         raise MemoryError("could not allocate the per-thread row buffers")
     return True
+
+
+# ---------------------------------------------------------------------------
+# Latency entries for Dense.__call__ (src/densekit/layers/dense.py). They take
+# ndarrays and read their data pointers directly: acquiring four typed
+# memoryviews and dispatching a fused def costs a few microseconds, more than
+# a whole 1x64 @ 64x64 layer. Each checks what a misuse could crash on.
+
+cdef bint _is_c_float(cnp.ndarray a, int typenum, int ndim) noexcept:
+    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == ndim
+            and cnp.PyArray_IS_C_CONTIGUOUS(a))
+
+
+cdef int _float_type(cnp.ndarray a) except -1:
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE:
+        raise ValueError("dense kernels take float32 or float64 arrays")
+    return t
+
+
+def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
+                 cnp.ndarray kernel,   # IN (k, u) C-contiguous, k*u <= SMALL_KERNEL
+                 object bias,          # IN (u,) or None
+                 cnp.ndarray out,      # OUT (n, u) C-contiguous, writeable
+                 int code, double p0, double p1, double p2,
+                 int n_threads):
+    """out := act_code(x @ kernel + bias) by the direct row kernel (the same bits
+    as dense_forward's small-kernel path, for any thread count)."""
+    cdef int t = _float_type(x)
+    cdef cnp.ndarray b
+    cdef void* bptr = NULL
+    cdef Py_ssize_t n, k, u
+    if not (_is_c_float(x, t, 2) and _is_c_float(kernel, t, 2) and _is_c_float(out, t, 2)
+            and cnp.PyArray_ISWRITEABLE(out)):
+        raise ValueError("rows_forward: arrays must be C-contiguous 2-D of one float dtype")
+    n = cnp.PyArray_DIM(x, 0)
+    k = cnp.PyArray_DIM(x, 1)
+    u = cnp.PyArray_DIM(kernel, 1)
+    if (cnp.PyArray_DIM(kernel, 0) != k or cnp.PyArray_DIM(out, 0) != n
+            or cnp.PyArray_DIM(out, 1) != u or k * u > SMALL_KERNEL):
+        raise ValueError("rows_forward: inconsistent shapes")
+    if code < 0 or code >= ACT_N_CODES or n_threads < 1:
+        raise ValueError("rows_forward: unknown activation code or bad thread count")
+    if bias is not None:
+        b = <cnp.ndarray?> bias
+        if not _is_c_float(b, t, 1) or cnp.PyArray_DIM(b, 0) != u:
+            raise ValueError("rows_forward: bias shape or dtype")
+        bptr = cnp.PyArray_DATA(b)
+    if n == 0 or u == 0:
+        return
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            _small_forward(<const float*> cnp.PyArray_DATA(x),
+                           <const float*> cnp.PyArray_DATA(kernel), <const float*> bptr,
+                           <float*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
+                           n_threads)
+        else:
+            _small_forward(<const double*> cnp.PyArray_DATA(x),
+                           <const double*> cnp.PyArray_DATA(kernel), <const double*> bptr,
+                           <double*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
+                           n_threads)
+
+
+def bias_activate(cnp.ndarray y,     # IN/OUT (n, u) C-contiguous, writeable
+                  object bias,       # IN (u,) or None
+                  int code, double p0, double p1, double p2,
+                  int n_threads):
+    """y := act_code(y + bias) in place, row by row (one row on one thread, so
+    the bits do not depend on the thread count); a plain loop for one thread."""
+    cdef int t = _float_type(y)
+    cdef cnp.ndarray b
+    cdef void* bptr = NULL
+    cdef Py_ssize_t n, u
+    if not (_is_c_float(y, t, 2) and cnp.PyArray_ISWRITEABLE(y)):
+        raise ValueError("bias_activate: y must be a writeable C-contiguous 2-D float array")
+    if code < 0 or code >= ACT_N_CODES or n_threads < 1:
+        raise ValueError("bias_activate: unknown activation code or bad thread count")
+    n = cnp.PyArray_DIM(y, 0)
+    u = cnp.PyArray_DIM(y, 1)
+    if bias is not None:
+        b = <cnp.ndarray?> bias
+        if not _is_c_float(b, t, 1) or cnp.PyArray_DIM(b, 0) != u:
+            raise ValueError("bias_activate: bias shape or dtype")
+        bptr = cnp.PyArray_DATA(b)
+    if bptr == NULL and code == ACT_LINEAR:
+        return
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            _bias_activate_2d(<float*> cnp.PyArray_DATA(y), <const float*> bptr, n, u,
+                              code, p0, p1, p2, n_threads)
+        else:
+            _bias_activate_2d(<double*> cnp.PyArray_DATA(y), <const double*> bptr, n, u,
+                              code, p0, p1, p2, n_threads)
 
 
 # Kernels with at most this many values take the direct (non-BLAS) row path.

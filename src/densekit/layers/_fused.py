@@ -12,6 +12,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from densekit._lib import _dense
+from densekit._threads import threads_for
 
 __all__ = ["FusedForm", "MlpPlan", "plan_mlp", "run_mlp"]
 
@@ -37,7 +38,7 @@ class FusedForm(NamedTuple):
 class MlpPlan:
     """The packed arguments of one ``mlp_forward`` call over a layer stack."""
 
-    __slots__ = ("kernels", "biases", "codes", "params", "block")
+    __slots__ = ("kernels", "biases", "codes", "params", "block", "flops_per_row")
 
     def __init__(self, forms, n_inputs):
         self.kernels = [form.kernel for form in forms]
@@ -47,6 +48,7 @@ class MlpPlan:
         width = max([n_inputs] + [form.kernel.shape[1] for form in forms])
         # Rows per block: about 16384 values of the widest layer, 16 to 1024 rows.
         self.block = int(min(1024, max(16, 16384 // width)))
+        self.flops_per_row = 2 * sum(form.kernel.size for form in forms)
 
 
 def plan_mlp(layers, dtype, n_inputs):
@@ -70,11 +72,16 @@ def plan_mlp(layers, dtype, n_inputs):
 def run_mlp(plan, x, out, n_threads, progress, n_updates=1):
     """out := the planned stack applied to the C-contiguous 2-D `x`.
 
+    `n_threads` is an upper bound: ``threads_for`` runs a small call on the
+    calling thread (the bits do not depend on the count).
+
     One kernel call covers all rows unless a progress bar wants `n_updates`
     updates; ``progress.update(rows)`` is called after each call.
     """
     rows = x.shape[0]
     step = rows if n_updates <= 1 else max(plan.block, -(-rows // n_updates))
+    # Threads by work size: a small batch never wakes the OpenMP team.
+    n_threads = threads_for(plan.flops_per_row * min(step, rows), n_threads)
     for start in range(0, rows, max(step, 1)):
         stop = min(start + step, rows)
         _dense.mlp_forward(x[start:stop], plan.kernels, plan.biases, plan.codes,

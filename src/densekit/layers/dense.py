@@ -7,6 +7,7 @@ import numpy as np
 
 from densekit import activations, constraints, initializers, regularizers
 from densekit._lib import _dense
+from densekit._threads import threads_for
 from densekit.layers._fused import FusedForm
 from densekit.layers.layer import Layer
 
@@ -47,10 +48,15 @@ class Dense(Layer):
     -----
     The input is cast to the layer dtype (float32 by default) and viewed as a
     2-D (rows, input_dim) matrix, without a copy when it is C-contiguous. The
-    forward pass is one GEMM through scipy's BLAS (``sgemm``/``dgemm``; BLAS
-    threads on its own), then one OpenMP pass over the output rows that adds the
-    bias and applies the activation while the row is in cache, so the output is
-    the only full-size allocation. Activations without a fused kernel (custom
+    forward pass is one product through numpy's matmul (numpy's BLAS, which
+    threads on its own and uses GEMV for a single row; kernels of at most 4096
+    values use densekit's own row kernel instead), then one pass over the
+    output rows that adds the bias and applies the activation in place, so the
+    output is the only full-size allocation. Thread use is decided by work
+    size (``densekit._threads.threads_for``): small calls run entirely on the
+    calling thread and `n_threads` is an upper bound. As for numpy, a single
+    row may round differently in the last bit from the same row inside a
+    larger batch; results never depend on `n_threads`. Activations without a fused kernel (custom
     callables, `glu`, `sparsemax`, softmax over another axis) are applied by
     calling them on the biased output afterwards.
 
@@ -189,6 +195,29 @@ class Dense(Layer):
                 f"{self._kernel.shape[0]}, but received input with shape {x.shape}"
             )
 
+    def __call__(self, x, n_threads=None):
+        # The latency path (a built Dense with a fused activation and no activity
+        # regularizer, on a C-contiguous 2-D array of its dtype): the same
+        # computation as Layer.__call__ -> call, minus a microsecond-scale
+        # Python toll per call, which is the whole cost of a 1x64 layer.
+        if (
+            type(x) is np.ndarray
+            and type(self) is Dense
+            and self.built
+            and self._fused is not None
+            and self.activity_regularizer is None
+            and x.ndim == 2
+            and x.dtype == self._kernel.dtype
+            and x.shape[1] == self._kernel.shape[0]
+            and x.flags.c_contiguous
+        ):
+            out = np.empty((x.shape[0], self.units), dtype=x.dtype)
+            self._run(x, out, self.n_threads if n_threads is None else n_threads)
+            if self._activity_losses:
+                self._activity_losses = []
+            return out
+        return super().__call__(x, n_threads)
+
     def call(self, x, n_threads):
         rows = math.prod(x.shape[:-1])
         out = np.empty(x.shape[:-1] + (self.units,), dtype=self.dtype)
@@ -201,9 +230,31 @@ class Dense(Layer):
     def _gemm_epilogue(self, x, out, rows, n_threads):
         """out := act(x @ kernel + bias) with the fused code, else x @ kernel + bias."""
         x2 = np.ascontiguousarray(x).reshape(rows, x.shape[-1])
-        out2 = out.reshape(rows, self.units)
+        self._run(x2, out.reshape(rows, self.units), n_threads)
+
+    def _run(self, x, out, n_threads):
+        """out := act(x @ kernel + bias) for C-contiguous 2-D `x` and `out`.
+
+        `n_threads` is a public thread argument (None or an int); the thread
+        count used is ``threads_for(work, n_threads)``, so small calls never
+        leave the calling thread. Small kernels (at most
+        ``_dense.SMALL_KERNEL_SIZE`` values) use the direct row kernel. Larger
+        ones call numpy's matmul (numpy's BLAS: the library, thread pool and
+        GEMV/GEMM choice of the numpy expression this layer replaces, and the
+        pool the user's own numpy code keeps warm; a second BLAS pool spinning
+        beside it costs scheduler ticks on a small machine), then one in-place
+        bias + activation pass.
+        """
+        kernel = self._kernel
+        k, u = kernel.shape
         code, p0, p1, p2 = self._fused if self._fused is not None else (0, 0.0, 0.0, 0.0)
-        _dense.dense_forward(x2, self._kernel, self.bias, out2, code, p0, p1, p2, n_threads)
+        if k * u <= _dense.SMALL_KERNEL_SIZE:
+            n = threads_for(2 * x.shape[0] * k * u, n_threads)
+            _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
+        else:
+            np.matmul(x, kernel, out=out)
+            n = threads_for(4 * x.shape[0] * u, n_threads)
+            _dense.bias_activate(out, self.bias, code, p0, p1, p2, n)
 
     def fused_form(self):
         """This layer as one step of a fused MLP, or None when it is not one.

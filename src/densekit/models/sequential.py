@@ -22,6 +22,10 @@ __all__ = ["Sequential", "model_from_json"]
 # widest activation: large enough that per-chunk Python and thread-pool costs
 # vanish, small enough that the reused intermediate buffers stay in L3.
 _CHUNK_BYTES = 1 << 23
+# ... but a chunk may grow to the size of the requested output, up to this many
+# bytes per intermediate buffer: then large GEMMs run whole (as in model(x)), not
+# in slices that lose BLAS efficiency and wake the thread pools once per slice.
+_WHOLE_BYTES = 1 << 28
 # verbose='auto' shows a progress bar from this many rows on.
 _AUTO_BAR_ROWS = 1 << 20
 
@@ -383,7 +387,8 @@ class Sequential:
             [math.prod(s) * np.dtype(layer.dtype).itemsize for s, layer in zip(shapes, layers)]
             + [math.prod(x.shape[1:]) * x.itemsize]
         )
-        batches_per_chunk = max(1, _CHUNK_BYTES // max(1, widest * batch_size))
+        budget = max(_CHUNK_BYTES, min(out.nbytes, _WHOLE_BYTES))
+        batches_per_chunk = max(1, budget // max(1, widest * batch_size))
         chunk = batches_per_chunk * int(batch_size)
         rows = min(chunk, n)
         buffers = [
