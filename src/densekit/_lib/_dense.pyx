@@ -231,57 +231,80 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     return failed[0] == 0
 
 
-def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
-                list kernels,                # IN L arrays (dims[l], dims[l+1])
-                list biases,                 # IN L arrays (dims[l+1],) or None
-                const int[::1] codes,        # IN L fused activation codes
-                const double[::1] params,    # IN 3L activation parameters
-                floating[:, ::1] out,        # OUT (n, dims[L])
+def mlp_forward(cnp.ndarray x,             # IN (n, dims[0]) C-contiguous
+                list kernels,              # IN L arrays (dims[l], dims[l+1])
+                list biases,               # IN L arrays (dims[l+1],) or None
+                cnp.ndarray codes,         # IN L fused activation codes (intc)
+                cnp.ndarray params,        # IN 3L activation parameters (float64)
+                cnp.ndarray out,           # OUT (n, dims[L]) C-contiguous
                 Py_ssize_t block,
                 int n_threads):
-    """out := the stack of small Dense layers applied to x; the caller checked
-    that every kernel is C-contiguous, of x's dtype, chained in shape, and at most
-    SMALL_KERNEL values."""
+    """out := the stack of small Dense layers applied to x; every array is
+    checked (C-contiguous, of x's dtype, chained in shape, kernels of at most
+    SMALL_KERNEL values). The data pointers are read directly (no typed
+    memoryviews): a call on one row costs well under a microsecond."""
     cdef Py_ssize_t L = len(kernels), l, width = 1
-    cdef Py_ssize_t n = x.shape[0]
-    cdef const floating[:, ::1] wv
-    cdef const floating[::1] bv
+    cdef Py_ssize_t n
+    cdef int t = _float_type(x)
+    cdef cnp.ndarray wv, bv
+    cdef const int* cp
     cdef bint ok = True
-    cdef const floating** kp = <const floating**> malloc(L * sizeof(floating*))
-    cdef const floating** bp = <const floating**> malloc(L * sizeof(floating*))
-    cdef Py_ssize_t* dims = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
+    cdef const void** kp
+    cdef const void** bp
+    cdef Py_ssize_t* dims
+    if not (_is_c_float(x, t, 2) and _is_c_float(out, t, 2) and cnp.PyArray_ISWRITEABLE(out)
+            and _is_c_float(codes, cnp.NPY_INT, 1) and _is_c_float(params, cnp.NPY_DOUBLE, 1)):
+        raise ValueError("mlp_forward: x, out, codes or params has the wrong dtype or layout")
+    n = cnp.PyArray_DIM(x, 0)
+    kp = <const void**> malloc((L + 1) * sizeof(void*))
+    bp = <const void**> malloc((L + 1) * sizeof(void*))
+    dims = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
     if kp == NULL or bp == NULL or dims == NULL:
         free(kp); free(bp); free(dims)
         raise MemoryError()
     try:
-        if (L == 0 or len(biases) != L or codes.shape[0] != L or params.shape[0] != 3 * L
-                or block < 1):
+        if (L == 0 or len(biases) != L or cnp.PyArray_DIM(codes, 0) != L
+                or cnp.PyArray_DIM(params, 0) != 3 * L or block < 1):
             raise ValueError("mlp_forward: inconsistent layer lists")
-        dims[0] = x.shape[1]
+        cp = <const int*> cnp.PyArray_DATA(codes)
+        dims[0] = cnp.PyArray_DIM(x, 1)
         for l in range(L):
-            wv = kernels[l]
-            if wv.shape[0] != dims[l] or wv.shape[0] * wv.shape[1] > SMALL_KERNEL:
+            wv = <cnp.ndarray?> kernels[l]
+            if (not _is_c_float(wv, t, 2) or cnp.PyArray_DIM(wv, 0) != dims[l]
+                    or cnp.PyArray_DIM(wv, 0) * cnp.PyArray_DIM(wv, 1) > SMALL_KERNEL):
                 raise ValueError("mlp_forward: kernel shapes do not chain or are too large")
-            kp[l] = &wv[0, 0]
-            dims[l + 1] = wv.shape[1]
+            kp[l] = cnp.PyArray_DATA(wv)
+            dims[l + 1] = cnp.PyArray_DIM(wv, 1)
             if biases[l] is None:
                 bp[l] = NULL
             else:
-                bv = biases[l]
-                if bv.shape[0] != dims[l + 1]:
+                bv = <cnp.ndarray?> biases[l]
+                if not _is_c_float(bv, t, 1) or cnp.PyArray_DIM(bv, 0) != dims[l + 1]:
                     raise ValueError("mlp_forward: bias shape")
-                bp[l] = &bv[0]
-            if codes[l] < 0 or codes[l] >= ACT_N_CODES:
+                bp[l] = cnp.PyArray_DATA(bv)
+            if cp[l] < 0 or cp[l] >= ACT_N_CODES:
                 raise ValueError("mlp_forward: unknown activation code")
             if l + 1 < L and dims[l + 1] > width:
                 width = dims[l + 1]
-        if out.shape[0] != n or out.shape[1] != dims[L]:
+        if cnp.PyArray_DIM(out, 0) != n or cnp.PyArray_DIM(out, 1) != dims[L]:
             raise ValueError("mlp_forward: out shape")
+        if n_threads < 1:
+            raise ValueError("mlp_forward: bad thread count")
         if n == 0:
             return True
         with nogil:
-            ok = _mlp_blocks(&x[0, 0], &out[0, 0], n, kp, bp, dims, &codes[0], &params[0],
-                             L, block, width, n_threads)
+            if t == cnp.NPY_FLOAT:
+                ok = _mlp_blocks(<const float*> cnp.PyArray_DATA(x),
+                                 <float*> cnp.PyArray_DATA(out), n,
+                                 <const float**> kp, <const float**> bp, dims, cp,
+                                 <const double*> cnp.PyArray_DATA(params),
+                                 L, block, width, n_threads)
+            else:
+                ok = _mlp_blocks(<const double*> cnp.PyArray_DATA(x),
+                                 <double*> cnp.PyArray_DATA(out), n,
+                                 <const double**> kp, <const double**> bp, dims, cp,
+                                 <const double*> cnp.PyArray_DATA(params),
+                                 L, block, width, n_threads)
     finally:
         free(kp)
         free(bp)

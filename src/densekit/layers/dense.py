@@ -196,16 +196,25 @@ class Dense(Layer):
             )
 
     def __call__(self, x, n_threads=None):
-        # The latency path (a built Dense with a fused activation and no activity
-        # regularizer, on a C-contiguous 2-D array of its dtype): the same
-        # computation as Layer.__call__ -> call, minus a microsecond-scale
-        # Python toll per call, which is the whole cost of a 1x64 layer.
+        # The latency path: the same computation as Layer.__call__ -> call, minus
+        # a microsecond-scale Python toll per call, which is the whole cost of a
+        # 1x64 layer.
+        if type(x) is np.ndarray and self.activity_regularizer is None:
+            out = self._latency_call(x, n_threads)
+            if out is not None:
+                if self._activity_losses:
+                    self._activity_losses = []
+                return out
+        return super().__call__(x, n_threads)
+
+    def _latency_call(self, x, n_threads):
+        """act(x @ kernel + bias) for an ndarray `x` that needs no conversion
+        (2-D, C-contiguous, of the layer dtype), or None when this layer or `x`
+        does not qualify (then use ``__call__``). Records no losses."""
         if (
-            type(x) is np.ndarray
-            and type(self) is Dense
+            type(self) is Dense
             and self.built
             and self._fused is not None
-            and self.activity_regularizer is None
             and x.ndim == 2
             and x.dtype == self._kernel.dtype
             and x.shape[1] == self._kernel.shape[0]
@@ -213,10 +222,8 @@ class Dense(Layer):
         ):
             out = np.empty((x.shape[0], self.units), dtype=x.dtype)
             self._run(x, out, self.n_threads if n_threads is None else n_threads)
-            if self._activity_losses:
-                self._activity_losses = []
             return out
-        return super().__call__(x, n_threads)
+        return None
 
     def call(self, x, n_threads):
         rows = math.prod(x.shape[:-1])

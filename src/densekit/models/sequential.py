@@ -5,6 +5,7 @@ import math
 import numbers
 import operator
 import threading
+import weakref
 
 import numpy as np
 
@@ -26,6 +27,8 @@ _CHUNK_BYTES = 1 << 23
 # bytes per intermediate buffer: then large GEMMs run whole (as in model(x)), not
 # in slices that lose BLAS efficiency and wake the thread pools once per slice.
 _WHOLE_BYTES = 1 << 28
+# Each model's last fused-MLP plan (reused while its weights are the same arrays).
+_PLANS = weakref.WeakKeyDictionary()
 # verbose='auto' shows a progress bar from this many rows on.
 _AUTO_BAR_ROWS = 1 << 20
 
@@ -338,11 +341,10 @@ class Sequential:
         """
         if batch_size is None:
             batch_size = 32
-        if (
+        if type(batch_size) is not int and (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, numbers.Integral)
-            or batch_size < 1
-        ):
+        ) or batch_size < 1:
             raise ValueError(
                 "Argument `batch_size` must be a positive integer. "
                 f"Received: batch_size={batch_size!r}"
@@ -353,9 +355,25 @@ class Sequential:
                 f"Received: verbose={verbose!r}"
             )
         x = self._prepare_input(x)
-        n_threads = effective_n_threads(n_threads)
         n = x.shape[0]
         layers = self.layers
+        if x.ndim == 2 and (verbose == 0 or (verbose == "auto" and n < _AUTO_BAR_ROWS)):
+            # The latency paths, with no progress bar to feed. A stack of small
+            # fused Dense layers: one kernel call over all rows, with the plan of
+            # the previous call when the weights are the same arrays.
+            plan = _fused.plan_mlp(layers, x.dtype, x.shape[1], _PLANS.get(self))
+            if plan is not None:
+                _PLANS[self] = plan
+                out = np.empty((n, plan.out_units), dtype=x.dtype)
+                _fused.run_mlp(plan, np.ascontiguousarray(x), out, n_threads, None)
+                return out
+            if n <= batch_size or n * x.shape[1] * x.itemsize <= _CHUNK_BYTES:
+                # One batch, or an input smaller than a chunk: the layer-by-layer
+                # path of model(x) (the same bits as the chunked loop).
+                y = self._predict_one_batch(x, layers, n_threads)
+                if y is not None:
+                    return y
+        n_threads = effective_n_threads(n_threads)
         shapes = []
         shape = x.shape[1:]
         for layer in layers:
@@ -368,7 +386,11 @@ class Sequential:
             verbose = (1 if stderr_is_terminal() else 2) if n >= _AUTO_BAR_ROWS else 0
         progress = row_progress(verbose, n)
         try:
-            plan = _fused.plan_mlp(layers, x.dtype, x.shape[-1]) if x.ndim == 2 else None
+            plan = None
+            if x.ndim == 2:
+                plan = _fused.plan_mlp(layers, x.dtype, x.shape[-1], _PLANS.get(self))
+                if plan is not None:
+                    _PLANS[self] = plan
             if plan is not None:
                 # One kernel call for everything, unless a progress bar wants updates.
                 _fused.run_mlp(plan, np.ascontiguousarray(x), out, n_threads, progress,
@@ -378,6 +400,18 @@ class Sequential:
         finally:
             progress.close()
         return out
+
+    @staticmethod
+    def _predict_one_batch(x, layers, n_threads):
+        """The output for one small batch through the layers' latency paths
+        (``_latency_call``), or None when some layer has none."""
+        h = x
+        for layer in layers:
+            forward = getattr(layer, "_latency_call", None)
+            h = forward(h, n_threads) if forward is not None else None
+            if h is None:
+                return None
+        return h
 
     @staticmethod
     def _predict_layers(x, out, layers, shapes, batch_size, progress, n_threads):
