@@ -190,3 +190,43 @@ def threads_for(work, n_threads=None):
             effective_n_threads(n_threads)
         return 1
     return max(1, min(effective_n_threads(n_threads), int(work) // PARALLEL_WORK))
+
+
+_SCIPY_BLAS = []  # [threadpoolctl controller of scipy's OpenBLAS, or None], found once
+
+
+class _ScipyBlasOneThread:
+    """Context: scipy's OpenBLAS (what scipy.linalg's LAPACK calls) on one thread.
+
+    Blocked QR is thousands of small BLAS calls (one per Householder panel
+    column); with a second OpenBLAS thread each call hands off to a worker
+    that may be spinning or descheduled, which on two busy cores cost 3-6x the
+    CPU time of one thread (the Orthogonal "slow mode"). The limit is
+    process-wide while it lasts (OpenBLAS has one setting), and costs about a
+    microsecond once the library is found (a few ms, on first use).
+    """
+
+    def __enter__(self):
+        if not _SCIPY_BLAS:
+            try:
+                import threadpoolctl
+
+                libs = [
+                    lib for lib in threadpoolctl.ThreadpoolController().lib_controllers
+                    if lib.internal_api == "openblas" and "scipy.libs" in lib.filepath
+                ]
+            except Exception:  # pragma: no cover - threadpoolctl missing or broken
+                libs = []
+            _SCIPY_BLAS.append(libs[0] if len(libs) == 1 else None)
+        self._lib = _SCIPY_BLAS[0]
+        self._before = None
+        if self._lib is not None:
+            self._before = self._lib.get_num_threads()
+            if self._before != 1:
+                self._lib.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self._lib is not None and self._before not in (None, 1):
+            self._lib.set_num_threads(self._before)
+        return False

@@ -46,3 +46,6 @@ def mlp_forward(
     block: int,
     n_threads: int,
 ) -> bool: ...
+def orthonormalize_columns(
+    a: npt.NDArray[np.floating], diag: npt.NDArray[np.floating]
+) -> int: ...

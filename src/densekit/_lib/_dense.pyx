@@ -19,6 +19,7 @@ cimport numpy as cnp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+from scipy.linalg.cython_lapack cimport dgelqf, dorglq, sgelqf, sorglq
 
 from densekit._lib._activation_ops cimport bias_activate_row
 from densekit._lib._activations cimport ACT_LINEAR, ACT_N_CODES
@@ -405,6 +406,60 @@ def bias_activate(cnp.ndarray y,     # IN/OUT (n, u) C-contiguous, writeable
         else:
             _bias_activate_2d(<double*> cnp.PyArray_DATA(y), <const double*> bptr, n, u,
                               code, p0, p1, p2, n_threads)
+
+
+# ---------------------------------------------------------------------------
+# The QR factor of Orthogonal (densekit/initializers/random_initializers.py).
+
+def orthonormalize_columns(floating[:, ::1] a,   # IN/OUT (m, n), m >= n: a -> Q
+                           floating[::1] diag):  # OUT (n,) diag(R)
+    """a := Q of a = Q R (Q with orthonormal columns), in place; diag := diag(R).
+
+    The C-ordered (m, n) `a` is the Fortran-ordered (n, m) a^T, and the LQ
+    factorization a^T = L Q' (LAPACK ?gelqf, then ?orglq for Q') is the QR
+    factorization a = Q'^T L^T. So the whole factorization runs in the caller's
+    array, with no transposed copy and no separate R, on scipy's LAPACK.
+    Returns LAPACK's info (0 on success)."""
+    cdef int m = <int> a.shape[0], n = <int> a.shape[1], lwork = -1, info = 0, i
+    cdef floating query
+    cdef floating* work
+    cdef floating* tau
+    if a.shape[0] < a.shape[1] or diag.shape[0] != a.shape[1]:
+        raise ValueError("orthonormalize_columns: needs m >= n and diag of n values")
+    if a.shape[0] > 2147483647 or a.shape[1] == 0:
+        raise ValueError("orthonormalize_columns: sizes must be positive C ints")
+    with nogil:
+        if floating is float:
+            sgelqf(&n, &m, &a[0, 0], &n, &query, &query, &lwork, &info)
+        else:
+            dgelqf(&n, &m, &a[0, 0], &n, &query, &query, &lwork, &info)
+        lwork = -1
+        i = <int> query
+        if floating is float:
+            sorglq(&n, &m, &n, &a[0, 0], &n, &query, &query, &lwork, &info)
+        else:
+            dorglq(&n, &m, &n, &a[0, 0], &n, &query, &query, &lwork, &info)
+        lwork = <int> query if <int> query > i else i
+        if lwork < n:
+            lwork = n
+        work = <floating*> malloc((<size_t> lwork + n) * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    tau = work + lwork
+    with nogil:
+        if floating is float:
+            sgelqf(&n, &m, &a[0, 0], &n, tau, work, &lwork, &info)
+        else:
+            dgelqf(&n, &m, &a[0, 0], &n, tau, work, &lwork, &info)
+        if info == 0:
+            for i in range(n):
+                diag[i] = a[i, i]
+            if floating is float:
+                sorglq(&n, &m, &n, &a[0, 0], &n, tau, work, &lwork, &info)
+            else:
+                dorglq(&n, &m, &n, &a[0, 0], &n, tau, work, &lwork, &info)
+    free(work)
+    return info
 
 
 # Kernels with at most this many values take the direct (non-BLAS) row path.
