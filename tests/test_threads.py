@@ -248,13 +248,18 @@ def test_threads_for_large_work_gives_one_thread_per_share():
 
 
 def test_scipy_blas_one_thread_restores_the_count():
-    from densekit._threads import _ScipyBlasOneThread
+    from densekit._threads import numpy_blas_one_thread, scipy_blas_one_thread
 
     def scipy_blas():
         return [i["num_threads"] for i in threadpool_info()
                 if i["internal_api"] == "openblas" and "scipy.libs" in i["filepath"]]
 
     before = scipy_blas()
-    with _ScipyBlasOneThread():
+    with scipy_blas_one_thread:
+        with scipy_blas_one_thread:  # nested / concurrent users share one limit
+            assert scipy_blas() in ([], [1])
         assert scipy_blas() in ([], [1])
+    assert scipy_blas() == before
+    with numpy_blas_one_thread:
+        pass
     assert scipy_blas() == before

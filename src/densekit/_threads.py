@@ -192,41 +192,68 @@ def threads_for(work, n_threads=None):
     return max(1, min(effective_n_threads(n_threads), int(work) // PARALLEL_WORK))
 
 
-_SCIPY_BLAS = []  # [threadpoolctl controller of scipy's OpenBLAS, or None], found once
+_BLAS_LIBS = {}  # "numpy" / "scipy" -> threadpoolctl controller of its OpenBLAS, or None
 
 
-class _ScipyBlasOneThread:
-    """Context: scipy's OpenBLAS (what scipy.linalg's LAPACK calls) on one thread.
+def _openblas_of(which):
+    """threadpoolctl's controller of numpy's or scipy's own OpenBLAS (None if
+    not found: another BLAS, or threadpoolctl unavailable). Found once."""
+    if which not in _BLAS_LIBS:
+        try:
+            import threadpoolctl
 
-    Blocked QR is thousands of small BLAS calls (one per Householder panel
-    column); with a second OpenBLAS thread each call hands off to a worker
-    that may be spinning or descheduled, which on two busy cores cost 3-6x the
-    CPU time of one thread (the Orthogonal "slow mode"). The limit is
-    process-wide while it lasts (OpenBLAS has one setting), and costs about a
-    microsecond once the library is found (a few ms, on first use).
+            libs = [
+                lib for lib in threadpoolctl.ThreadpoolController().lib_controllers
+                if lib.internal_api == "openblas" and f"{which}.libs" in lib.filepath
+            ]
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            libs = []
+        _BLAS_LIBS[which] = libs[0] if len(libs) == 1 else None
+    return _BLAS_LIBS[which]
+
+
+class _OpenBlasOneThread:
+    """Context: numpy's or scipy's OpenBLAS on one thread while it lasts.
+
+    OpenBLAS has one process-wide setting, so concurrent users share one
+    limit: the first to enter saves the count and the last to leave restores
+    it. Costs about a microsecond once the library is found (a few ms, once).
     """
 
-    def __enter__(self):
-        if not _SCIPY_BLAS:
-            try:
-                import threadpoolctl
+    def __init__(self, which):
+        import threading
 
-                libs = [
-                    lib for lib in threadpoolctl.ThreadpoolController().lib_controllers
-                    if lib.internal_api == "openblas" and "scipy.libs" in lib.filepath
-                ]
-            except Exception:  # pragma: no cover - threadpoolctl missing or broken
-                libs = []
-            _SCIPY_BLAS.append(libs[0] if len(libs) == 1 else None)
-        self._lib = _SCIPY_BLAS[0]
+        self._which = which
+        self._lock = threading.Lock()
+        self._depth = 0
         self._before = None
-        if self._lib is not None:
-            self._before = self._lib.get_num_threads()
-            if self._before != 1:
-                self._lib.set_num_threads(1)
+
+    def __enter__(self):
+        lib = _openblas_of(self._which)
+        if lib is not None:
+            with self._lock:
+                if self._depth == 0:
+                    self._before = lib.get_num_threads()
+                    if self._before != 1:
+                        lib.set_num_threads(1)
+                self._depth += 1
         return self
 
     def __exit__(self, *exc):
-        if self._lib is not None and self._before not in (None, 1):
-            self._lib.set_num_threads(self._before)
+        lib = _BLAS_LIBS.get(self._which)
+        if lib is not None:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._before not in (None, 1):
+                    lib.set_num_threads(self._before)
         return False
+
+
+# Blocked QR is thousands of small BLAS calls (one per Householder panel column);
+# with a second OpenBLAS thread each call hands off to a worker that may be
+# spinning or descheduled, which on two busy cores cost 3-6x the CPU time of one
+# thread (Orthogonal's "slow mode"). Orthogonal runs its LAPACK calls in this.
+scipy_blas_one_thread = _OpenBlasOneThread("scipy")
+# A small product (below PARALLEL_WORK) through numpy's matmul runs in this, so
+# that it stays on the calling thread instead of waking numpy's OpenBLAS pool.
+numpy_blas_one_thread = _OpenBlasOneThread("numpy")

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from densekit._lib import _dense, _random
-from densekit._threads import _ScipyBlasOneThread
+from densekit._threads import scipy_blas_one_thread
 from densekit._validation import check_float, check_int
 from densekit.initializers._layout import check_axes, compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
@@ -647,7 +647,7 @@ class Orthogonal(RandomInitializer):
             # LAPACK ?gelqf + ?orglq on a^T: the QR of `a` in place, no copies
             # (see _dense.orthonormalize_columns), with scipy's BLAS on one thread.
             diag = np.empty(a.shape[1], dtype=work)
-            with _ScipyBlasOneThread():
+            with scipy_blas_one_thread:
                 info = _dense.orthonormalize_columns(a, diag)
             if info != 0:  # pragma: no cover - LAPACK argument errors only
                 raise RuntimeError(f"LAPACK QR failed (info={info})")

@@ -7,11 +7,16 @@ import numpy as np
 
 from densekit import activations, constraints, initializers, regularizers
 from densekit._lib import _dense
-from densekit._threads import threads_for
+from densekit._threads import numpy_blas_one_thread, threads_for
 from densekit.layers._fused import FusedForm
 from densekit.layers.layer import Layer
 
 __all__ = ["Dense"]
+
+# OpenBLAS threads a GEMM above m*n*k = 65536 * GEMM_MULTITHREAD_THRESHOLD (4) and a
+# GEMV above m*n = 2304 * 4 (interface/gemm.c, gemv.c); below, it runs on the caller.
+_BLAS_THREADS_GEMM = 1 << 18
+_BLAS_THREADS_GEMV = 9216
 
 
 def output_units(activation, fused, units, dtype):
@@ -249,8 +254,9 @@ class Dense(Layer):
         ones call numpy's matmul (numpy's BLAS: the library, thread pool and
         GEMV/GEMM choice of the numpy expression this layer replaces, and the
         pool the user's own numpy code keeps warm; a second BLAS pool spinning
-        beside it costs scheduler ticks on a small machine), then one in-place
-        bias + activation pass.
+        beside it costs scheduler ticks on a small machine), held to the
+        calling thread when the product is small, then one in-place bias +
+        activation pass.
         """
         kernel = self._kernel
         k, u = kernel.shape
@@ -259,8 +265,21 @@ class Dense(Layer):
             n = threads_for(2 * x.shape[0] * k * u, n_threads)
             _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
         else:
-            np.matmul(x, kernel, out=out)
-            n = threads_for(4 * x.shape[0] * u, n_threads)
+            rows = x.shape[0]
+            macs = rows * k * u
+            # A GEMV reads each kernel value once for 2 flops: memory-bound, so it
+            # counts 4x per flop (a second thread adds bandwidth sooner).
+            work = 2 * macs if rows > 1 else 8 * macs
+            if threads_for(work) == 1 and (macs > _BLAS_THREADS_GEMM
+                                           or (rows == 1 and macs >= _BLAS_THREADS_GEMV)):
+                # Small, yet OpenBLAS would wake its pool for it: keep it on
+                # the calling thread (same bits: OpenBLAS splits only output
+                # blocks between threads).
+                with numpy_blas_one_thread:
+                    np.matmul(x, kernel, out=out)
+            else:
+                np.matmul(x, kernel, out=out)
+            n = threads_for(4 * rows * u, n_threads)
             _dense.bias_activate(out, self.bias, code, p0, p1, p2, n)
 
     def fused_form(self):
