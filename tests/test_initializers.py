@@ -1247,3 +1247,23 @@ def test_get_direct_array():
     layer = Dense(2, kernel_initializer=kernel)
     layer.build((None, 3))
     np.testing.assert_array_equal(layer.kernel, kernel.astype(np.float32))
+
+
+# ---------------------------------------------------- Orthogonal through LAPACK LQ (issue 13)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (5, 5), (2, 3, 4), (1, 1)])
+def test_orthogonal_matches_scipy_qr_reference(dtype, shape):
+    import scipy.linalg
+
+    from densekit._lib import _random
+    from densekit.initializers.initializer import fill_stream
+
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    a = np.empty((max(rows, cols), min(rows, cols)), dtype)
+    fill_stream(a, None, _random.NORMAL, 3, 0.0, 1.0, 1)
+    q, r = scipy.linalg.qr(a.astype(np.float64), mode="economic")
+    q = q * np.where(np.diag(r) < 0, -1.5, 1.5)
+    expected = (q.T if rows < cols else q).reshape(shape)
+    got = Orthogonal(gain=1.5, seed=3)(shape, dtype)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol)

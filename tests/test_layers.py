@@ -756,3 +756,105 @@ def test_which_initializers_are_trusted_to_return_fresh_arrays():
         assert _returns_fresh_arrays(init), init
     for init in (CachingInitializer(), Wrapped(seed=0), lambda shape, dtype=None: None):
         assert not _returns_fresh_arrays(init), init
+
+
+# ------------------------------------------------------ latency entries (issue 13)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k, u", [(16, 32), (64, 64), (3, 100)])
+def test_rows_forward_matches_dense_forward_bits(dtype, k, u, n_threads):
+    x = RNG.standard_normal((70, k)).astype(dtype)
+    w = RNG.standard_normal((k, u)).astype(dtype)
+    b = RNG.standard_normal(u).astype(dtype)
+    code, p0, p1, p2 = activations.fused_code(activations.gelu)
+    ref = np.empty((70, u), dtype)
+    _dense.dense_forward(x, w, b, ref, code, p0, p1, p2, 2)
+    for bias in (b, None):
+        out = np.empty((70, u), dtype)
+        _dense.rows_forward(x, w, bias, out, code, p0, p1, p2, n_threads)
+        if bias is not None:
+            assert_array_equal(out, ref)
+        one = np.empty_like(out)
+        _dense.rows_forward(x, w, bias, one, code, p0, p1, p2, 1)
+        assert_array_equal(out, one)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_activate_in_place_and_thread_invariant(dtype):
+    y0 = RNG.standard_normal((300, 50)).astype(dtype)
+    b = RNG.standard_normal(50).astype(dtype)
+    code, p0, p1, p2 = activations.fused_code(activations.relu)
+    one, two = y0.copy(), y0.copy()
+    _dense.bias_activate(one, b, code, p0, p1, p2, 1)
+    _dense.bias_activate(two, b, code, p0, p1, p2, 2)
+    assert_array_equal(one, two)
+    assert_array_equal(one, np.maximum(y0 + b, 0))
+    same = y0.copy()
+    _dense.bias_activate(same, None, 0, 0.0, 0.0, 0.0, 2)  # linear, no bias: untouched
+    assert_array_equal(same, y0)
+
+
+def test_latency_entries_refuse_misuse():
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((3, 2), np.float32)
+    out = np.empty((4, 2), np.float32)
+    code, p0, p1, p2 = activations.fused_code(activations.relu)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x, w, None, np.empty((4, 3), np.float32), code, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x, w.astype(np.float64), None, out, code, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x, np.asfortranarray(np.ones((3, 2), np.float32)), None, out,
+                            code, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x, w, np.ones(3, np.float32), out, code, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x, w, None, out, 999, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x, w, None, out, code, p0, p1, p2, 0)
+    with pytest.raises(ValueError):
+        _dense.rows_forward(x.astype(np.int32), w, None, out, code, p0, p1, p2, 1)
+    ro = out.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError):
+        _dense.bias_activate(ro, None, code, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.bias_activate(out, np.ones(3, np.float32), code, p0, p1, p2, 1)
+    with pytest.raises(ValueError):
+        _dense.mlp_forward(x, [w], [None], np.zeros(1, np.int64), np.zeros(3), out, 16, 1)
+    with pytest.raises(ValueError):
+        _dense.mlp_forward(x, [w], [None], np.zeros(1, np.intc), np.zeros(3), out, 16, 0)
+
+
+@pytest.mark.parametrize("units, input_dim", [(8, 5), (300, 40)])
+def test_latency_path_equals_general_path(units, input_dim):
+    # (8, 5): direct row kernel; (300, 40): numpy's matmul + bias/activation pass
+    layer = random_dense(units, input_dim, activation="tanh")
+    x = RNG.standard_normal((33, input_dim)).astype(np.float32)
+    fast = layer(x)  # C-contiguous float32: the latency path
+    general = layer(np.asfortranarray(x))  # Layer.__call__ -> call
+    assert_array_equal(fast, general)
+    assert_allclose(fast, reference(x, layer.kernel, layer.bias, np.tanh), rtol=1e-5,
+                    atol=1e-5)
+    assert_array_equal(layer(x, n_threads=1), layer(x, n_threads=2))
+
+
+def test_blas_path_does_not_depend_on_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    layer = random_dense(600, 300, activation="relu")
+    for rows in (1, 8, 200):
+        x = RNG.standard_normal((rows, 300)).astype(np.float32)
+        y = layer(x)
+        with threadpool_limits(1, user_api="blas"):
+            assert_array_equal(layer(x), y)
+
+
+def test_latency_path_clears_activity_losses_and_checks_n_threads():
+    layer = random_dense(4, 3, activation="relu", activity_regularizer="l2")
+    layer(np.ones((2, 3), np.float32))
+    assert len(layer.losses) >= 1
+    layer.activity_regularizer = None
+    layer(np.ones((2, 3), np.float32))
+    assert layer._activity_losses == []
+    with pytest.raises(ValueError, match="n_threads"):
+        layer(np.ones((2, 3), np.float32), n_threads=0)

@@ -626,3 +626,26 @@ def test_models_still_pickle_and_deepcopy():
         assert_array_equal(clone.predict(np.ones((1, 3)), verbose=0),
                            model.predict(np.ones((1, 3)), verbose=0))
         clone.build((None, 3))
+
+
+# ------------------------------------------------------------ predict latency (issue 13)
+def test_predict_plan_cache_follows_new_weights():
+    model = Sequential([Input((16,)), Dense(32, activation="relu"), Dense(8)])
+    x = RNG.standard_normal((5, 16)).astype(np.float32)
+    first = model.predict(x, verbose=0)
+    model.set_weights([w * 2 for w in model.get_weights()])
+    assert_array_equal(model.predict(x, verbose=0), model(x))
+    assert not np.array_equal(model.predict(x, verbose=0), first)
+    model.layers[0].build((None, 16))  # new arrays: the old plan must not be reused
+    assert_array_equal(model.predict(x, verbose=0), model(x))
+
+
+@pytest.mark.parametrize("rows", [1, 32, 33, 1000])
+def test_predict_wide_layers_equals_call(rows):
+    # kernels larger than the direct row kernel: the layer-by-layer latency path
+    # for small inputs and the chunked loop for large ones give model(x)'s bits
+    model = Sequential([Input((70,)), Dense(90, activation="relu"),
+                        Dense(80, activation="relu"), Dense(10)])
+    x = RNG.standard_normal((rows, 70)).astype(np.float32)
+    assert_array_equal(model.predict(x, verbose=0), model(x))
+    assert_array_equal(model.predict(x, batch_size=7, verbose=0), model(x))

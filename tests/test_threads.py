@@ -224,3 +224,44 @@ def test_cli_huge_threads_is_an_error_not_a_dead_interpreter(command, tmp_path):
     # A usage error from the parser, before any work: no traceback.
     assert "Traceback" not in proc.stderr and "argument --threads" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------- threads by work (issue 13)
+def test_threads_for_small_work_stays_on_the_calling_thread():
+    from densekit._threads import PARALLEL_WORK, threads_for
+
+    for n in (None, 1, 2, 4, -1):
+        assert threads_for(0, n) == 1
+        assert threads_for(PARALLEL_WORK - 1, n) == 1
+    # a small call still validates its argument
+    with pytest.raises(ValueError, match="n_threads"):
+        threads_for(10, 0)
+    with pytest.raises(TypeError, match="n_threads"):
+        threads_for(10, 2.5)
+
+
+def test_threads_for_large_work_gives_one_thread_per_share():
+    from densekit._threads import PARALLEL_WORK, threads_for
+
+    assert threads_for(PARALLEL_WORK, 4) == 1
+    assert threads_for(3 * PARALLEL_WORK, 4) == 3
+    assert threads_for(100 * PARALLEL_WORK, 4) == 4
+    assert threads_for(100 * PARALLEL_WORK, None) == effective_n_threads(None)
+
+
+def test_scipy_blas_one_thread_restores_the_count():
+    from densekit._threads import numpy_blas_one_thread, scipy_blas_one_thread
+
+    def scipy_blas():
+        return [i["num_threads"] for i in threadpool_info()
+                if i["internal_api"] == "openblas" and "scipy.libs" in i["filepath"]]
+
+    before = scipy_blas()
+    with scipy_blas_one_thread:
+        with scipy_blas_one_thread:  # nested / concurrent users share one limit
+            assert scipy_blas() in ([], [1])
+        assert scipy_blas() in ([], [1])
+    assert scipy_blas() == before
+    with numpy_blas_one_thread:
+        pass
+    assert scipy_blas() == before

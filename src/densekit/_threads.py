@@ -5,7 +5,14 @@ import os
 from densekit._lib import _openmp
 from densekit._validation import check_int
 
-__all__ = ["effective_n_threads", "get_num_threads", "max_threads", "set_num_threads"]
+__all__ = [
+    "PARALLEL_WORK",
+    "effective_n_threads",
+    "get_num_threads",
+    "max_threads",
+    "set_num_threads",
+    "threads_for",
+]
 
 # True once set_num_threads() was called: an explicit request is not capped by the CPU count.
 _explicit = False
@@ -137,3 +144,116 @@ def effective_n_threads(n_threads=None):
     if n_threads < 0:
         return max(1, get_num_threads() + 1 + n_threads)
     return n_threads
+
+
+# Work (floating-point operations: a multiply-add counts 2, an activated output
+# element about 4) each thread must get before a kernel leaves the calling
+# thread. 2**22 flops take roughly 0.1-1 ms on one core; handing work to a team
+# costs microseconds on an idle machine but up to a 4 ms scheduler tick when the
+# cores are busy (other pools spin for ~100 ms after each call; see threads_for).
+PARALLEL_WORK = 1 << 22
+
+
+def threads_for(work, n_threads=None):
+    """Threads a kernel of `work` flops should run on: 1 below PARALLEL_WORK.
+
+    The one place that decides thread use by work size (as scikit-learn's
+    OpenMP loops do): below :data:`PARALLEL_WORK` flops the kernel runs on
+    the calling thread and never enters a parallel region, because waking a
+    thread team costs more than the arithmetic; above it, at most
+    ``work // PARALLEL_WORK`` threads, capped by
+    ``effective_n_threads(n_threads)``. Results never depend on the count.
+
+    Parameters
+    ----------
+    work : int
+        Estimated floating-point operations of the call.
+    n_threads : int or None, default=None
+        A public `n_threads` argument (validated even when the call is small).
+
+    Returns
+    -------
+    int
+        A positive thread count.
+
+    Notes
+    -----
+    Why small calls must stay on the calling thread: an idle OpenBLAS worker
+    spins (with sched_yield) for about 0.1 s after each BLAS call, and an idle
+    libgomp worker for a few ms (GOMP_SPINCOUNT). On two cores a spinning
+    worker from one pool holds a core, so a thread of another pool waits for
+    the next scheduler tick (4 ms at 250 Hz) before it runs: that was the
+    8 ms floor of small Dense calls.
+    """
+    if work < PARALLEL_WORK:
+        if n_threads is not None:
+            effective_n_threads(n_threads)
+        return 1
+    return max(1, min(effective_n_threads(n_threads), int(work) // PARALLEL_WORK))
+
+
+_BLAS_LIBS = {}  # "numpy" / "scipy" -> threadpoolctl controller of its OpenBLAS, or None
+
+
+def _openblas_of(which):
+    """threadpoolctl's controller of numpy's or scipy's own OpenBLAS (None if
+    not found: another BLAS, or threadpoolctl unavailable). Found once."""
+    if which not in _BLAS_LIBS:
+        try:
+            import threadpoolctl
+
+            libs = [
+                lib for lib in threadpoolctl.ThreadpoolController().lib_controllers
+                if lib.internal_api == "openblas" and f"{which}.libs" in lib.filepath
+            ]
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            libs = []
+        _BLAS_LIBS[which] = libs[0] if len(libs) == 1 else None
+    return _BLAS_LIBS[which]
+
+
+class _OpenBlasOneThread:
+    """Context: numpy's or scipy's OpenBLAS on one thread while it lasts.
+
+    OpenBLAS has one process-wide setting, so concurrent users share one
+    limit: the first to enter saves the count and the last to leave restores
+    it. Costs about a microsecond once the library is found (a few ms, once).
+    """
+
+    def __init__(self, which):
+        import threading
+
+        self._which = which
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._before = None
+
+    def __enter__(self):
+        lib = _openblas_of(self._which)
+        if lib is not None:
+            with self._lock:
+                if self._depth == 0:
+                    self._before = lib.get_num_threads()
+                    if self._before != 1:
+                        lib.set_num_threads(1)
+                self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        lib = _BLAS_LIBS.get(self._which)
+        if lib is not None:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._before not in (None, 1):
+                    lib.set_num_threads(self._before)
+        return False
+
+
+# Blocked QR is thousands of small BLAS calls (one per Householder panel column);
+# with a second OpenBLAS thread each call hands off to a worker that may be
+# spinning or descheduled, which on two busy cores cost 3-6x the CPU time of one
+# thread (Orthogonal's "slow mode"). Orthogonal runs its LAPACK calls in this.
+scipy_blas_one_thread = _OpenBlasOneThread("scipy")
+# A small product (below PARALLEL_WORK) through numpy's matmul runs in this, so
+# that it stays on the calling thread instead of waking numpy's OpenBLAS pool.
+numpy_blas_one_thread = _OpenBlasOneThread("numpy")

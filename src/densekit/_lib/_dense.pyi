@@ -15,6 +15,27 @@ def dense_forward(
 
 SMALL_KERNEL_SIZE: int
 
+def rows_forward(
+    x: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating] | None,
+    out: npt.NDArray[np.floating],
+    code: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...
+def bias_activate(
+    y: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating] | None,
+    code: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...
+
 def mlp_forward(
     x: npt.NDArray[np.floating],
     kernels: list[npt.NDArray[np.floating]],
@@ -53,3 +74,7 @@ def dense_backward_act(
 ) -> None: ...
 
 SMALL_BACKWARD_WORK_SIZE: int
+
+def orthonormalize_columns(
+    a: npt.NDArray[np.floating], diag: npt.NDArray[np.floating]
+) -> int: ...

@@ -15,12 +15,16 @@ so results do not depend on how rows are batched.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+cimport numpy as cnp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+from scipy.linalg.cython_lapack cimport dgelqf, dorglq, sgelqf, sorglq
 
 from densekit._lib._activation_ops cimport bias_activate_row
 from densekit._lib._activations cimport ACT_LINEAR, ACT_N_CODES
+
+cnp.import_array()
 
 cdef extern from "dk_dense.h" nogil:
     # x[rows, k] @ w[k, u] -> y[rows, u] for small kernels (src/dk_dense.c): the same bits
@@ -82,6 +86,11 @@ cdef void _bias_activate_2d(floating* y,            # IN/OUT (n, u)
     cdef Py_ssize_t i
     if n == 0 or u == 0:
         return
+    if n_threads == 1:
+        # A plain loop: even a one-thread prange enters a parallel region.
+        for i in range(n):
+            bias_activate_row(code, y + i * u, bias, u, p0, p1, p2)
+        return
     for i in prange(n, schedule='static', num_threads=n_threads):
         bias_activate_row(code, y + i * u, bias, u, p0, p1, p2)
 
@@ -114,6 +123,13 @@ cdef void _small_forward(const floating* x,      # IN (n, k)
     """y[i, :] := act(x[i, :] @ w + bias), blocks of 64 rows split over threads."""
     cdef Py_ssize_t b, r0, n_blocks = (n + 63) // 64
     if n == 0 or u == 0:
+        return
+    if n_threads == 1:
+        # The same 64-row blocks (the same bits) without any parallel region.
+        for b in range(n_blocks):
+            r0 = b * 64
+            _small_rows(x + r0 * k, w, bias, y + r0 * u, min(64, n - r0), k, u,
+                        code, p0, p1, p2)
         return
     for b in prange(n_blocks, schedule='static', num_threads=n_threads):
         r0 = b * 64
@@ -172,6 +188,26 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     cdef int failed[1]
     failed[0] = 0
     buf = NULL  # Cython makes buf firstprivate: give the copies a defined value
+    if n_threads == 1:
+        # No parallel region at all for one thread: the same blocks, in order.
+        buf = <floating*> malloc(2 * block * width * sizeof(floating))
+        if buf == NULL:
+            return False
+        for b in range(n_blocks):
+            r0 = b * block
+            rows = n - r0 if n - r0 < block else block
+            src = x + r0 * dims[0]
+            for l in range(n_layers):
+                if l == n_layers - 1:
+                    dst = out + r0 * dims[n_layers]
+                else:
+                    dst = buf + (l % 2) * block * width
+                _small_rows(src, kernels[l], biases[l], dst, rows,
+                            dims[l], dims[l + 1], codes[l],
+                            params[3 * l], params[3 * l + 1], params[3 * l + 2])
+                src = dst
+        free(buf)
+        return True
     with parallel(num_threads=n_threads):
         buf = <floating*> malloc(2 * block * width * sizeof(floating))
         # Dynamic blocks: on a shared machine a descheduled thread does not hold
@@ -196,57 +232,80 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     return failed[0] == 0
 
 
-def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
-                list kernels,                # IN L arrays (dims[l], dims[l+1])
-                list biases,                 # IN L arrays (dims[l+1],) or None
-                const int[::1] codes,        # IN L fused activation codes
-                const double[::1] params,    # IN 3L activation parameters
-                floating[:, ::1] out,        # OUT (n, dims[L])
+def mlp_forward(cnp.ndarray x,             # IN (n, dims[0]) C-contiguous
+                list kernels,              # IN L arrays (dims[l], dims[l+1])
+                list biases,               # IN L arrays (dims[l+1],) or None
+                cnp.ndarray codes,         # IN L fused activation codes (intc)
+                cnp.ndarray params,        # IN 3L activation parameters (float64)
+                cnp.ndarray out,           # OUT (n, dims[L]) C-contiguous
                 Py_ssize_t block,
                 int n_threads):
-    """out := the stack of small Dense layers applied to x; the caller checked
-    that every kernel is C-contiguous, of x's dtype, chained in shape, and at most
-    SMALL_KERNEL values."""
+    """out := the stack of small Dense layers applied to x; every array is
+    checked (C-contiguous, of x's dtype, chained in shape, kernels of at most
+    SMALL_KERNEL values). The data pointers are read directly (no typed
+    memoryviews): a call on one row costs well under a microsecond."""
     cdef Py_ssize_t L = len(kernels), l, width = 1
-    cdef Py_ssize_t n = x.shape[0]
-    cdef const floating[:, ::1] wv
-    cdef const floating[::1] bv
+    cdef Py_ssize_t n
+    cdef int t = _float_type(x)
+    cdef cnp.ndarray wv, bv
+    cdef const int* cp
     cdef bint ok = True
-    cdef const floating** kp = <const floating**> malloc(L * sizeof(floating*))
-    cdef const floating** bp = <const floating**> malloc(L * sizeof(floating*))
-    cdef Py_ssize_t* dims = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
+    cdef const void** kp
+    cdef const void** bp
+    cdef Py_ssize_t* dims
+    if not (_is_c_float(x, t, 2) and _is_c_float(out, t, 2) and cnp.PyArray_ISWRITEABLE(out)
+            and _is_c_float(codes, cnp.NPY_INT, 1) and _is_c_float(params, cnp.NPY_DOUBLE, 1)):
+        raise ValueError("mlp_forward: x, out, codes or params has the wrong dtype or layout")
+    n = cnp.PyArray_DIM(x, 0)
+    kp = <const void**> malloc((L + 1) * sizeof(void*))
+    bp = <const void**> malloc((L + 1) * sizeof(void*))
+    dims = <Py_ssize_t*> malloc((L + 1) * sizeof(Py_ssize_t))
     if kp == NULL or bp == NULL or dims == NULL:
         free(kp); free(bp); free(dims)
         raise MemoryError()
     try:
-        if (L == 0 or len(biases) != L or codes.shape[0] != L or params.shape[0] != 3 * L
-                or block < 1):
+        if (L == 0 or len(biases) != L or cnp.PyArray_DIM(codes, 0) != L
+                or cnp.PyArray_DIM(params, 0) != 3 * L or block < 1):
             raise ValueError("mlp_forward: inconsistent layer lists")
-        dims[0] = x.shape[1]
+        cp = <const int*> cnp.PyArray_DATA(codes)
+        dims[0] = cnp.PyArray_DIM(x, 1)
         for l in range(L):
-            wv = kernels[l]
-            if wv.shape[0] != dims[l] or wv.shape[0] * wv.shape[1] > SMALL_KERNEL:
+            wv = <cnp.ndarray?> kernels[l]
+            if (not _is_c_float(wv, t, 2) or cnp.PyArray_DIM(wv, 0) != dims[l]
+                    or cnp.PyArray_DIM(wv, 0) * cnp.PyArray_DIM(wv, 1) > SMALL_KERNEL):
                 raise ValueError("mlp_forward: kernel shapes do not chain or are too large")
-            kp[l] = &wv[0, 0]
-            dims[l + 1] = wv.shape[1]
+            kp[l] = cnp.PyArray_DATA(wv)
+            dims[l + 1] = cnp.PyArray_DIM(wv, 1)
             if biases[l] is None:
                 bp[l] = NULL
             else:
-                bv = biases[l]
-                if bv.shape[0] != dims[l + 1]:
+                bv = <cnp.ndarray?> biases[l]
+                if not _is_c_float(bv, t, 1) or cnp.PyArray_DIM(bv, 0) != dims[l + 1]:
                     raise ValueError("mlp_forward: bias shape")
-                bp[l] = &bv[0]
-            if codes[l] < 0 or codes[l] >= ACT_N_CODES:
+                bp[l] = cnp.PyArray_DATA(bv)
+            if cp[l] < 0 or cp[l] >= ACT_N_CODES:
                 raise ValueError("mlp_forward: unknown activation code")
             if l + 1 < L and dims[l + 1] > width:
                 width = dims[l + 1]
-        if out.shape[0] != n or out.shape[1] != dims[L]:
+        if cnp.PyArray_DIM(out, 0) != n or cnp.PyArray_DIM(out, 1) != dims[L]:
             raise ValueError("mlp_forward: out shape")
+        if n_threads < 1:
+            raise ValueError("mlp_forward: bad thread count")
         if n == 0:
             return True
         with nogil:
-            ok = _mlp_blocks(&x[0, 0], &out[0, 0], n, kp, bp, dims, &codes[0], &params[0],
-                             L, block, width, n_threads)
+            if t == cnp.NPY_FLOAT:
+                ok = _mlp_blocks(<const float*> cnp.PyArray_DATA(x),
+                                 <float*> cnp.PyArray_DATA(out), n,
+                                 <const float**> kp, <const float**> bp, dims, cp,
+                                 <const double*> cnp.PyArray_DATA(params),
+                                 L, block, width, n_threads)
+            else:
+                ok = _mlp_blocks(<const double*> cnp.PyArray_DATA(x),
+                                 <double*> cnp.PyArray_DATA(out), n,
+                                 <const double**> kp, <const double**> bp, dims, cp,
+                                 <const double*> cnp.PyArray_DATA(params),
+                                 L, block, width, n_threads)
     finally:
         free(kp)
         free(bp)
@@ -254,6 +313,153 @@ def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
     if not ok:
         raise MemoryError("could not allocate the per-thread row buffers")
     return True
+
+
+# ---------------------------------------------------------------------------
+# Latency entries for Dense.__call__ (src/densekit/layers/dense.py). They take
+# ndarrays and read their data pointers directly: acquiring four typed
+# memoryviews and dispatching a fused def costs a few microseconds, more than
+# a whole 1x64 @ 64x64 layer. Each checks what a misuse could crash on.
+
+cdef bint _is_c_float(cnp.ndarray a, int typenum, int ndim) noexcept:
+    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == ndim
+            and cnp.PyArray_IS_C_CONTIGUOUS(a))
+
+
+cdef int _float_type(cnp.ndarray a) except -1:
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE:
+        raise ValueError("dense kernels take float32 or float64 arrays")
+    return t
+
+
+def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
+                 cnp.ndarray kernel,   # IN (k, u) C-contiguous, k*u <= SMALL_KERNEL
+                 object bias,          # IN (u,) or None
+                 cnp.ndarray out,      # OUT (n, u) C-contiguous, writeable
+                 int code, double p0, double p1, double p2,
+                 int n_threads):
+    """out := act_code(x @ kernel + bias) by the direct row kernel (the same bits
+    as dense_forward's small-kernel path, for any thread count)."""
+    cdef int t = _float_type(x)
+    cdef cnp.ndarray b
+    cdef void* bptr = NULL
+    cdef Py_ssize_t n, k, u
+    if not (_is_c_float(x, t, 2) and _is_c_float(kernel, t, 2) and _is_c_float(out, t, 2)
+            and cnp.PyArray_ISWRITEABLE(out)):
+        raise ValueError("rows_forward: arrays must be C-contiguous 2-D of one float dtype")
+    n = cnp.PyArray_DIM(x, 0)
+    k = cnp.PyArray_DIM(x, 1)
+    u = cnp.PyArray_DIM(kernel, 1)
+    if (cnp.PyArray_DIM(kernel, 0) != k or cnp.PyArray_DIM(out, 0) != n
+            or cnp.PyArray_DIM(out, 1) != u or k * u > SMALL_KERNEL):
+        raise ValueError("rows_forward: inconsistent shapes")
+    if code < 0 or code >= ACT_N_CODES or n_threads < 1:
+        raise ValueError("rows_forward: unknown activation code or bad thread count")
+    if bias is not None:
+        b = <cnp.ndarray?> bias
+        if not _is_c_float(b, t, 1) or cnp.PyArray_DIM(b, 0) != u:
+            raise ValueError("rows_forward: bias shape or dtype")
+        bptr = cnp.PyArray_DATA(b)
+    if n == 0 or u == 0:
+        return
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            _small_forward(<const float*> cnp.PyArray_DATA(x),
+                           <const float*> cnp.PyArray_DATA(kernel), <const float*> bptr,
+                           <float*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
+                           n_threads)
+        else:
+            _small_forward(<const double*> cnp.PyArray_DATA(x),
+                           <const double*> cnp.PyArray_DATA(kernel), <const double*> bptr,
+                           <double*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
+                           n_threads)
+
+
+def bias_activate(cnp.ndarray y,     # IN/OUT (n, u) C-contiguous, writeable
+                  object bias,       # IN (u,) or None
+                  int code, double p0, double p1, double p2,
+                  int n_threads):
+    """y := act_code(y + bias) in place, row by row (one row on one thread, so
+    the bits do not depend on the thread count); a plain loop for one thread."""
+    cdef int t = _float_type(y)
+    cdef cnp.ndarray b
+    cdef void* bptr = NULL
+    cdef Py_ssize_t n, u
+    if not (_is_c_float(y, t, 2) and cnp.PyArray_ISWRITEABLE(y)):
+        raise ValueError("bias_activate: y must be a writeable C-contiguous 2-D float array")
+    if code < 0 or code >= ACT_N_CODES or n_threads < 1:
+        raise ValueError("bias_activate: unknown activation code or bad thread count")
+    n = cnp.PyArray_DIM(y, 0)
+    u = cnp.PyArray_DIM(y, 1)
+    if bias is not None:
+        b = <cnp.ndarray?> bias
+        if not _is_c_float(b, t, 1) or cnp.PyArray_DIM(b, 0) != u:
+            raise ValueError("bias_activate: bias shape or dtype")
+        bptr = cnp.PyArray_DATA(b)
+    if bptr == NULL and code == ACT_LINEAR:
+        return
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            _bias_activate_2d(<float*> cnp.PyArray_DATA(y), <const float*> bptr, n, u,
+                              code, p0, p1, p2, n_threads)
+        else:
+            _bias_activate_2d(<double*> cnp.PyArray_DATA(y), <const double*> bptr, n, u,
+                              code, p0, p1, p2, n_threads)
+
+
+# ---------------------------------------------------------------------------
+# The QR factor of Orthogonal (densekit/initializers/random_initializers.py).
+
+def orthonormalize_columns(floating[:, ::1] a,   # IN/OUT (m, n), m >= n: a -> Q
+                           floating[::1] diag):  # OUT (n,) diag(R)
+    """a := Q of a = Q R (Q with orthonormal columns), in place; diag := diag(R).
+
+    The C-ordered (m, n) `a` is the Fortran-ordered (n, m) a^T, and the LQ
+    factorization a^T = L Q' (LAPACK ?gelqf, then ?orglq for Q') is the QR
+    factorization a = Q'^T L^T. So the whole factorization runs in the caller's
+    array, with no transposed copy and no separate R, on scipy's LAPACK.
+    Returns LAPACK's info (0 on success)."""
+    cdef int m = <int> a.shape[0], n = <int> a.shape[1], lwork = -1, info = 0, i
+    cdef floating query
+    cdef floating* work
+    cdef floating* tau
+    if a.shape[0] < a.shape[1] or diag.shape[0] != a.shape[1]:
+        raise ValueError("orthonormalize_columns: needs m >= n and diag of n values")
+    if a.shape[0] > 2147483647 or a.shape[1] == 0:
+        raise ValueError("orthonormalize_columns: sizes must be positive C ints")
+    with nogil:
+        if floating is float:
+            sgelqf(&n, &m, &a[0, 0], &n, &query, &query, &lwork, &info)
+        else:
+            dgelqf(&n, &m, &a[0, 0], &n, &query, &query, &lwork, &info)
+        lwork = -1
+        i = <int> query
+        if floating is float:
+            sorglq(&n, &m, &n, &a[0, 0], &n, &query, &query, &lwork, &info)
+        else:
+            dorglq(&n, &m, &n, &a[0, 0], &n, &query, &query, &lwork, &info)
+        lwork = <int> query if <int> query > i else i
+        if lwork < n:
+            lwork = n
+        work = <floating*> malloc((<size_t> lwork + n) * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    tau = work + lwork
+    with nogil:
+        if floating is float:
+            sgelqf(&n, &m, &a[0, 0], &n, tau, work, &lwork, &info)
+        else:
+            dgelqf(&n, &m, &a[0, 0], &n, tau, work, &lwork, &info)
+        if info == 0:
+            for i in range(n):
+                diag[i] = a[i, i]
+            if floating is float:
+                sorglq(&n, &m, &n, &a[0, 0], &n, tau, work, &lwork, &info)
+            else:
+                dorglq(&n, &m, &n, &a[0, 0], &n, tau, work, &lwork, &info)
+    free(work)
+    return info
 
 
 # Kernels with at most this many values take the direct (non-BLAS) row path.

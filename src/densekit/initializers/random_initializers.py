@@ -27,7 +27,8 @@ import random as _py_random
 import numpy as np
 import scipy.linalg
 
-from densekit._lib import _random
+from densekit._lib import _dense, _random
+from densekit._threads import scipy_blas_one_thread
 from densekit._validation import check_float, check_int
 from densekit.initializers._layout import check_axes, compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
@@ -609,8 +610,11 @@ class Orthogonal(RandomInitializer):
     -----
     QR needs the whole matrix, so :meth:`block` computes the whole matrix and
     returns the block: it is exact but its cost is that of the whole. The QR
-    runs on BLAS/LAPACK threads, which `n_threads` does not control; the result
-    is deterministic for a given LAPACK build.
+    is LAPACK's (``?gelqf`` + ``?orglq`` on the transposed view, in place,
+    through scipy) with scipy's OpenBLAS held to one thread meanwhile: a
+    blocked QR is thousands of small BLAS calls, and handing each to a second
+    thread cost several times more than it saved on a busy machine. The
+    result is deterministic for a given LAPACK build.
 
     Examples
     --------
@@ -639,10 +643,21 @@ class Orthogonal(RandomInitializer):
         work = np.float64 if dtype == np.float64 else np.float32
         a = np.empty((max(rows, cols), min(rows, cols)), dtype=work)
         fill_stream(a, None, _random.NORMAL, self.seed, 0.0, 1.0, n_threads)
-        q, r = scipy.linalg.qr(a, mode="economic", overwrite_a=True, check_finite=False)
+        if 0 < a.shape[1] and a.shape[0] < 2**31:
+            # LAPACK ?gelqf + ?orglq on a^T: the QR of `a` in place, no copies
+            # (see _dense.orthonormalize_columns), with scipy's BLAS on one thread.
+            diag = np.empty(a.shape[1], dtype=work)
+            with scipy_blas_one_thread:
+                info = _dense.orthonormalize_columns(a, diag)
+            if info != 0:  # pragma: no cover - LAPACK argument errors only
+                raise RuntimeError(f"LAPACK QR failed (info={info})")
+            q = a
+        else:
+            q, r = scipy.linalg.qr(a, mode="economic", overwrite_a=True, check_finite=False)
+            diag = np.diagonal(r)
         del a
         # sign(diag(r)) and gain in one pass; a zero pivot keeps its column.
-        signs = np.where(np.diagonal(r) < 0, -self._gain, self._gain).astype(work)
+        signs = np.where(diag < 0, -self._gain, self._gain).astype(work)
         q *= signs
         if rows < cols:
             q = q.T

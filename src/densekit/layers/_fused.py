@@ -12,6 +12,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from densekit._lib import _dense
+from densekit._threads import threads_for
 
 __all__ = ["FusedForm", "MlpPlan", "plan_mlp", "run_mlp"]
 
@@ -37,9 +38,12 @@ class FusedForm(NamedTuple):
 class MlpPlan:
     """The packed arguments of one ``mlp_forward`` call over a layer stack."""
 
-    __slots__ = ("kernels", "biases", "codes", "params", "block")
+    __slots__ = ("kernels", "biases", "codes", "params", "block", "flops_per_row", "key",
+                 "out_units", "layers", "dtype", "n_inputs")
 
     def __init__(self, forms, n_inputs):
+        # The plan holds its arrays, so their ids cannot be reused while it lives.
+        self.key = _key(forms, n_inputs)
         self.kernels = [form.kernel for form in forms]
         self.biases = [form.bias for form in forms]
         self.codes = np.array([form.code for form in forms], dtype=np.intc)
@@ -47,12 +51,36 @@ class MlpPlan:
         width = max([n_inputs] + [form.kernel.shape[1] for form in forms])
         # Rows per block: about 16384 values of the widest layer, 16 to 1024 rows.
         self.block = int(min(1024, max(16, 16384 // width)))
+        self.flops_per_row = 2 * sum(form.kernel.size for form in forms)
+        self.out_units = forms[-1].kernel.shape[1]
 
 
-def plan_mlp(layers, dtype, n_inputs):
+def _key(forms, n_inputs):
+    return (n_inputs,) + tuple(
+        (id(f.kernel), id(f.bias), f.code, f.params) for f in forms
+    )
+
+
+def _same_layers(plan, layers, dtype, n_inputs):
+    """Whether `plan` was made for these Dense layers with their current weight
+    arrays and activations (a few attribute reads, no FusedForm per layer)."""
+    if plan.dtype != dtype or plan.n_inputs != n_inputs or len(plan.layers) != len(layers):
+        return False
+    for layer, planned, kernel, bias in zip(layers, plan.layers, plan.kernels, plan.biases):
+        if (layer is not planned or getattr(layer, "_kernel", None) is not kernel
+                or layer.bias is not bias or not layer.built):
+            return False
+    return True
+
+
+def plan_mlp(layers, dtype, n_inputs, previous=None):
     """An :class:`MlpPlan` for `layers` on 2-D inputs of `dtype` with `n_inputs`
     features, or None when some layer has no fused form, is in another dtype,
-    or has a kernel too large for the direct row kernel."""
+    or has a kernel too large for the direct row kernel. `previous` (a plan
+    from an earlier call) is returned when it describes the same arrays and
+    activations, which saves repacking on every small call."""
+    if previous is not None and _same_layers(previous, layers, dtype, n_inputs):
+        return previous
     forms = []
     for layer in layers:
         describe = getattr(layer, "fused_form", None)
@@ -64,19 +92,32 @@ def plan_mlp(layers, dtype, n_inputs):
         ):
             return None
         forms.append(form)
-    return MlpPlan(forms, n_inputs)
+    if previous is not None and previous.key == _key(forms, n_inputs):
+        return previous
+    plan = MlpPlan(forms, n_inputs)
+    plan.layers = tuple(layers)
+    plan.dtype = dtype
+    plan.n_inputs = n_inputs
+    return plan
 
 
 def run_mlp(plan, x, out, n_threads, progress, n_updates=1):
     """out := the planned stack applied to the C-contiguous 2-D `x`.
 
+    `n_threads` is an upper bound: ``threads_for`` runs a small call on the
+    calling thread (the bits do not depend on the count).
+
     One kernel call covers all rows unless a progress bar wants `n_updates`
-    updates; ``progress.update(rows)`` is called after each call.
+    updates; ``progress.update(rows)`` is called after each call (unless
+    `progress` is None).
     """
     rows = x.shape[0]
     step = rows if n_updates <= 1 else max(plan.block, -(-rows // n_updates))
+    # Threads by work size: a small batch never wakes the OpenMP team.
+    n_threads = threads_for(plan.flops_per_row * min(step, rows), n_threads)
     for start in range(0, rows, max(step, 1)):
         stop = min(start + step, rows)
         _dense.mlp_forward(x[start:stop], plan.kernels, plan.biases, plan.codes,
                            plan.params, out[start:stop], plan.block, n_threads)
-        progress.update(stop - start)
+        if progress is not None:
+            progress.update(stop - start)

@@ -7,10 +7,16 @@ import numpy as np
 
 from densekit import activations, constraints, initializers, regularizers
 from densekit._lib import _dense
+from densekit._threads import numpy_blas_one_thread, threads_for
 from densekit.layers._fused import FusedForm
 from densekit.layers.layer import Layer
 
 __all__ = ["Dense"]
+
+# OpenBLAS threads a GEMM above m*n*k = 65536 * GEMM_MULTITHREAD_THRESHOLD (4) and a
+# GEMV above m*n = 2304 * 4 (interface/gemm.c, gemv.c); below, it runs on the caller.
+_BLAS_THREADS_GEMM = 1 << 18
+_BLAS_THREADS_GEMV = 9216
 
 
 def output_units(activation, fused, units, dtype):
@@ -47,10 +53,15 @@ class Dense(Layer):
     -----
     The input is cast to the layer dtype (float32 by default) and viewed as a
     2-D (rows, input_dim) matrix, without a copy when it is C-contiguous. The
-    forward pass is one GEMM through scipy's BLAS (``sgemm``/``dgemm``; BLAS
-    threads on its own), then one OpenMP pass over the output rows that adds the
-    bias and applies the activation while the row is in cache, so the output is
-    the only full-size allocation. Activations without a fused kernel (custom
+    forward pass is one product through numpy's matmul (numpy's BLAS, which
+    threads on its own and uses GEMV for a single row; kernels of at most 4096
+    values use densekit's own row kernel instead), then one pass over the
+    output rows that adds the bias and applies the activation in place, so the
+    output is the only full-size allocation. Thread use is decided by work
+    size (``densekit._threads.threads_for``): small calls run entirely on the
+    calling thread and `n_threads` is an upper bound. As for numpy, a single
+    row may round differently in the last bit from the same row inside a
+    larger batch; results never depend on `n_threads`. Activations without a fused kernel (custom
     callables, `glu`, `sparsemax`, softmax over another axis) are applied by
     calling them on the biased output afterwards.
 
@@ -189,6 +200,36 @@ class Dense(Layer):
                 f"{self._kernel.shape[0]}, but received input with shape {x.shape}"
             )
 
+    def __call__(self, x, n_threads=None):
+        # The latency path: the same computation as Layer.__call__ -> call, minus
+        # a microsecond-scale Python toll per call, which is the whole cost of a
+        # 1x64 layer.
+        if type(x) is np.ndarray and self.activity_regularizer is None:
+            out = self._latency_call(x, n_threads)
+            if out is not None:
+                if self._activity_losses:
+                    self._activity_losses = []
+                return out
+        return super().__call__(x, n_threads)
+
+    def _latency_call(self, x, n_threads):
+        """act(x @ kernel + bias) for an ndarray `x` that needs no conversion
+        (2-D, C-contiguous, of the layer dtype), or None when this layer or `x`
+        does not qualify (then use ``__call__``). Records no losses."""
+        if (
+            type(self) is Dense
+            and self.built
+            and self._fused is not None
+            and x.ndim == 2
+            and x.dtype == self._kernel.dtype
+            and x.shape[1] == self._kernel.shape[0]
+            and x.flags.c_contiguous
+        ):
+            out = np.empty((x.shape[0], self.units), dtype=x.dtype)
+            self._run(x, out, self.n_threads if n_threads is None else n_threads)
+            return out
+        return None
+
     def call(self, x, n_threads):
         rows = math.prod(x.shape[:-1])
         out = np.empty(x.shape[:-1] + (self.units,), dtype=self.dtype)
@@ -201,9 +242,45 @@ class Dense(Layer):
     def _gemm_epilogue(self, x, out, rows, n_threads):
         """out := act(x @ kernel + bias) with the fused code, else x @ kernel + bias."""
         x2 = np.ascontiguousarray(x).reshape(rows, x.shape[-1])
-        out2 = out.reshape(rows, self.units)
+        self._run(x2, out.reshape(rows, self.units), n_threads)
+
+    def _run(self, x, out, n_threads):
+        """out := act(x @ kernel + bias) for C-contiguous 2-D `x` and `out`.
+
+        `n_threads` is a public thread argument (None or an int); the thread
+        count used is ``threads_for(work, n_threads)``, so small calls never
+        leave the calling thread. Small kernels (at most
+        ``_dense.SMALL_KERNEL_SIZE`` values) use the direct row kernel. Larger
+        ones call numpy's matmul (numpy's BLAS: the library, thread pool and
+        GEMV/GEMM choice of the numpy expression this layer replaces, and the
+        pool the user's own numpy code keeps warm; a second BLAS pool spinning
+        beside it costs scheduler ticks on a small machine), held to the
+        calling thread when the product is small, then one in-place bias +
+        activation pass.
+        """
+        kernel = self._kernel
+        k, u = kernel.shape
         code, p0, p1, p2 = self._fused if self._fused is not None else (0, 0.0, 0.0, 0.0)
-        _dense.dense_forward(x2, self._kernel, self.bias, out2, code, p0, p1, p2, n_threads)
+        if k * u <= _dense.SMALL_KERNEL_SIZE:
+            n = threads_for(2 * x.shape[0] * k * u, n_threads)
+            _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
+        else:
+            rows = x.shape[0]
+            macs = rows * k * u
+            # A GEMV reads each kernel value once for 2 flops: memory-bound, so it
+            # counts 4x per flop (a second thread adds bandwidth sooner).
+            work = 2 * macs if rows > 1 else 8 * macs
+            if threads_for(work) == 1 and (macs > _BLAS_THREADS_GEMM
+                                           or (rows == 1 and macs >= _BLAS_THREADS_GEMV)):
+                # Small, yet OpenBLAS would wake its pool for it: keep it on
+                # the calling thread (same bits: OpenBLAS splits only output
+                # blocks between threads).
+                with numpy_blas_one_thread:
+                    np.matmul(x, kernel, out=out)
+            else:
+                np.matmul(x, kernel, out=out)
+            n = threads_for(4 * rows * u, n_threads)
+            _dense.bias_activate(out, self.bias, code, p0, p1, p2, n)
 
     def fused_form(self):
         """This layer as one step of a fused MLP, or None when it is not one.

@@ -5,6 +5,7 @@ import math
 import numbers
 import operator
 import threading
+import weakref
 
 import numpy as np
 
@@ -22,6 +23,12 @@ __all__ = ["Sequential", "model_from_json"]
 # widest activation: large enough that per-chunk Python and thread-pool costs
 # vanish, small enough that the reused intermediate buffers stay in L3.
 _CHUNK_BYTES = 1 << 23
+# ... but a chunk may grow to the size of the requested output, up to this many
+# bytes per intermediate buffer: then large GEMMs run whole (as in model(x)), not
+# in slices that lose BLAS efficiency and wake the thread pools once per slice.
+_WHOLE_BYTES = 1 << 28
+# Each model's last fused-MLP plan (reused while its weights are the same arrays).
+_PLANS = weakref.WeakKeyDictionary()
 # verbose='auto' shows a progress bar from this many rows on.
 _AUTO_BAR_ROWS = 1 << 20
 
@@ -334,11 +341,10 @@ class Sequential:
         """
         if batch_size is None:
             batch_size = 32
-        if (
+        if type(batch_size) is not int and (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, numbers.Integral)
-            or batch_size < 1
-        ):
+        ) or batch_size < 1:
             raise ValueError(
                 "Argument `batch_size` must be a positive integer. "
                 f"Received: batch_size={batch_size!r}"
@@ -349,9 +355,25 @@ class Sequential:
                 f"Received: verbose={verbose!r}"
             )
         x = self._prepare_input(x)
-        n_threads = effective_n_threads(n_threads)
         n = x.shape[0]
         layers = self.layers
+        if x.ndim == 2 and (verbose == 0 or (verbose == "auto" and n < _AUTO_BAR_ROWS)):
+            # The latency paths, with no progress bar to feed. A stack of small
+            # fused Dense layers: one kernel call over all rows, with the plan of
+            # the previous call when the weights are the same arrays.
+            plan = _fused.plan_mlp(layers, x.dtype, x.shape[1], _PLANS.get(self))
+            if plan is not None:
+                _PLANS[self] = plan
+                out = np.empty((n, plan.out_units), dtype=x.dtype)
+                _fused.run_mlp(plan, np.ascontiguousarray(x), out, n_threads, None)
+                return out
+            if n <= batch_size or n * x.shape[1] * x.itemsize <= _CHUNK_BYTES:
+                # One batch, or an input smaller than a chunk: the layer-by-layer
+                # path of model(x) (the same bits as the chunked loop).
+                y = self._predict_one_batch(x, layers, n_threads)
+                if y is not None:
+                    return y
+        n_threads = effective_n_threads(n_threads)
         shapes = []
         shape = x.shape[1:]
         for layer in layers:
@@ -364,7 +386,11 @@ class Sequential:
             verbose = (1 if stderr_is_terminal() else 2) if n >= _AUTO_BAR_ROWS else 0
         progress = row_progress(verbose, n)
         try:
-            plan = _fused.plan_mlp(layers, x.dtype, x.shape[-1]) if x.ndim == 2 else None
+            plan = None
+            if x.ndim == 2:
+                plan = _fused.plan_mlp(layers, x.dtype, x.shape[-1], _PLANS.get(self))
+                if plan is not None:
+                    _PLANS[self] = plan
             if plan is not None:
                 # One kernel call for everything, unless a progress bar wants updates.
                 _fused.run_mlp(plan, np.ascontiguousarray(x), out, n_threads, progress,
@@ -376,6 +402,18 @@ class Sequential:
         return out
 
     @staticmethod
+    def _predict_one_batch(x, layers, n_threads):
+        """The output for one small batch through the layers' latency paths
+        (``_latency_call``), or None when some layer has none."""
+        h = x
+        for layer in layers:
+            forward = getattr(layer, "_latency_call", None)
+            h = forward(h, n_threads) if forward is not None else None
+            if h is None:
+                return None
+        return h
+
+    @staticmethod
     def _predict_layers(x, out, layers, shapes, batch_size, progress, n_threads):
         """Layer by layer over chunks of many batches, reusing the buffers."""
         n = x.shape[0]
@@ -383,7 +421,8 @@ class Sequential:
             [math.prod(s) * np.dtype(layer.dtype).itemsize for s, layer in zip(shapes, layers)]
             + [math.prod(x.shape[1:]) * x.itemsize]
         )
-        batches_per_chunk = max(1, _CHUNK_BYTES // max(1, widest * batch_size))
+        budget = max(_CHUNK_BYTES, min(out.nbytes, _WHOLE_BYTES))
+        batches_per_chunk = max(1, budget // max(1, widest * batch_size))
         chunk = batches_per_chunk * int(batch_size)
         rows = min(chunk, n)
         buffers = [
