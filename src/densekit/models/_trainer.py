@@ -41,6 +41,10 @@ from densekit.callbacks import CallbackList
 
 __all__ = ["Trainer", "CompileMetrics"]
 
+# A step whose widest activation has fewer values than this runs the fused
+# kernels on one thread (see Trainer._step_threads).
+_SERIAL_BELOW = 1 << 16
+
 
 class CompileMetrics:
     """The compiled metrics as one container named 'compile_metrics' (as Keras).
@@ -278,7 +282,8 @@ class Trainer:
                     f"Received instead: {name}={value} of type {type(value)}"
                 )
         self.loss = None
-        self.loss_tracker = metrics_module.Mean(name="loss")
+        dtype = model._layers[-1].dtype if model._layers else "float32"
+        self.loss_tracker = metrics_module.Mean(name="loss", dtype=dtype)
         self.compile_metrics = (
             CompileMetrics(metrics, weighted_metrics) if (metrics or weighted_metrics) else None
         )
@@ -354,6 +359,13 @@ class Trainer:
                 self._indices = [self._indices[k] for k in order]
             else:
                 self._grads_sorted = self._grads
+        # Values per sample of the widest activation (unknown sizes count as 1).
+        shape = tuple(model._layers[0].batch_shape)
+        widest = math.prod(d or 1 for d in shape[1:])
+        for layer in layers:
+            shape = tuple(layer.compute_output_shape(shape))
+            widest = max(widest, math.prod(d or 1 for d in shape[1:]))
+        self._widest = widest
         self._first_trainable = next(
             (i for i, g in enumerate(self._layer_grads) if g is not None), len(layers)
         )
@@ -380,6 +392,12 @@ class Trainer:
         return bool(can is not None and can(last.activation))
 
     # ------------------------------------------------------------- one step
+    def _step_threads(self, rows, n_threads):
+        """Threads for one step: 1 below _SERIAL_BELOW values per activation
+        (a thread team's start-up costs more than such a step; results do not
+        depend on the thread count anyway)."""
+        return 1 if rows * self._widest < _SERIAL_BELOW else n_threads
+
     def _forward(self, x, training, n_threads, fuse):
         layers = self.model.layers
         ws = self._workspaces(x.shape, fuse)
@@ -399,9 +417,12 @@ class Trainer:
         return sum(float(reg(w)) for w, reg in self._penalty_regs)
 
     def _total_loss(self, value, penalty):
-        dtype = np.float32
-        total = np.float32(value) * np.float32(self.loss_weight) if self.loss_weight != 1.0 \
-            else np.float32(value)
+        """The reported loss: loss * loss_weight + penalties, in float32 (Keras' floatx)
+        or in float64 for a float64 model."""
+        dtype = np.float64 if np.result_type(value) == np.float64 else np.float32
+        total = dtype(value)
+        if self.loss_weight != 1.0:
+            total = dtype(total * dtype(self.loss_weight))
         if penalty:
             total = dtype(total + dtype(penalty))
         return total
@@ -418,6 +439,7 @@ class Trainer:
         self._layers_info()
         if not self._tw:
             raise ValueError("The model has no trainable weights to train.")
+        n_threads = self._step_threads(x.shape[0], n_threads)
         fuse = self._fusable()
         y_pred, caches, outs, ws, activity = self._forward(x, True, n_threads, fuse)
         if fuse:
@@ -478,6 +500,7 @@ class Trainer:
         y = _as_array(y, "y")
         self._ensure_built(x, y, (None,) + tuple(model.output_shape[1:]))
         self._layers_info()
+        n_threads = self._step_threads(x.shape[0], n_threads)
         y_pred, _, _, _, activity = self._forward(x, False, n_threads, False)
         penalty = self._weight_penalty() + activity
         if self.loss is not None:

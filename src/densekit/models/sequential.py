@@ -554,6 +554,7 @@ class Sequential:
         trainer._ws = {}
         logs = trainer.evaluate_data(data, callbacks, effective_n_threads(None))
         trainer._ws = {}
+        logs = {k: float(v) for k, v in logs.items()}
         if return_dict:
             return logs
         return trainer.flatten_in_order(logs)
