@@ -69,9 +69,8 @@ class Dropout(Layer):
     >>> x = np.ones((2, 4), dtype="float32")
     >>> bool((layer(x) == x).all())
     True
-    >>> y = layer(x, training=True)
-    >>> sorted(set(y.ravel().tolist())) == [0.0, 2.0] or sorted(set(y.ravel().tolist()))
-    True
+    >>> layer(x, training=True).tolist()  # step 0 of seed 0, on any thread count
+    [[2.0, 0.0, 2.0, 2.0], [2.0, 0.0, 2.0, 0.0]]
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, *, name=None, dtype=None,
