@@ -532,3 +532,33 @@ def test_digits_mlp_reaches_95_percent():
     model.fit(x[train], y[train], batch_size=32, epochs=30, verbose=0)
     loss, accuracy = model.evaluate(x[test], y[test], verbose=0)
     assert accuracy >= 0.95
+
+
+# --------------------------------------------------------------- live Keras check
+@pytest.mark.keras
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_frozen_trajectories_are_what_keras_computes_now():
+    """Regenerate the runs with the installed Keras (jax) and compare with the file,
+    then densekit with the fresh runs (run with -m keras)."""
+    import importlib.util
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    pytest.importorskip("jax")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "jax":
+        pytest.skip("needs KERAS_BACKEND=jax")
+    path = os.path.join(os.path.dirname(__file__), "data", "make_keras_trajectories.py")
+    spec = importlib.util.spec_from_file_location("make_keras_trajectories", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh = module.build_store()
+    fresh["meta"] = json.loads(str(fresh["meta"]))
+    with np.load(DATA) as f:
+        for key in f.files:
+            if key != "meta":
+                np.testing.assert_allclose(fresh[key], f[key], rtol=1e-5, err_msg=key)
+    for name in OPTIMIZER_CASES:
+        test_tutorial_model_matches_keras(fresh, name)
+    test_softmax_classifier_matches_keras(fresh)
+    test_l2_and_maxnorm_act_as_in_keras(fresh)
+    test_early_stopping_and_schedule_match_keras(fresh)

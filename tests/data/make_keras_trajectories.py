@@ -96,7 +96,8 @@ def record(store, name, model, history, extra=None):
         store[f"{name}/{key}"] = np.asarray(value)
 
 
-def main():
+def build_store():
+    """Run every case in Keras; the dict that main() writes to the .npz."""
     x, y, labels, xv, yv = data()
     store = {"x": x, "y": y, "labels": labels, "xv": xv, "yv": yv}
     cases = {}
@@ -160,6 +161,12 @@ def main():
         "python": sys.version.split()[0], "epochs": EPOCHS, "batch_size": BATCH,
         "cases": cases,
     }))
+    return store
+
+
+def main():
+    store = build_store()
+    cases = json.loads(str(store["meta"]))["cases"]
     np.savez_compressed(OUT, **store)
     print("wrote", OUT)
     for name in cases:
