@@ -562,3 +562,18 @@ def test_frozen_trajectories_are_what_keras_computes_now():
     test_softmax_classifier_matches_keras(fresh)
     test_l2_and_maxnorm_act_as_in_keras(fresh)
     test_early_stopping_and_schedule_match_keras(fresh)
+
+
+def test_callbacks_auto_mode_reads_the_compiled_metrics_direction():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((64, 16)).astype(np.float32)
+    labels = rng.integers(0, 4, 64)
+    model = classifier()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy", "mse"])
+    up = callbacks.EarlyStopping(monitor="accuracy", patience=5)
+    down = callbacks.EarlyStopping(monitor="val_mse", patience=5)
+    model.fit(x, labels, epochs=2, verbose=0, validation_data=(x, labels), callbacks=[up, down])
+    import operator
+
+    assert up.monitor_op is operator.gt
+    assert down.monitor_op is operator.lt

@@ -46,6 +46,32 @@ __all__ = ["Trainer", "CompileMetrics"]
 _SERIAL_BELOW = 1 << 16
 
 
+# Keras 3.15's metric directions ("up": to maximise), read by the callbacks'
+# mode="auto"; given to the resolved metrics that do not carry one themselves.
+_UP = {"Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+       "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision", "Recall",
+       "AUC", "CosineSimilarity"}
+_DOWN = {"Hinge", "SquaredHinge", "CategoricalHinge", "BinaryCrossentropy",
+         "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "MeanSquaredError",
+         "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+         "RootMeanSquaredError", "LogCoshError", "KLDivergence", "Poisson"}
+
+
+def _set_direction(metric):
+    if getattr(metric, "_direction", None) is not None:
+        return
+    cls = type(metric).__name__
+    if cls in _UP:
+        metric._direction = "up"
+    elif cls in _DOWN:
+        metric._direction = "down"
+    elif cls == "MeanMetricWrapper":
+        fn = getattr(metric, "_fn", None) or getattr(metric, "fn", None)
+        if fn is not None and (fn in losses_module.ALL_OBJECTS
+                               or type(fn) in losses_module.ALL_OBJECTS):
+            metric._direction = "down"
+
+
 class CompileMetrics:
     """The compiled metrics as one container named 'compile_metrics' (as Keras).
 
@@ -74,6 +100,8 @@ class CompileMetrics:
                 m.name = "weighted_" + m.name
             self.weighted.append(m)
         self.metrics = self.unweighted + self.weighted
+        for m in self.metrics:
+            _set_direction(m)
         self.built = True
 
     def update_state(self, y_true, y_pred, sample_weight):
