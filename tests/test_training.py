@@ -569,9 +569,9 @@ def test_callbacks_auto_mode_reads_the_compiled_metrics_direction():
     x = rng.standard_normal((64, 16)).astype(np.float32)
     labels = rng.integers(0, 4, 64)
     model = classifier()
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy", "mse"])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy", "sparse_categorical_crossentropy"])
     up = callbacks.EarlyStopping(monitor="accuracy", patience=5)
-    down = callbacks.EarlyStopping(monitor="val_mse", patience=5)
+    down = callbacks.EarlyStopping(monitor="val_sparse_categorical_crossentropy", patience=5)
     model.fit(x, labels, epochs=2, verbose=0, validation_data=(x, labels), callbacks=[up, down])
     import operator
 
