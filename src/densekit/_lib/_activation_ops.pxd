@@ -8,6 +8,9 @@
 #   bias_activate_row(code, row, bias, n, p0, p1, p2)
 #                                              row[j] = act(row[j] + bias[j]) in one
 #                                              pass over memory (bias may be NULL)
+#   activation_grad(code, s, dy, out, n, p0, p1, p2)
+#                                              out[j] = dy[j] * act'(.), s = y or x
+#                                              (dk_act_grad_needs_input); any may alias
 #
 # In Python, `densekit.activations.fused_code(fn)` maps a public activation function (or a
 # functools.partial of one with keyword arguments) to its (code, p0, p1, p2) tuple, or None
@@ -42,6 +45,13 @@ cdef extern from "dk_activations.h" nogil:
                             Py_ssize_t w, int log_sm)
     void dk_f64_finish_cols(const double* x, double* y, const double* m, const double* c,
                             Py_ssize_t w, int log_sm)
+    # The backward pass (src/dk_activations.h: which tensor `s` is, kinks, aliasing).
+    int dk_act_grad_input_always(int code)
+    int dk_act_grad_needs_input(int code, double p0, double p1, double p2)
+    void dk_activation_grad_f32(int code, const float* s, const float* dy, float* out,
+                                Py_ssize_t n, double p0, double p1, double p2)
+    void dk_activation_grad_f64(int code, const double* s, const double* dy, double* out,
+                                Py_ssize_t n, double p0, double p1, double p2)
 
 
 cdef inline void activate_into(int code, const floating* x, floating* y, Py_ssize_t n,
@@ -86,3 +96,12 @@ cdef inline void glu_row(const floating* a, const floating* b, floating* y,
         dk_glu_row_f32(a, b, y, n)
     else:
         dk_glu_row_f64(a, b, y, n)
+
+
+cdef inline void activation_grad(int code, const floating* s, const floating* dy,
+                                 floating* out, Py_ssize_t n, double p0, double p1,
+                                 double p2) noexcept nogil:
+    if floating is float:
+        dk_activation_grad_f32(code, s, dy, out, n, p0, p1, p2)
+    else:
+        dk_activation_grad_f64(code, s, dy, out, n, p0, p1, p2)

@@ -71,3 +71,18 @@ def bias_activate_rows(
     p2: float,
     n_threads: int,
 ) -> None: ...
+
+GRAD_NEEDS_INPUT: frozenset[int]
+
+def grad_needs_input(code: int, p0: float, p1: float, p2: float) -> bool: ...
+def activation_grad(
+    code: int,
+    y_or_x: npt.NDArray[np.floating],
+    dy: npt.NDArray[np.floating],
+    out: npt.NDArray[np.floating],
+    row_len: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...

@@ -8,6 +8,7 @@ from libc.stdlib cimport malloc, free
 
 from densekit._lib._activation_ops cimport (
     floating, activate_into, bias_activate_row, softmax_into, log_softmax_into, glu_row,
+    activation_grad as _activation_grad, dk_act_grad_input_always, dk_act_grad_needs_input,
     dk_f32_exp_cols, dk_f64_exp_cols, dk_f32_max_cols, dk_f64_max_cols, dk_f32_finish_cols,
     dk_f64_finish_cols,
 )
@@ -22,6 +23,85 @@ cdef Py_ssize_t CHUNK = 16384
 cdef Py_ssize_t COLS = 128
 
 N_CODES = ACT_N_CODES
+
+# Elementwise work below this many values runs on the calling thread, without an OpenMP
+# region (its start-up costs more than the loop).
+cdef Py_ssize_t GRAD_SERIAL_MAX = 32768
+
+#: The codes whose derivative reads the forward INPUT x whatever the parameters (the
+#: others read the OUTPUT y, except for the parameter-dependent cases that
+#: `grad_needs_input` reports). From dk_act_grad_input_always, the only table of it.
+GRAD_NEEDS_INPUT = frozenset(c for c in range(ACT_N_CODES) if dk_act_grad_input_always(c))
+
+
+def grad_needs_input(int code, double p0, double p1, double p2):
+    """True when `activation_grad(code, ...)` with these parameters reads the input x
+    (else the output y): the codes of GRAD_NEEDS_INPUT, plus relu with a threshold, a
+    max_value (p1 not NaN) or a negative slope, leaky_relu with a negative slope and
+    elu with a negative alpha."""
+    if code < 0 or code >= ACT_N_CODES:
+        raise ValueError("grad_needs_input: unknown activation code")
+    return dk_act_grad_needs_input(code, p0, p1, p2) != 0
+
+
+def activation_grad(int code, const floating[::1] y_or_x, const floating[::1] dy,
+                    floating[::1] out, Py_ssize_t row_len, double p0, double p1,
+                    double p2, int n_threads):
+    """out := dy * act_code'(.) (the backward pass of `elementwise`/`softmax`).
+
+    y_or_x is the forward output y, or the input x when
+    ``grad_needs_input(code, p0, p1, p2)``; same code and p0..p2 as the forward.
+    For ACT_SOFTMAX / ACT_LOG_SOFTMAX the arrays are rows of `row_len` values (the
+    last axis; the Jacobian-vector product per row), otherwise row_len is ignored.
+    `out` may be `dy` (in place) or `y_or_x`. Results do not depend on n_threads.
+    """
+    cdef Py_ssize_t n = y_or_x.shape[0]
+    cdef Py_ssize_t n_chunks, c, start, stop, r, n_rows
+    cdef const floating* sp
+    cdef const floating* gp
+    cdef floating* op
+    if code < 0 or code >= ACT_N_CODES:
+        raise ValueError("activation_grad: unknown activation code")
+    if dy.shape[0] != n or out.shape[0] != n:
+        raise ValueError("activation_grad: y_or_x, dy and out must have the same size")
+    if code >= ACT_SOFTMAX and (row_len < 1 or n % row_len != 0):
+        if n == 0 and row_len >= 0:
+            return
+        raise ValueError("activation_grad: row_len must divide the size")
+    if n == 0:
+        return
+    sp = &y_or_x[0]
+    gp = &dy[0]
+    op = &out[0]
+    if code >= ACT_SOFTMAX:
+        n_rows = n // row_len
+        with nogil:
+            if n <= GRAD_SERIAL_MAX or n_threads <= 1 or n_rows == 1:
+                _grad_rows(code, sp, gp, op, n_rows, row_len)
+            else:
+                for r in prange(n_rows, schedule='static', num_threads=n_threads):
+                    _activation_grad(code, sp + r * row_len, gp + r * row_len,
+                                     op + r * row_len, row_len, p0, p1, p2)
+        return
+    with nogil:
+        if n <= GRAD_SERIAL_MAX or n_threads <= 1:
+            _activation_grad(code, sp, gp, op, n, p0, p1, p2)
+        else:
+            n_chunks = (n + CHUNK - 1) // CHUNK
+            for c in prange(n_chunks, schedule='static', num_threads=n_threads):
+                start = c * CHUNK
+                stop = start + CHUNK if start + CHUNK < n else n
+                _activation_grad(code, sp + start, gp + start, op + start, stop - start,
+                                 p0, p1, p2)
+
+
+cdef void _grad_rows(int code, const floating* s, const floating* dy, floating* out,
+                     Py_ssize_t n_rows, Py_ssize_t row_len) noexcept nogil:
+    """The row-wise backward of `n_rows` consecutive rows on the calling thread."""
+    cdef Py_ssize_t r
+    for r in range(n_rows):
+        _activation_grad(code, s + r * row_len, dy + r * row_len, out + r * row_len,
+                         row_len, 0.0, 0.0, 0.0)
 
 
 def elementwise(int code, const floating[::1] x, floating[::1] out,

@@ -25,3 +25,29 @@ def mlp_forward(
     block: int,
     n_threads: int,
 ) -> bool: ...
+
+def dense_backward(
+    x: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    dz: npt.NDArray[np.floating],
+    dx: npt.NDArray[np.floating] | None,
+    dkernel: npt.NDArray[np.floating],
+    dbias: npt.NDArray[np.floating] | None,
+    need_dx: bool,
+    n_threads: int,
+) -> None: ...
+def dense_backward_act(
+    x: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    act_src: npt.NDArray[np.floating],
+    dz: npt.NDArray[np.floating],
+    dx: npt.NDArray[np.floating] | None,
+    dkernel: npt.NDArray[np.floating],
+    dbias: npt.NDArray[np.floating] | None,
+    need_dx: bool,
+    code: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    n_threads: int,
+) -> None: ...

@@ -258,3 +258,250 @@ def mlp_forward(const floating[:, ::1] x,    # IN (n, dims[0])
 
 # Kernels with at most this many values take the direct (non-BLAS) row path.
 SMALL_KERNEL_SIZE = SMALL_KERNEL
+
+
+# ---------------------------------------------------------------- backward
+
+from densekit._lib._activation_ops cimport activation_grad as _act_grad
+from densekit._lib._activations cimport ACT_SOFTMAX
+
+cdef enum:
+    # Rows per partial of the bias gradient: a fixed chunking (never the thread count),
+    # so the column sums are bit-identical for any n_threads.
+    DBIAS_ROWS = 256
+    # Below this many values of dz the backward elementwise passes run on the calling
+    # thread, without an OpenMP region (its start-up costs more than the loop).
+    SERIAL_BACKWARD = 32768
+
+
+cdef void _gemm_xt_dz(const floating* x,     # IN (n, k) row-major
+                      const floating* dz,    # IN (n, u) row-major
+                      floating* dw,          # OUT (k, u) row-major
+                      Py_ssize_t n, int k, int u) noexcept nogil:
+    """dw := x^T @ dz, all row-major.
+
+    Column-major, dw is the (u, k) matrix dz_cm @ x_cm^T, where dz_cm (u, n) and
+    x_cm (k, n) are the row-major arrays read column-major: one 'N','T' GEMM,
+    no copy. The sum over rows runs in blocks of at most 2**30 rows (BLAS int
+    sizes), accumulated with beta = 1."""
+    cdef char tn = b'N', tt = b'T'
+    cdef int rows
+    cdef Py_ssize_t start = 0
+    cdef float sone = 1.0, sbeta
+    cdef double done = 1.0, dbeta
+    if k == 0 or u == 0:
+        return
+    if n == 0:
+        memset(dw, 0, k * u * sizeof(floating))
+        return
+    while start < n:
+        rows = <int> min(n - start, _MAX_ROWS_PER_GEMM)
+        if floating is float:
+            sbeta = 0.0 if start == 0 else 1.0
+            sgemm(&tn, &tt, &u, &k, &rows, &sone, <float*> (dz + start * u), &u,
+                  <float*> (x + start * k), &k, &sbeta, dw, &u)
+        else:
+            dbeta = 0.0 if start == 0 else 1.0
+            dgemm(&tn, &tt, &u, &k, &rows, &done, <double*> (dz + start * u), &u,
+                  <double*> (x + start * k), &k, &dbeta, dw, &u)
+        start += rows
+
+
+cdef void _gemm_dz_wt(const floating* dz,    # IN (n, u) row-major
+                      const floating* w,     # IN (k, u) row-major
+                      floating* dx,          # OUT (n, k) row-major
+                      Py_ssize_t n, int k, int u) noexcept nogil:
+    """dx := dz @ w^T, all row-major.
+
+    Column-major, dx is the (k, n) matrix w_cm^T @ dz_cm with w_cm (u, k): one
+    'T','N' GEMM, no copy; rows in blocks of at most 2**30."""
+    cdef char tn = b'N', tt = b'T'
+    cdef int rows
+    cdef Py_ssize_t start = 0
+    cdef float sone = 1.0, szero = 0.0
+    cdef double done = 1.0, dzero = 0.0
+    if n == 0 or k == 0:
+        return
+    if u == 0:
+        memset(dx, 0, n * k * sizeof(floating))
+        return
+    while start < n:
+        rows = <int> min(n - start, _MAX_ROWS_PER_GEMM)
+        if floating is float:
+            sgemm(&tt, &tn, &k, &rows, &u, &sone, <float*> w, &u,
+                  <float*> (dz + start * u), &u, &szero, dx + start * k, &k)
+        else:
+            dgemm(&tt, &tn, &k, &rows, &u, &done, <double*> w, &u,
+                  <double*> (dz + start * u), &u, &dzero, dx + start * k, &k)
+        start += rows
+
+
+cdef inline void _partial_sums(const floating* dz, double* part, Py_ssize_t r0,
+                               Py_ssize_t r1, Py_ssize_t u) noexcept nogil:
+    """part[j] := sum of dz[i, j] over r0 <= i < r1, in row order, in double."""
+    cdef Py_ssize_t i, j
+    cdef const floating* row
+    for j in range(u):
+        part[j] = 0.0
+    for i in range(r0, r1):
+        row = dz + i * u
+        for j in range(u):
+            part[j] += row[j]
+
+
+cdef inline void _grad_rows_block(int code, const floating* src, floating* dz,
+                                  Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t u,
+                                  double p0, double p1, double p2) noexcept nogil:
+    """dz[r0:r1] := dz * act'(src) in place, row by row (rows are whole for softmax)."""
+    cdef Py_ssize_t r
+    if code >= ACT_SOFTMAX:
+        for r in range(r0, r1):
+            _act_grad(code, src + r * u, dz + r * u, dz + r * u, u, p0, p1, p2)
+    else:
+        _act_grad(code, src + r0 * u, dz + r0 * u, dz + r0 * u, (r1 - r0) * u, p0, p1, p2)
+
+
+cdef bint _act_and_dbias(floating* dz,            # IN/OUT (n, u)
+                         const floating* src,     # IN (n, u) y or z, or NULL: no activation
+                         floating* dbias,         # OUT (u,) or NULL
+                         Py_ssize_t n, Py_ssize_t u, int code,
+                         double p0, double p1, double p2, int n_threads) noexcept nogil:
+    """dz := dz * act'(src) (when src is given) and dbias := column sums of dz, in one
+    pass over blocks of DBIAS_ROWS rows: block b's partial sums go to part[b], summed in
+    block order afterwards, so the result does not depend on n_threads. Returns False
+    when the partials cannot be allocated (nothing was written to dbias then)."""
+    cdef Py_ssize_t n_blocks = (n + DBIAS_ROWS - 1) // DBIAS_ROWS
+    cdef Py_ssize_t b, r0, r1, j
+    cdef double* part = NULL
+    cdef double acc
+    if n == 0 or u == 0:
+        if dbias != NULL:
+            for j in range(u):
+                dbias[j] = 0
+        return True
+    if dbias != NULL:
+        part = <double*> malloc(n_blocks * u * sizeof(double))
+        if part == NULL:
+            return False
+    if n * u <= SERIAL_BACKWARD or n_threads <= 1 or n_blocks == 1:
+        for b in range(n_blocks):
+            r0 = b * DBIAS_ROWS
+            r1 = min(r0 + DBIAS_ROWS, n)
+            if src != NULL:
+                _grad_rows_block(code, src, dz, r0, r1, u, p0, p1, p2)
+            if part != NULL:
+                _partial_sums(dz, part + b * u, r0, r1, u)
+    else:
+        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+            r0 = b * DBIAS_ROWS
+            r1 = min(r0 + DBIAS_ROWS, n)
+            if src != NULL:
+                _grad_rows_block(code, src, dz, r0, r1, u, p0, p1, p2)
+            if part != NULL:
+                _partial_sums(dz, part + b * u, r0, r1, u)
+    if part != NULL:
+        for j in range(u):
+            acc = 0.0
+            for b in range(n_blocks):
+                acc += part[b * u + j]
+            dbias[j] = <floating> acc
+        free(part)
+    return True
+
+
+cdef _check_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
+                     Py_ssize_t dz0, Py_ssize_t dz1, floating[:, ::1] dx,
+                     floating[:, ::1] dkernel, floating[::1] dbias, bint need_dx, str name):
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
+    if (kernel.shape[0] != k or dz0 != n or dz1 != u
+            or dkernel.shape[0] != k or dkernel.shape[1] != u
+            or (dbias is not None and dbias.shape[0] != u)):
+        raise ValueError(f"{name}: inconsistent shapes")
+    if need_dx and (dx is None or dx.shape[0] != n or dx.shape[1] != k):
+        raise ValueError(f"{name}: dx must be an (n, k) array when need_dx is True")
+    if k > 2147483647 or u > 2147483647:
+        raise ValueError(f"{name}: k and u must fit a C int (BLAS)")
+
+
+def dense_backward(const floating[:, ::1] x,        # IN (n, k)
+                   const floating[:, ::1] kernel,   # IN (k, u)
+                   const floating[:, ::1] dz,       # IN (n, u) dL/dz, z = x @ kernel + bias
+                   floating[:, ::1] dx,             # OUT (n, k) or None
+                   floating[:, ::1] dkernel,        # OUT (k, u)
+                   floating[::1] dbias,             # OUT (u,) or None
+                   bint need_dx,
+                   int n_threads):
+    """dkernel := x^T dz, dbias := dz.sum(0), dx := dz kernel^T (if need_dx).
+
+    The backward of z = x @ kernel + bias. Two GEMMs through scipy's BLAS with
+    transposition flags (no transposed copies; BLAS threads on its own), and
+    dbias as column sums over fixed blocks of 256 rows summed in block order, in
+    double: bit-identical for any n_threads. dz is only read. dx may be None
+    when need_dx is False; dbias None skips it. The caller checked dtypes.
+    """
+    _check_backward(x, kernel, dz.shape[0], dz.shape[1], dx, dkernel, dbias, need_dx,
+                    "dense_backward")
+    _backward(x, kernel, NULL, <floating*> _ptr2(dz), dx, dkernel, dbias, need_dx,
+              ACT_LINEAR, 0.0, 0.0, 0.0, n_threads, "dense_backward")
+
+
+def dense_backward_act(const floating[:, ::1] x,        # IN (n, k)
+                       const floating[:, ::1] kernel,   # IN (k, u)
+                       const floating[:, ::1] act_src,  # IN (n, u) y, or z (see below)
+                       floating[:, ::1] dz,             # IN/OUT (n, u) dL/dy -> dL/dz
+                       floating[:, ::1] dx,             # OUT (n, k) or None
+                       floating[:, ::1] dkernel,        # OUT (k, u)
+                       floating[::1] dbias,             # OUT (u,) or None
+                       bint need_dx,
+                       int code, double p0, double p1, double p2,
+                       int n_threads):
+    """The backward of y = act_code(x @ kernel + bias), activation fused.
+
+    On entry dz holds dL/dy; it is OVERWRITTEN in place with dL/dz = dL/dy *
+    act'(z) (one pass over blocks of rows, which also accumulates dbias), then
+    dkernel := x^T dz and dx := dz kernel^T (if need_dx) as in dense_backward.
+    act_src is the forward output y, or the pre-activation z when
+    ``_activations.grad_needs_input(code, p0, p1, p2)``; it may be dz itself
+    only for ACT_LINEAR. For ACT_SOFTMAX/ACT_LOG_SOFTMAX each row of u values is
+    one softmax row. Bit-identical results for any n_threads (the GEMMs are
+    BLAS's). The caller checked dtypes.
+    """
+    _check_backward(x, kernel, dz.shape[0], dz.shape[1], dx, dkernel, dbias, need_dx,
+                    "dense_backward_act")
+    if act_src.shape[0] != dz.shape[0] or act_src.shape[1] != dz.shape[1]:
+        raise ValueError("dense_backward_act: act_src must have dz's shape")
+    if code < 0 or code >= ACT_N_CODES:
+        raise ValueError("dense_backward_act: unknown activation code")
+    _backward(x, kernel, _ptr2(act_src) if code != ACT_LINEAR else NULL, _mptr2(dz), dx,
+              dkernel, dbias, need_dx, code, p0, p1, p2, n_threads, "dense_backward_act")
+
+
+cdef inline const floating* _ptr2(const floating[:, ::1] a) noexcept:
+    return &a[0, 0] if a.shape[0] * a.shape[1] > 0 else NULL
+
+
+cdef inline floating* _mptr2(floating[:, ::1] a) noexcept:
+    return &a[0, 0] if a.shape[0] * a.shape[1] > 0 else NULL
+
+
+cdef _backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
+               const floating* src, floating* dzp, floating[:, ::1] dx,
+               floating[:, ::1] dkernel, floating[::1] dbias, bint need_dx,
+               int code, double p0, double p1, double p2, int n_threads, str name):
+    """The shared body of dense_backward(_act): shapes are checked."""
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
+    cdef const floating* xp = _ptr2(x)
+    cdef const floating* wp = _ptr2(kernel)
+    cdef floating* dwp = _mptr2(dkernel)
+    cdef floating* dxp = _mptr2(dx) if need_dx else NULL
+    cdef floating* dbp = &dbias[0] if dbias is not None and u > 0 else NULL
+    cdef bint ok = True
+    with nogil:
+        if src != NULL or dbp != NULL:
+            ok = _act_and_dbias(dzp, src, dbp, n, u, code, p0, p1, p2, n_threads)
+        if ok:
+            _gemm_xt_dz(xp, dzp, dwp, n, <int> k, <int> u)
+            if need_dx:
+                _gemm_dz_wt(dzp, wp, dxp, n, <int> k, <int> u)
+    if not ok:
+        raise MemoryError(f"{name}: could not allocate the bias partial sums")

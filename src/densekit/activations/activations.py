@@ -20,7 +20,7 @@ How an activation is declared (for contributors)
 Each activation is written once, as a decorated ``def`` whose signature,
 annotations and docstring are its whole description::
 
-    @_activation(ACT_ELU)
+    @_activation(ACT_ELU, grad="y")
     def elu(x, alpha: Real = 1.0, *, out=None, n_threads=None):
         \"\"\"Exponential linear unit ...\"\"\"
 
@@ -35,10 +35,19 @@ annotations and docstring are its whole description::
   for activations without a fused kernel, whose ``def`` body is then the
   implementation (glu, sparsemax). ``rowwise=True`` marks the codes that
   normalise a whole row (softmax, log_softmax): their only parameter is `axis`.
+- ``grad=`` is the derivative, next to the forward: the kernel of the same
+  code computes ``dy * act'`` (``activation_grad`` in
+  ``densekit/_lib/_activations.pyx``), and the entry says which forward tensor
+  it reads at Keras' defaults, the output ``"y"`` (relu, sigmoid, tanh, elu,
+  softmax, ...) or the input ``"x"`` (gelu, silu, mish, ...). The kernel's own
+  table (``dk_act_grad_needs_input``) is checked against it at import, and
+  also covers the parameters that change the answer (relu with a threshold, a
+  cap or a negative slope, leaky_relu and elu with a negative slope or alpha).
 
 The decorator builds the public function (with exactly the declared signature
 and docstring, checking the parameters and calling the kernel, with no hop in
-between), the encoder behind :func:`fused_code` (the same checks), and one row
+between), the encoder behind :func:`fused_code` (the same checks), the
+backward function ``grad(x, y, dy, <params>)`` (the same checks), and one row
 of ``_ACTIVATIONS`` (name -> :class:`_Activation`), from which
 ``densekit.activations.ALL_OBJECTS`` is taken. The parameters other than the
 `select` one fill the kernel slots p0, p1, p2 in signature order
@@ -333,6 +342,17 @@ class _Activation:
     encode : callable or None
         ``encode(**params) -> (code, p0, p1, p2)`` or None: what
         :func:`fused_code` returns. It validates exactly as the public function.
+    grad_reads : {"y", "x"} or None
+        The declared ``grad=``: which forward tensor the derivative kernel reads
+        at Keras' default parameters, the output ``"y"`` or the input ``"x"``
+        (``densekit._lib._activations.grad_needs_input`` has the exact answer
+        for other parameters); None without a kernel.
+    grad : callable or None
+        ``grad(x, y, dy, <params>, *, out=None, n_threads=None) -> dz``, the
+        backward pass ``dz = dy * act'(x)`` (the row-wise vector-Jacobian product
+        for softmax/log_softmax), with the public function's checks. It reads
+        only the tensor the kernel needs (the other may be None). None without
+        a kernel.
     """
 
     name: str
@@ -342,6 +362,8 @@ class _Activation:
     rowwise: bool
     function: object
     encode: object
+    grad_reads: object = None
+    grad: object = None
 
 
 _KW = inspect.Parameter.KEYWORD_ONLY
@@ -372,7 +394,7 @@ def _compile(source, name, namespace, decl):
     return namespace[name]
 
 
-def _activation(code, *, select=None, rowwise=False):
+def _activation(code, *, grad=None, select=None, rowwise=False):
     """Declare an activation (see the module docstring); return its public function."""
 
     def declare(decl):
@@ -388,6 +410,8 @@ def _activation(code, *, select=None, rowwise=False):
             raise TypeError(f"{name}: the signature must be (x, ..., *, out=None, n_threads=None)")
         middle = ps[1:-2]
         if code is None:  # implemented by the declaration's body, no fused kernel
+            if grad is not None:
+                raise TypeError(f"{name}: `grad` needs a kernel code")
             entry = _Activation(name, None, None, (), False, decl, None)
             _ACTIVATIONS[name] = entry
             _BY_FUNCTION[decl] = entry
@@ -398,6 +422,7 @@ def _activation(code, *, select=None, rowwise=False):
                 raise TypeError(f"{name}: parameter {p.name!r} needs a check annotation")
             params.append(_Param(p.name, p.default, p.annotation))
         params = tuple(params)
+        _check_grad_reads(name, code, grad)
         ns = {"__name__": decl.__module__, "_code": code}
         for p in params:
             ns[f"_c_{p.name}"] = p.check._convert  # no __call__ hop per call
@@ -416,6 +441,11 @@ def _activation(code, *, select=None, rowwise=False):
                 f"def {name}(x, {sig_src}, *, out=None, n_threads=None):\n"
                 "    return _run(_code, x, axis, out, n_threads)\n"
             )
+            ns["_run_grad"] = _run_grad_rowwise
+            grad_src = (
+                f"def _grad_{name}(x, y, dy, {sig_src}, *, out=None, n_threads=None):\n"
+                "    return _run_grad(_code, y, dy, axis, out, n_threads)\n"
+            )
         else:
             if (select is None) != isinstance(code, int):
                 raise TypeError(f"{name}: `select` names the parameter a code dict is keyed by")
@@ -429,10 +459,15 @@ def _activation(code, *, select=None, rowwise=False):
             args_src = f"({code_src}, {', '.join(values)})"
             encode_src = f"def _encode_{name}({sig_src}):\n    return {args_src}\n"
             ns["_run"] = _run_elementwise
+            ns["_run_grad"] = _run_grad_elementwise
             if params:
                 public_src = (
                     f"def {name}(x, {sig_src}, *, out=None, n_threads=None):\n"
                     f"    return _run({args_src}, x, out, n_threads)\n"
+                )
+                grad_src = (
+                    f"def _grad_{name}(x, y, dy, {sig_src}, *, out=None, n_threads=None):\n"
+                    f"    return _run_grad({args_src}, x, y, dy, out, n_threads)\n"
                 )
             else:  # nothing to check: the kernel arguments are one constant
                 ns["_params"] = (code, 0.0, 0.0, 0.0)
@@ -440,18 +475,103 @@ def _activation(code, *, select=None, rowwise=False):
                     f"def {name}(x, *, out=None, n_threads=None):\n"
                     "    return _run(_params, x, out, n_threads)\n"
                 )
+                grad_src = (
+                    f"def _grad_{name}(x, y, dy, *, out=None, n_threads=None):\n"
+                    "    return _run_grad(_params, x, y, dy, out, n_threads)\n"
+                )
         encode = _compile(encode_src, f"_encode_{name}", ns, decl)
         fn = _compile(public_src, name, ns, decl)
         # The declaration's own docstring and annotations (None under -OO).
         fn.__doc__ = decl.__doc__
         fn.__annotations__ = dict(decl.__annotations__)
         fn.__qualname__ = decl.__qualname__
-        entry = _Activation(name, code, select, params, rowwise, fn, encode)
+        grad_fn = None if grad is None else _compile(grad_src, f"_grad_{name}", ns, decl)
+        entry = _Activation(name, code, select, params, rowwise, fn, encode, grad, grad_fn)
         _ACTIVATIONS[name] = entry
         _BY_FUNCTION[fn] = entry
         return fn
 
     return declare
+
+
+def _check_grad_reads(name, code, grad):
+    """The declared ``grad=`` must be what the kernel reads at Keras' defaults
+    (the kernel's own table, dk_act_grad_needs_input, decides which tensor it
+    reads; this keeps the declaration truthful). None declares no derivative."""
+    if grad is None:
+        return
+    if grad not in ("y", "x"):
+        raise TypeError(f"{name}: `grad` must be 'y' (the output) or 'x' (the input)")
+    for c in code.values() if isinstance(code, dict) else [code]:
+        if (grad == "x") != (c in _k.GRAD_NEEDS_INPUT):
+            raise TypeError(f"{name}: the derivative kernel does not read {grad!r}")
+
+
+def _grad_arrays(src, dy, name_src):
+    """(src, dy) as C-contiguous float arrays of one dtype and shape."""
+    if src is None:
+        what = "input" if name_src == "x" else "output"
+        raise ValueError(
+            f"Argument `{name_src}` is required: this derivative reads the forward "
+            f"{what}. Received: {name_src}=None"
+        )
+    s = as_float_array(src, name_src)
+    g = as_float_array(dy, "dy")
+    if g.dtype != s.dtype:
+        raise TypeError(
+            f"Argument `dy` must have the dtype of `{name_src}` ({s.dtype}). "
+            f"Received: dy.dtype={g.dtype}"
+        )
+    if g.shape != s.shape:
+        raise ValueError(
+            f"Argument `dy` must have the shape of `{name_src}` {s.shape}. "
+            f"Received: dy.shape={g.shape}"
+        )
+    return s, g
+
+
+def _grad_out(out, s):
+    if out is None:
+        return np.empty(s.shape, dtype=s.dtype)
+    check_out(out, s.shape, s.dtype)
+    return out
+
+
+def _run_grad_elementwise(params, x, y, dy, out, n_threads):
+    """dz = dy * act'(.) for the elementwise kernel ``params = (code, p0, p1, p2)``."""
+    n = effective_n_threads(n_threads)
+    code, p0, p1, p2 = params
+    reads = "x" if _k.grad_needs_input(code, p0, p1, p2) else "y"
+    s, g = _grad_arrays(x if reads == "x" else y, dy, reads)
+    out = _grad_out(out, s)
+    _k.activation_grad(code, s.reshape(-1), g.reshape(-1), out.reshape(-1), 1,
+                       p0, p1, p2, n)
+    return out
+
+
+def _run_grad_rowwise(code, y, dy, axis, out, n_threads):
+    """The vector-Jacobian product of softmax / log_softmax over one `axis`, from y."""
+    n = effective_n_threads(n_threads)
+    s, g = _grad_arrays(y, dy, "y")
+    if s.ndim == 0:
+        raise ValueError(
+            f"Argument `y` must have at least one dimension for an axis-wise "
+            f"activation. Received: y.shape={s.shape}"
+        )
+    if isinstance(axis, tuple):
+        raise ValueError(f"Argument `axis` must be one integer here. Received: axis={axis}")
+    ax = _check_axis(axis, s.ndim)
+    out = _grad_out(out, s)
+    if ax == s.ndim - 1:
+        _k.activation_grad(code, s.reshape(-1), g.reshape(-1), out.reshape(-1),
+                           s.shape[-1], 0.0, 0.0, 0.0, n)
+        return out
+    sm = np.ascontiguousarray(np.moveaxis(s, ax, -1))
+    gm = np.array(np.moveaxis(g, ax, -1), order="C")
+    _k.activation_grad(code, sm.reshape(-1), gm.reshape(-1), gm.reshape(-1),
+                       sm.shape[-1], 0.0, 0.0, 0.0, n)
+    out[...] = np.moveaxis(gm, -1, ax)
+    return out
 
 
 def _is_last(axis):
@@ -460,7 +580,7 @@ def _is_last(axis):
 
 # ------------------------------------------------------------ the table
 
-@_activation(ACT_RELU)
+@_activation(ACT_RELU, grad="y")
 def relu(
     x,
     negative_slope: Real = 0.0,
@@ -511,7 +631,7 @@ def relu(
     """
 
 
-@_activation(ACT_RELU6)
+@_activation(ACT_RELU6, grad="y")
 def relu6(x, *, out=None, n_threads=None):
     """ReLU capped at 6: ``min(max(x, 0), 6)``.
 
@@ -533,7 +653,7 @@ def relu6(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_LEAKY_RELU)
+@_activation(ACT_LEAKY_RELU, grad="y")
 def leaky_relu(x, negative_slope: Real = 0.2, *, out=None, n_threads=None):
     """Leaky ReLU: ``max(x, negative_slope * x)``.
 
@@ -557,7 +677,7 @@ def leaky_relu(x, negative_slope: Real = 0.2, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_ELU)
+@_activation(ACT_ELU, grad="y")
 def elu(x, alpha: Real = 1.0, *, out=None, n_threads=None):
     """Exponential linear unit: ``x if x >= 0 else alpha * expm1(x)``.
 
@@ -581,7 +701,7 @@ def elu(x, alpha: Real = 1.0, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SELU)
+@_activation(ACT_SELU, grad="y")
 def selu(x, *, out=None, n_threads=None):
     """Scaled ELU: ``1.0507009873554805 * elu(x, 1.6732632423543772)``.
 
@@ -603,7 +723,7 @@ def selu(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_CELU)
+@_activation(ACT_CELU, grad="y")
 def celu(x, alpha: NonZeroReal = 1.0, *, out=None, n_threads=None):
     """Continuously differentiable ELU: ``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``.
 
@@ -627,7 +747,7 @@ def celu(x, alpha: NonZeroReal = 1.0, *, out=None, n_threads=None):
     """
 
 
-@_activation({False: ACT_GELU, True: ACT_GELU_TANH}, select="approximate")
+@_activation({False: ACT_GELU, True: ACT_GELU_TANH}, grad="x", select="approximate")
 def gelu(x, approximate: Bool = False, *, out=None, n_threads=None):
     """Gaussian error linear unit: ``x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))``,
     or with ``approximate=True``
@@ -656,7 +776,7 @@ def gelu(x, approximate: Bool = False, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SILU)
+@_activation(ACT_SILU, grad="x")
 def silu(x, *, out=None, n_threads=None):
     """SiLU, also called swish: ``x * sigmoid(x)``.
 
@@ -678,7 +798,7 @@ def silu(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SIGMOID)
+@_activation(ACT_SIGMOID, grad="y")
 def sigmoid(x, *, out=None, n_threads=None):
     """Logistic sigmoid: ``1 / (1 + exp(-x))``, computed without overflow.
 
@@ -700,7 +820,7 @@ def sigmoid(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_LOG_SIGMOID)
+@_activation(ACT_LOG_SIGMOID, grad="y")
 def log_sigmoid(x, *, out=None, n_threads=None):
     """Log of the sigmoid: ``-softplus(-x)``.
 
@@ -722,7 +842,7 @@ def log_sigmoid(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_HARD_SIGMOID)
+@_activation(ACT_HARD_SIGMOID, grad="y")
 def hard_sigmoid(x, *, out=None, n_threads=None):
     """Hard sigmoid: ``clip(x / 6 + 0.5, 0, 1)``.
 
@@ -744,7 +864,7 @@ def hard_sigmoid(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_HARD_SILU)
+@_activation(ACT_HARD_SILU, grad="x")
 def hard_silu(x, *, out=None, n_threads=None):
     """Hard SiLU, also called hard swish: ``x * hard_sigmoid(x)``.
 
@@ -766,7 +886,7 @@ def hard_silu(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_TANH)
+@_activation(ACT_TANH, grad="y")
 def tanh(x, *, out=None, n_threads=None):
     """Hyperbolic tangent.
 
@@ -788,7 +908,7 @@ def tanh(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_HARD_TANH)
+@_activation(ACT_HARD_TANH, grad="x")
 def hard_tanh(x, *, out=None, n_threads=None):
     """Hard tanh: ``clip(x, -1, 1)``.
 
@@ -810,7 +930,7 @@ def hard_tanh(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_TANH_SHRINK)
+@_activation(ACT_TANH_SHRINK, grad="x")
 def tanh_shrink(x, *, out=None, n_threads=None):
     """Tanh shrink: ``x - tanh(x)`` (a series near 0 keeps it accurate there).
 
@@ -832,7 +952,7 @@ def tanh_shrink(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_HARD_SHRINK)
+@_activation(ACT_HARD_SHRINK, grad="y")
 def hard_shrink(x, threshold: Real = 0.5, *, out=None, n_threads=None):
     """Hard shrink: ``x if |x| > threshold else 0``.
 
@@ -856,7 +976,7 @@ def hard_shrink(x, threshold: Real = 0.5, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SOFT_SHRINK)
+@_activation(ACT_SOFT_SHRINK, grad="y")
 def soft_shrink(x, threshold: Real = 0.5, *, out=None, n_threads=None):
     """Soft shrink: ``x - threshold`` above `threshold`, ``x + threshold`` below
     ``-threshold``, else 0.
@@ -881,7 +1001,7 @@ def soft_shrink(x, threshold: Real = 0.5, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SOFTPLUS)
+@_activation(ACT_SOFTPLUS, grad="y")
 def softplus(x, *, out=None, n_threads=None):
     """Softplus: ``log(1 + exp(x))``, computed without overflow.
 
@@ -903,7 +1023,7 @@ def softplus(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SOFTSIGN)
+@_activation(ACT_SOFTSIGN, grad="x")
 def softsign(x, *, out=None, n_threads=None):
     """Softsign: ``x / (1 + |x|)`` (+-1 at +-inf).
 
@@ -925,7 +1045,7 @@ def softsign(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SPARSE_PLUS)
+@_activation(ACT_SPARSE_PLUS, grad="y")
 def sparse_plus(x, *, out=None, n_threads=None):
     """Sparse plus: 0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, x above.
 
@@ -947,7 +1067,7 @@ def sparse_plus(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SPARSE_SIGMOID)
+@_activation(ACT_SPARSE_SIGMOID, grad="y")
 def sparse_sigmoid(x, *, out=None, n_threads=None):
     """Sparse sigmoid: 0 for ``x <= -1``, ``(x + 1) / 2`` for ``-1 < x < 1``, 1 above.
 
@@ -969,7 +1089,7 @@ def sparse_sigmoid(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_SQUAREPLUS)
+@_activation(ACT_SQUAREPLUS, grad="y")
 def squareplus(x, b: NonNegativeReal = 4, *, out=None, n_threads=None):
     """Squareplus: ``(x + sqrt(x^2 + b)) / 2`` (computed without cancellation for x < 0).
 
@@ -993,7 +1113,7 @@ def squareplus(x, b: NonNegativeReal = 4, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_MISH)
+@_activation(ACT_MISH, grad="x")
 def mish(x, *, out=None, n_threads=None):
     """Mish: ``x * tanh(softplus(x))``.
 
@@ -1015,7 +1135,7 @@ def mish(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_EXPONENTIAL)
+@_activation(ACT_EXPONENTIAL, grad="y")
 def exponential(x, *, out=None, n_threads=None):
     """Exponential: ``exp(x)`` (overflows to inf as the true value does).
 
@@ -1037,7 +1157,7 @@ def exponential(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_LINEAR)
+@_activation(ACT_LINEAR, grad="y")
 def linear(x, *, out=None, n_threads=None):
     """Linear (identity) activation: returns a copy of `x`, or writes `out`.
 
@@ -1059,7 +1179,7 @@ def linear(x, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_THRESHOLD)
+@_activation(ACT_THRESHOLD, grad="x")
 def threshold(x, threshold: Real, default_value: Real, *, out=None, n_threads=None):
     """Threshold: ``x if x > threshold else default_value`` (NaN stays NaN).
 
@@ -1092,7 +1212,7 @@ hard_swish = hard_silu
 
 # ---------------------------------------------------- reductions over an axis
 
-@_activation(ACT_SOFTMAX, rowwise=True)
+@_activation(ACT_SOFTMAX, grad="y", rowwise=True)
 def softmax(x, axis: Axis = -1, *, out=None, n_threads=None):
     """Softmax along `axis`: ``exp(x - max) / sum(exp(x - max))``.
 
@@ -1136,7 +1256,7 @@ def softmax(x, axis: Axis = -1, *, out=None, n_threads=None):
     """
 
 
-@_activation(ACT_LOG_SOFTMAX, rowwise=True)
+@_activation(ACT_LOG_SOFTMAX, grad="y", rowwise=True)
 def log_softmax(x, axis: Axis = -1, *, out=None, n_threads=None):
     """Log-softmax along `axis`: ``x - max - log(sum(exp(x - max)))``.
 

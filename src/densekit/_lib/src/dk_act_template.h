@@ -543,6 +543,205 @@ void DK_PUB(glu_row)(const DK_T *a, const DK_T *b, DK_T *y, ptrdiff_t n)
     }
 }
 
+/* ---- derivatives (the backward pass) ---------------------------------------------------
+ * out[j] = dy[j] * act'(.) where `s` holds the forward OUTPUT y or the INPUT x, as
+ * dk_act_grad_needs_input says (dk_activations.h). Each loop below is the derivative of the
+ * forward op of the same name above, in double and rounded once; kinks take jax's one-sided
+ * choice. DK_GRAD(name, EXPR) writes the loop: EXPR sees v = s[j], g = dy[j] and the
+ * constants a, b, c (the dispatcher derives them from p0..p2). Any of s, dy, out may alias. */
+
+#define DK_GRAD(name, EXPR)                                                                  \
+    DK_CLONES static void DK_F(name##_grad)(const DK_T *s, const DK_T *dy, DK_T *out,        \
+                                            ptrdiff_t n, double a, double b, double c)        \
+    {                                                                                        \
+        (void)a; (void)b; (void)c;                                                           \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                  \
+            double v = s[j], g = dy[j];                                                      \
+            out[j] = (DK_T)(EXPR);                                                           \
+        }                                                                                    \
+    }
+
+DK_NO_TRAPPING_BEGIN
+
+/* From y. relu'(0) = 0 (jax). */
+DK_GRAD(relu, v > 0.0 ? g : 0.0)
+/* From y or x (same sign, slope > 0): a = max(1, slope), b = min(1, slope); x = 0 takes a,
+ * as jax's where(x >= 0, ...). */
+DK_GRAD(leaky, v >= 0.0 ? a * g : b * g)
+/* From x, Keras' ReLU with threshold c, cap b (NaN: none) and slope a; 0 at every kink. */
+DK_GRAD(relu_general, (v > c && (b != b || (v > 0.0 && v < b)) ? g : 0.0)
+                      + (v < c ? a * g : 0.0))
+/* From y: 0 at both kinks (jax's relu6). */
+DK_GRAD(relu6, v > 0.0 && v < 6.0 ? g : 0.0)
+/* elu / selu from y (alpha >= 0): scale a for y > 0, else y + b with b = scale * alpha,
+ * which is scale * alpha * exp(x); x = 0 gives b (jax: where(x > 0, ...)). */
+DK_GRAD(elu_y, v > 0.0 ? a * g : (v + b) * g)
+/* elu from x (alpha = a < 0, where y does not tell the sign of x). */
+DK_GRAD(elu_x, v > 0.0 ? g : (a * dk_exp_f64(v)) * g)
+/* celu from y: y has the sign of x for either sign of alpha = a; exp(x / a) = y / a + 1. */
+DK_GRAD(celu, v > 0.0 ? g : (v / a + 1.0) * g)
+/* silu from x: s + x s (1 - s), with 1 - s = sigmoid(-x) exact and x * 0 -> 0 at +-inf. */
+DK_GRAD(silu, dk_silu_grad_d(v) * g)
+/* gelu (tanh form) from x: x sigmoid(2u) differentiated, u' = sqrt(2/pi) (1 + 3 0.044715 x^2). */
+DK_GRAD(gelu_tanh, dk_gelu_tanh_grad_d(v) * g)
+DK_GRAD(sigmoid, (v * (1.0 - v)) * g)
+DK_GRAD(tanh, ((1.0 - v) * (1.0 + v)) * g)
+/* softplus from y: sigmoid(x) = 1 - exp(-y). */
+DK_GRAD(softplus, -dk_expm1_nonpos_d(-v) * g)
+/* log_sigmoid from y: sigmoid(-x) = 1 - exp(y). */
+DK_GRAD(log_sigmoid, -dk_expm1_nonpos_d(v) * g)
+/* softsign from x: 1 / (1 + |x|)^2 (from y, 1 - |y| would cancel for large |x|). */
+DK_GRAD(softsign, (1.0 / ((1.0 + fabs(v)) * (1.0 + fabs(v)))) * g)
+/* hard_sigmoid from y: 1/6 strictly inside, 0 at the kinks (jax: relu6(x + 3) / 6). */
+DK_GRAD(hard_sigmoid, v > 0.0 && v < 1.0 ? g / 6.0 : 0.0)
+/* hard_silu from x, h = x / 6 + 0.5 as in the forward: 0 at h <= 0, 1 at h >= 1 (jax). */
+DK_GRAD(hard_silu, (v / 6.0 + 0.5) <= 0.0 ? 0.0
+                   : ((v / 6.0 + 0.5) >= 1.0 ? g : ((v / 6.0 + 0.5) + v / 6.0) * g))
+DK_GRAD(exponential, v * g)
+/* mish from x: tanh(sp) + x sigmoid(x) sech^2(sp), sp = softplus(x). */
+DK_GRAD(mish, dk_mish_grad_d(v) * g)
+/* hard_tanh from x: 1 on [-1, 1] including the ends (jax's nested where). */
+DK_GRAD(hard_tanh, v < -1.0 || v > 1.0 ? 0.0 : g)
+/* hard_shrink from y: y != 0 exactly where |x| > threshold >= 0; a != 0 flags a negative
+ * threshold (every x passes). */
+DK_GRAD(hard_shrink, a != 0.0 || v != 0.0 ? g : 0.0)
+/* soft_shrink from y: y != 0 exactly where the slope is 1 (for any threshold). */
+DK_GRAD(soft_shrink, v != 0.0 ? g : 0.0)
+/* sparse_plus from y: (x + 1) / 2 = sqrt(y) on (-1, 1), 0 at -1, 1 from 1 on (jax). */
+DK_GRAD(sparse_plus, v <= 0.0 ? 0.0 : (v >= 1.0 ? g : sqrt(v) * g))
+DK_GRAD(sparse_sigmoid, v > 0.0 && v < 1.0 ? 0.5 * g : 0.0)
+/* squareplus from y: 1 / (1 + (sqrt(b) / 2y)^2) (= y^2 / (y^2 + b/4), without overflowing
+ * y^2); a = sqrt(b) / 2; b = 0 is relu (0 at 0). */
+DK_GRAD(squareplus, a == 0.0 ? (v > 0.0 ? g : 0.0) : g / (1.0 + (a / v) * (a / v)))
+/* threshold from x: 1 above the threshold a, 0 at and below it (jax's where(x > t, ...)). */
+DK_GRAD(threshold, v > a ? g : 0.0)
+
+/* sum(dy * y) in double over 8 fixed lanes (fixed order). */
+DK_CLONES static double DK_F(dot)(const DK_T *u, const DK_T *w, ptrdiff_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += (double)u[j + l] * (double)w[j + l];
+    for (; j < n; j++)
+        s += (double)u[j] * (double)w[j];
+    return s + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+}
+
+DK_CLONES static void DK_F(softmax_grad_finish)(const DK_T *y, const DK_T *dy, DK_T *out,
+                                                ptrdiff_t n, double s)
+{
+    for (ptrdiff_t j = 0; j < n; j++)
+        out[j] = (DK_T)((double)y[j] * ((double)dy[j] - s));
+}
+
+DK_CLONES static void DK_F(log_softmax_grad_finish)(const DK_T *y, const DK_T *dy, DK_T *out,
+                                                    ptrdiff_t n, double s)
+{
+    for (ptrdiff_t j = 0; j < n; j++)
+        out[j] = (DK_T)((double)dy[j] - dk_exp_f64((double)y[j]) * s);
+}
+
+DK_NO_TRAPPING_END
+
+/* The Jacobian-vector products of one row: softmax dz = y (dy - sum(dy y)), log_softmax
+ * dz = dy - exp(y) sum(dy); the sums come first, so out may alias y or dy. */
+void DK_PUB(softmax_grad_row)(const DK_T *y, const DK_T *dy, DK_T *out, ptrdiff_t n)
+{
+    DK_F(softmax_grad_finish)(y, dy, out, n, DK_F(dot)(dy, y, n));
+}
+
+void DK_PUB(log_softmax_grad_row)(const DK_T *y, const DK_T *dy, DK_T *out, ptrdiff_t n)
+{
+    DK_F(log_softmax_grad_finish)(y, dy, out, n, DK_F(sum)(dy, n));
+}
+
+void DK_PUB(activation_grad)(int code, const DK_T *s, const DK_T *dy, DK_T *out, ptrdiff_t n,
+                             double p0, double p1, double p2)
+{
+    ptrdiff_t j;
+    /* Which tensor `s` is follows the caller's parameters, before rounding. */
+    int from_input = dk_act_grad_needs_input(code, p0, p1, p2);
+#if DK_IS_F32
+    /* Then the parameters are rounded as the forward rounds them, so the kinks match. */
+    p0 = (float)p0;
+    p1 = (float)p1;
+    p2 = (float)p2;
+#endif
+    switch (code) {
+    case DK_ACT_LINEAR:
+        if (out != dy)
+            for (j = 0; j < n; j++)
+                out[j] = dy[j];
+        break;
+    case DK_ACT_RELU:   /* the forward's three paths */
+        if (p0 == 0.0 && p1 != p1 && p2 == 0.0)
+            DK_F(relu_grad)(s, dy, out, n, 0, 0, 0);
+        else if (p0 != 0.0 && p1 != p1 && p2 == 0.0)
+            DK_F(leaky_grad)(s, dy, out, n, p0 > 1.0 ? p0 : 1.0, p0 < 1.0 ? p0 : 1.0, 0);
+        else
+            DK_F(relu_general_grad)(s, dy, out, n, p0, p1, p2);
+        break;
+    case DK_ACT_LEAKY_RELU:
+        if (p0 == 0.0)
+            DK_F(relu_grad)(s, dy, out, n, 0, 0, 0);
+        else
+            DK_F(leaky_grad)(s, dy, out, n, p0 > 1.0 ? p0 : 1.0, p0 < 1.0 ? p0 : 1.0, 0);
+        break;
+    case DK_ACT_RELU6: DK_F(relu6_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_ELU:
+        if (from_input)
+            DK_F(elu_x_grad)(s, dy, out, n, p0, 0, 0);
+        else
+            DK_F(elu_y_grad)(s, dy, out, n, 1.0, p0, 0);
+        break;
+    case DK_ACT_SELU:   /* the forward's constants, scale * alpha as the forward's limit */
+        DK_F(elu_y_grad)(s, dy, out, n, 1.0507009873554804934,
+                         1.0507009873554804934 * 1.6732632423543772848, 0);
+        break;
+    case DK_ACT_CELU: DK_F(celu_grad)(s, dy, out, n, p0, 0, 0); break;
+    case DK_ACT_GELU:   /* libm erfc: no vectorized loop */
+        for (j = 0; j < n; j++)
+            out[j] = (DK_T)(dk_gelu_grad_ref(s[j]) * (double)dy[j]);
+        break;
+    case DK_ACT_GELU_TANH: DK_F(gelu_tanh_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SILU: DK_F(silu_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SIGMOID: DK_F(sigmoid_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_TANH: DK_F(tanh_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SOFTPLUS: DK_F(softplus_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SOFTSIGN: DK_F(softsign_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_HARD_SIGMOID: DK_F(hard_sigmoid_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_HARD_SILU: DK_F(hard_silu_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_EXPONENTIAL: DK_F(exponential_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_MISH: DK_F(mish_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_LOG_SIGMOID: DK_F(log_sigmoid_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_HARD_TANH: DK_F(hard_tanh_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_TANH_SHRINK:   /* libm tanh */
+        for (j = 0; j < n; j++) {
+            double t = tanh((double)s[j]);
+            out[j] = (DK_T)((t * t) * (double)dy[j]);
+        }
+        break;
+    case DK_ACT_HARD_SHRINK:
+        DK_F(hard_shrink_grad)(s, dy, out, n, p0 < 0.0 ? 1.0 : 0.0, 0, 0);
+        break;
+    case DK_ACT_SOFT_SHRINK: DK_F(soft_shrink_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SPARSE_PLUS: DK_F(sparse_plus_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SPARSE_SIGMOID: DK_F(sparse_sigmoid_grad)(s, dy, out, n, 0, 0, 0); break;
+    case DK_ACT_SQUAREPLUS:
+        DK_F(squareplus_grad)(s, dy, out, n, 0.5 * sqrt(p0 > 0.0 ? p0 : 0.0), 0, 0);
+        break;
+    case DK_ACT_THRESHOLD: DK_F(threshold_grad)(s, dy, out, n, p0, 0, 0); break;
+    case DK_ACT_SOFTMAX: DK_PUB(softmax_grad_row)(s, dy, out, n); break;
+    case DK_ACT_LOG_SOFTMAX: DK_PUB(log_softmax_grad_row)(s, dy, out, n); break;
+    default:
+        break;
+    }
+}
+
+#undef DK_GRAD
+
 #undef DK_PASTE3_
 #undef DK_PASTE3
 #undef DK_F

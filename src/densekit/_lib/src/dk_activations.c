@@ -193,18 +193,72 @@ static inline double dk_log_sigmoid_d(double v)
     return neg - dk_log1p_unit(dk_exp_f64(-fabs(v)));
 }
 
-/* x * tanh(softplus(x)), tanh of the non-negative softplus as in dk_f64_tanh. */
-static inline double dk_mish_d(double v)
+/* tanh(a) for a >= 0 given e = exp(-2a), as in dk_f64_tanh: (1 - e) / (1 + e), and below
+ * 0.25, where 1 - e would cancel, the odd series to a^17. */
+static inline double dk_tanh_nonneg_d(double a, double e)
 {
-    double a = dk_softplus_d(v);
-    double e = dk_exp_f64(-2.0 * a);
     double big = (1.0 - e) / (1.0 + e);
     double a2 = a * a;
     double small = a + a * a2 * (-1.0 / 3 + a2 * (2.0 / 15 + a2 * (-17.0 / 315 + a2 * (
         62.0 / 2835 + a2 * (-1382.0 / 155925 + a2 * (21844.0 / 6081075 + a2 * (
         -929569.0 / 638512875 + a2 * (6404582.0 / 10854718875.0))))))));
-    double t = a < 0.25 ? small : big;
-    return dk_gated(v, t);
+    return a < 0.25 ? small : big;
+}
+
+/* x * tanh(softplus(x)), tanh of the non-negative softplus. */
+static inline double dk_mish_d(double v)
+{
+    double a = dk_softplus_d(v);
+    return dk_gated(v, dk_tanh_nonneg_d(a, dk_exp_f64(-2.0 * a)));
+}
+
+/* expm1(v) for v <= 0 (larger v are clamped to 0): the degree-8 series above -0.01
+ * (truncation < 3e-19 relative), exp(v) - 1 below it (no cancellation there). */
+static inline double dk_expm1_nonpos_d(double v)
+{
+    double vn = v > 0.0 ? 0.0 : v;
+    double ser = vn * (1.0 + vn * (1.0 / 2 + vn * (1.0 / 6 + vn * (1.0 / 24 + vn * (1.0 / 120
+                 + vn * (1.0 / 720 + vn * (1.0 / 5040 + vn * (1.0 / 40320))))))));
+    return vn > -0.01 ? ser : dk_exp_f64(vn) - 1.0;
+}
+
+/* ---- scalar derivatives in double (the backward loops of dk_act_template.h) ------------ */
+
+/* sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x), both without cancellation, from one exp. */
+static inline void dk_sigmoid_pair_d(double x, double *s, double *sm)
+{
+    double e = dk_exp_f64(-fabs(x));
+    double r = 1.0 / (1.0 + e);
+    *s = x >= 0.0 ? r : e * r;
+    *sm = x >= 0.0 ? e * r : r;
+}
+
+/* d/dx x sigmoid(x) = s + x s (1 - s); x * 0 -> 0 at +-inf. */
+static inline double dk_silu_grad_d(double x)
+{
+    double s, sm;
+    dk_sigmoid_pair_d(x, &s, &sm);
+    return s + dk_gated(x, s * sm);
+}
+
+/* d/dx x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): s + 2 x u' s (1 - s). */
+static inline double dk_gelu_tanh_grad_d(double x)
+{
+    double u = 0.79788456080286535588 * (x + 0.044715 * (x * x * x));
+    double du = 0.79788456080286535588 * (1.0 + 0.134145 * (x * x));
+    double s, sm;
+    dk_sigmoid_pair_d(2.0 * u, &s, &sm);
+    return s + dk_gated(x * du, 2.0 * (s * sm));
+}
+
+/* d/dx x tanh(sp(x)) = tanh(sp) + x sigmoid(x) sech^2(sp), sech^2(a) = 4e / (1 + e)^2 with
+ * e = exp(-2a) (no 1 - tanh^2 cancellation). */
+static inline double dk_mish_grad_d(double x)
+{
+    double a = dk_softplus_d(x);
+    double e = dk_exp_f64(-2.0 * a);
+    double sech2 = (4.0 * e) / ((1.0 + e) * (1.0 + e));
+    return dk_tanh_nonneg_d(a, e) + dk_gated(x, dk_sigmoid_f64(x) * sech2);
 }
 
 /* ---- loops without a twin: the float32 and float64 algorithms differ -------------------- */
@@ -341,6 +395,52 @@ static inline double dk_squareplus_ref(double x, double b)
     if (x != x)
         return x;
     return 0.5 * b / (r - x);
+}
+
+/* d/dx x Phi(x) = Phi(x) + x phi(x); x * 0 -> 0 at +-inf. */
+static inline double dk_gelu_grad_ref(double x)
+{
+    double phi = 0.39894228040143267794 * exp(-0.5 * (x * x));
+    return 0.5 * erfc(-x * 0.70710678118654752440) + dk_times(x, phi);
+}
+
+/* ---- which tensor each derivative reads (dk_activations.h) ------------------------------ */
+
+int dk_act_grad_input_always(int code)
+{
+    switch (code) {
+    case DK_ACT_GELU:
+    case DK_ACT_GELU_TANH:
+    case DK_ACT_SILU:
+    case DK_ACT_SOFTSIGN:
+    case DK_ACT_HARD_SILU:
+    case DK_ACT_MISH:
+    case DK_ACT_HARD_TANH:
+    case DK_ACT_TANH_SHRINK:
+    case DK_ACT_THRESHOLD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int dk_act_grad_needs_input(int code, double p0, double p1, double p2)
+{
+    if (dk_act_grad_input_always(code))
+        return 1;
+    switch (code) {
+    case DK_ACT_RELU:
+        /* y tells x's sign for plain relu and for a positive slope alone; a threshold, a cap
+         * or a negative slope make y ambiguous (e.g. threshold -1: y = 0 at x = 0 and x < -1). */
+        if (p1 == p1 || p2 != 0.0)
+            return 1;
+        return p0 < 0.0;
+    case DK_ACT_LEAKY_RELU:   /* a negative slope maps both signs of x to y > 0 */
+    case DK_ACT_ELU:          /* so does a negative alpha */
+        return p0 < 0.0;
+    default:
+        return 0;
+    }
 }
 
 /* ---- the float32 / float64 twins -------------------------------------------------------- */

@@ -125,4 +125,31 @@ void dk_f32_finish_cols(const float *x, float *y, const double *m, const double 
 void dk_f64_finish_cols(const double *x, double *y, const double *m, const double *c,
                         ptrdiff_t w, int log_sm);
 
+/* ---- derivatives (the backward pass) -------------------------------------------------------
+ * out[j] = dy[j] * act'(.) for j < n, with the same code and p0..p2 as the forward; s is the
+ * forward OUTPUT y, or the INPUT x where dk_act_grad_needs_input(code, p0, p1, p2) is 1 (the
+ * only table of that). Kinks take jax's one-sided choice (relu'(0) = 0, elu'(0) = alpha,
+ * hard_tanh'(+-1) = 1, ...). The row-wise codes treat the n values as one row (the Jacobian-
+ * vector product: softmax y (dy - sum(dy y)), log_softmax dy - exp(y) sum(dy)). Any of s, dy,
+ * out may be the same array. Computed in double and rounded once. */
+
+/* 1 when the derivative of `code` reads x whatever the parameters: gelu (both forms), silu,
+ * softsign, hard_silu, mish, hard_tanh, tanh_shrink, threshold. */
+int dk_act_grad_input_always(int code);
+/* 1 when it reads x for these parameters: the codes above, and relu with a threshold, a
+ * max_value or a negative slope, leaky_relu with a negative slope, elu with a negative alpha
+ * (there y does not determine the derivative). */
+int dk_act_grad_needs_input(int code, double p0, double p1, double p2);
+
+void dk_activation_grad_f32(int code, const float *s, const float *dy, float *out, ptrdiff_t n,
+                            double p0, double p1, double p2);
+void dk_activation_grad_f64(int code, const double *s, const double *dy, double *out,
+                            ptrdiff_t n, double p0, double p1, double p2);
+
+/* One row: softmax out = y (dy - sum(dy y)), log_softmax out = dy - exp(y) sum(dy). */
+void dk_softmax_grad_row_f32(const float *y, const float *dy, float *out, ptrdiff_t n);
+void dk_softmax_grad_row_f64(const double *y, const double *dy, double *out, ptrdiff_t n);
+void dk_log_softmax_grad_row_f32(const float *y, const float *dy, float *out, ptrdiff_t n);
+void dk_log_softmax_grad_row_f64(const double *y, const double *dy, double *out, ptrdiff_t n);
+
 #endif
