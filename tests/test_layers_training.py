@@ -196,3 +196,71 @@ def test_frozen_layer_is_not_updated():
     for a, b in zip(frozen, model.layers[0].get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(model.layers[1].kernel, 0)
+
+
+def test_custom_activation_cannot_be_trained_and_weights_stay():
+    model = Sequential([Input((4,)), Dense(3, activation=lambda z: z * 2)])
+    model.compile("sgd", "mse")
+    before = model.get_weights()
+    with pytest.raises(NotImplementedError, match="cannot train through activation"):
+        model.fit(np.ones((4, 4)), np.ones((4, 3)), verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["linear", "relu", "sigmoid", "tanh", "softmax", "elu",
+                                  "selu", "softplus", "silu", "gelu", "softsign",
+                                  "leaky_relu", "exponential"])
+def test_numpy_fallback_agrees_with_the_kernel(name):
+    from densekit import activations
+    from densekit.layers._grad import _numpy_activation_backward, activation_backward
+
+    fn = activations.get(name)
+    fused = activations.fused_code(fn)
+    assert fused is not None
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((5, 7))
+    y = np.asarray(fn(z))
+    dy = rng.standard_normal((5, 7))
+    kernel = activation_backward(fn, fused, z, y, dy, np.empty_like(dy), 1)
+    fallback = _numpy_activation_backward(fn, z, y, dy, np.empty_like(dy))
+    np.testing.assert_allclose(fallback, kernel, rtol=1e-10, atol=1e-12)
+
+
+def test_activation_layer_partials_train_and_positional_partials_refuse():
+    import functools
+
+    from densekit import activations, optimizers
+    from densekit.layers import Activation
+    from densekit.layers._grad import needs_input
+
+    act = functools.partial(activations.elu, alpha=0.5)
+    assert activations.fused_code(act) is not None
+    positional = functools.partial(activations.elu, 0.5)
+    assert activations.fused_code(positional) is None
+    with pytest.raises(NotImplementedError):
+        from densekit.layers._grad import activation_backward
+
+        z = np.ones((2, 2))
+        activation_backward(positional, None, z, z, z, np.empty_like(z), 1)
+    gelu_tanh = functools.partial(activations.gelu, approximate=True)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 3))
+    y = rng.standard_normal((6, 3))
+    model = Sequential([Input((3,), dtype="float64"), Dense(3, dtype="float64"),
+                        Activation(gelu_tanh, dtype="float64")])
+    model.compile(optimizers.SGD(1.0), "mse")
+    w0 = model.get_weights()
+    model.train_on_batch(x, y)
+    g = w0[0] - model.get_weights()[0]
+    eps = 1e-6
+    for idx in [(0, 0), (1, 2), (2, 1)]:
+        plus, minus = [w.copy() for w in w0], [w.copy() for w in w0]
+        plus[0][idx] += eps
+        minus[0][idx] -= eps
+        model.set_weights(plus)
+        lp = model.test_on_batch(x, y)
+        model.set_weights(minus)
+        lm = model.test_on_batch(x, y)
+        assert g[idx] == pytest.approx((lp - lm) / (2 * eps), rel=1e-5)
+    assert needs_input(gelu_tanh, activations.fused_code(gelu_tanh))

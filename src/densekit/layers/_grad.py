@@ -1,15 +1,23 @@
-"""The activation derivative of the backward pass (private).
+"""The backward pass of Dense and Activation layers (private).
 
 :func:`activation_backward` is the one place where a layer turns the gradient
 with respect to its activation's output into the gradient with respect to the
-pre-activation. :func:`needs_input` says which of the two the layer must keep
-from the forward pass.
+pre-activation; :func:`needs_input` says which of the two the layer must keep
+from the forward pass. Activations with a kernel code (every densekit activation
+that the forward pass fuses) go through ``_activations.activation_grad`` and, in
+Dense, ``_dense.dense_backward_act`` (the derivative fused with the bias sums).
+Activations WITHOUT a kernel code (softmax over another axis, partials with
+positional arguments, glu/sparsemax, which change or couple the axis) fall back
+to NumPy code below for the densekit activations it knows; custom callables
+have no derivative and raise NotImplementedError.
 """
 
 import functools
 import math
 
 import numpy as np
+
+from densekit._lib import _activations
 
 __all__ = ["activation_backward", "needs_input"]
 
@@ -19,12 +27,20 @@ _FROM_OUTPUT = {"linear", "relu", "sigmoid", "tanh", "softmax"}
 
 def _name_and_kwargs(activation):
     if isinstance(activation, functools.partial):
+        if activation.args:  # positional parameters: not read here, so not trained
+            return None, {}
         return getattr(activation.func, "__name__", None), dict(activation.keywords)
     return getattr(activation, "__name__", None), {}
 
 
 def needs_input(activation, fused):
-    """True when the derivative of `activation` needs the pre-activation input."""
+    """True when the derivative of `activation` needs the pre-activation input.
+
+    `fused` is ``activations.fused_code(activation)`` (None without a kernel).
+    """
+    if fused is not None:
+        code, p0, p1, p2 = fused
+        return bool(_activations.grad_needs_input(code, p0, p1, p2))
     name, kwargs = _name_and_kwargs(activation)
     if name == "linear":
         return False
@@ -39,9 +55,21 @@ def needs_input(activation, fused):
 def activation_backward(activation, fused, z, y, dy, out, n_threads):
     """out := dL/dz given dy = dL/dy for ``y = activation(z)`` (2-D, C-contiguous).
 
-    `z` may be None when :func:`needs_input` is False. NumPy code (float math in
-    the arrays' dtype), for every activation densekit declares and trains with.
+    `z` may be None when :func:`needs_input` is False. With a kernel code
+    (`fused`), one ``activation_grad`` pass (thread-count independent); otherwise
+    the NumPy fallback of the module docstring.
     """
+    if fused is not None:
+        code, p0, p1, p2 = fused
+        src = z if _activations.grad_needs_input(code, p0, p1, p2) else y
+        _activations.activation_grad(code, src.reshape(-1), dy.reshape(-1), out.reshape(-1),
+                                     dy.shape[-1] if dy.ndim else 1, p0, p1, p2, n_threads)
+        return out
+    return _numpy_activation_backward(activation, z, y, dy, out)
+
+
+def _numpy_activation_backward(activation, z, y, dy, out):
+    """The fallback for activations without a kernel code (see the module docstring)."""
     name, kwargs = _name_and_kwargs(activation)
     t = dy.dtype.type
     if name == "linear":
@@ -56,7 +84,7 @@ def activation_backward(activation, fused, z, y, dy, out, n_threads):
     if name == "tanh":
         np.multiply(dy, t(1) - y * y, out=out)
         return out
-    if name == "softmax" and z is None:
+    if name == "softmax" and kwargs.get("axis", -1) == -1:
         s = np.sum(dy * y, axis=-1, keepdims=True)
         np.multiply(y, dy - s, out=out)
         return out
@@ -102,7 +130,8 @@ def activation_backward(activation, fused, z, y, dy, out, n_threads):
             d = np.exp(z)
         else:
             raise NotImplementedError(
-                f"densekit cannot train through activation {name!r}: it has no derivative."
+                f"densekit cannot train through activation {activation!r}: it has no "
+                "derivative (custom activations cannot be trained through)."
             )
         np.multiply(dy, d.astype(dy.dtype, copy=False), out=out)
     return out
@@ -111,12 +140,13 @@ def activation_backward(activation, fused, z, y, dy, out, n_threads):
 def dense_backward(x, kernel, dz, dx, dkernel, dbias, need_dx, n_threads):
     """dkernel := x^T dz, dbias := column sums of dz, dx := dz kernel^T (if need_dx).
 
-    `dkernel`/`dbias` may be None (a frozen layer, no bias). All 2-D arrays are
-    C-contiguous in one dtype.
+    `dkernel`/`dbias` may be None (a frozen layer, no bias); without `dkernel`
+    only dx is computed (one GEMM). All 2-D arrays are C-contiguous in one dtype.
     """
+    from densekit._lib import _dense
+
     if dkernel is not None:
-        np.matmul(x.T, dz, out=dkernel)
-    if dbias is not None:
-        np.sum(dz, axis=0, out=dbias)
-    if need_dx:
+        _dense.dense_backward(x, kernel, dz, dx if need_dx else None, dkernel, dbias,
+                              need_dx, n_threads)
+    elif need_dx:
         np.matmul(dz, kernel.T, out=dx)

@@ -69,6 +69,8 @@ class Activation(Layer):
         if dx is None or dx.shape != dy.shape or dx.dtype != dy.dtype:
             dx = ws["dx"] = np.empty(dy.shape, dtype=dy.dtype)
         last = dy.shape[-1] if dy.ndim else 1
+        if last == 0:
+            return dx
         rows = dy.size // last if last else 0
         activation_backward(
             self.activation, self._fused,

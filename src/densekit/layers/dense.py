@@ -270,18 +270,11 @@ class Dense(Layer):
 
     def _backward(self, cache, dy, need_dx, grads, ws, n_threads):
         """dx for `dy`; the kernel's and bias's gradients into `grads` (if given)."""
-        from densekit.layers._grad import activation_backward, dense_backward
+        from densekit.layers._grad import activation_backward, dense_backward, needs_input
 
         x2, z, y = cache
         rows = x2.shape[0]
         dy2 = np.ascontiguousarray(dy).reshape(rows, self.units)
-        if ws.get("logits", False):
-            dz = dy2  # the trainer's fused head already gives d loss / d logits
-        else:
-            dz = ws.get("dz")
-            if dz is None or dz.shape[0] != rows:
-                dz = ws["dz"] = np.empty((rows, self.units), dtype=self.dtype)
-            activation_backward(self.activation, self._fused, z, y, dy2, dz, n_threads)
         dx = None
         if need_dx:
             dx = ws.get("dx")
@@ -289,6 +282,22 @@ class Dense(Layer):
                 dx = ws["dx"] = np.empty((rows, x2.shape[1]), dtype=self.dtype)
         dkernel = grads[0] if grads else None
         dbias = grads[1] if grads and self.use_bias else None
+        if ws.get("logits", False):
+            # the trainer's fused head already gives d loss / d logits
+            dense_backward(x2, self._kernel, dy2, dx, dkernel, dbias, need_dx, n_threads)
+            return dx
+        dz = ws.get("dz")
+        if dz is None or dz.shape[0] != rows:
+            dz = ws["dz"] = np.empty((rows, self.units), dtype=self.dtype)
+        if self._fused is not None and dkernel is not None:
+            # The derivative, the bias sums and both GEMMs in one kernel call.
+            code, p0, p1, p2 = self._fused
+            np.copyto(dz, dy2)
+            src = z if needs_input(self.activation, self._fused) else y
+            _dense.dense_backward_act(x2, self._kernel, src, dz, dx, dkernel, dbias, need_dx,
+                                      code, p0, p1, p2, n_threads)
+            return dx
+        activation_backward(self.activation, self._fused, z, y, dy2, dz, n_threads)
         dense_backward(x2, self._kernel, dz, dx, dkernel, dbias, need_dx, n_threads)
         return dx
 
