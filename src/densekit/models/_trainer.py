@@ -331,7 +331,11 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def _ensure_built(self, x, y, y_pred_shape):
+    def _ensure_built(self, x, y):
+        if (self.loss is not None or self.loss_id is None) and (
+                self.compile_metrics is None or self.compile_metrics.built):
+            return
+        y_pred_shape = (None,) + tuple(self.model.output_shape[1:])
         if self.loss is None and self.loss_id is not None:
             self.loss = losses_module._resolve(self.loss_id, np.shape(y), y_pred_shape)
         if self.compile_metrics is not None and not self.compile_metrics.built:
@@ -343,11 +347,14 @@ class Trainer:
     def _layers_info(self):
         """Trainable weights, their layers' grad slots, regularizers and constraints."""
         model = self.model
-        key = tuple(id(w) for w in model.trainable_weights)
+        layers = model.layers
+        key = (model.trainable,) + tuple(
+            (id(layer), layer.trainable) + tuple(id(entry[1]) for entry in layer._weights)
+            for layer in layers)
         if self._grad_key == key:
             return
         self._grad_key = key
-        layers = model.layers
+        self._layers = layers
         self._layer_grads = []
         self._tw = []
         self._grads = []
@@ -402,7 +409,7 @@ class Trainer:
         key = (shape, fuse)
         ws = self._ws.get(key)
         if ws is None:
-            ws = [dict() for _ in self.model.layers]
+            ws = [dict() for _ in self._layers]
             if fuse:
                 ws[-1]["logits"] = True
             if len(self._ws) > 8:  # a generator with ever-changing batch sizes
@@ -411,7 +418,7 @@ class Trainer:
         return ws
 
     def _fusable(self):
-        last = self.model.layers[-1]
+        last = self._layers[-1]
         from densekit.layers import Dense
 
         if self.loss is None or not isinstance(last, Dense) or last._fused is None:
@@ -427,7 +434,7 @@ class Trainer:
         return 1 if rows * self._widest < _SERIAL_BELOW else n_threads
 
     def _forward(self, x, training, n_threads, fuse):
-        layers = self.model.layers
+        layers = self._layers
         ws = self._workspaces(x.shape, fuse)
         caches = []
         outs = []
@@ -461,7 +468,7 @@ class Trainer:
         if y is None:
             raise ValueError("Training requires targets: received y=None.")
         y = _as_array(y, "y")
-        self._ensure_built(x, y, (None,) + tuple(model.output_shape[1:]))
+        self._ensure_built(x, y)
         if self.loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         self._layers_info()
@@ -476,7 +483,7 @@ class Trainer:
             if out is None:
                 out = ws[-1]["dlast"] = np.empty(y_pred.shape, dtype=y_pred.dtype)
             value, grad = self.loss.fused_value_and_grad(
-                y, logits, model.layers[-1].activation, sample_weight, out=out,
+                y, logits, self._layers[-1].activation, sample_weight, out=out,
                 n_threads=n_threads)
         else:
             out = ws[-1].get("dlast")
@@ -494,7 +501,7 @@ class Trainer:
         penalty = self._weight_penalty() + activity
         total = self._total_loss(value, penalty)
         # Backward, into the per-fit gradient buffers.
-        layers = model.layers
+        layers = self._layers
         g = grad
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
@@ -526,7 +533,7 @@ class Trainer:
         if y is None:
             raise ValueError("Evaluation requires targets: received y=None.")
         y = _as_array(y, "y")
-        self._ensure_built(x, y, (None,) + tuple(model.output_shape[1:]))
+        self._ensure_built(x, y)
         self._layers_info()
         n_threads = self._step_threads(x.shape[0], n_threads)
         y_pred, _, _, _, activity = self._forward(x, False, n_threads, False)
