@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 import densekit
-from densekit.layers import Dense, Dropout, Flatten, Input, Reshape
-from densekit.layers import deserialize, serialize
+from densekit.layers import (
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Reshape,
+    deserialize,
+    serialize,
+)
 from densekit.layers.dropout import step_seed
 from densekit.models import Sequential
 

@@ -270,7 +270,11 @@ class Dense(Layer):
 
     def _backward(self, cache, dy, need_dx, grads, ws, n_threads):
         """dx for `dy`; the kernel's and bias's gradients into `grads` (if given)."""
-        from densekit.layers._grad import activation_backward, dense_backward, needs_input
+        from densekit.layers._grad import (
+            activation_backward,
+            dense_backward,
+            needs_input,
+        )
 
         x2, z, y = cache
         rows = x2.shape[0]

@@ -1,6 +1,5 @@
 """`Dropout`: zero a random fraction of the inputs during training (Keras 3 semantics)."""
 
-import math
 import numbers
 import secrets
 

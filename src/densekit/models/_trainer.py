@@ -463,7 +463,6 @@ class Trainer:
         return total
 
     def train_step(self, x, y, sample_weight, n_threads):
-        model = self.model
         x = self._prepare(x)
         if y is None:
             raise ValueError("Training requires targets: received y=None.")
@@ -528,7 +527,6 @@ class Trainer:
         return self.get_metrics_result()
 
     def test_step(self, x, y, sample_weight, n_threads):
-        model = self.model
         x = self._prepare(x)
         if y is None:
             raise ValueError("Evaluation requires targets: received y=None.")

@@ -54,6 +54,15 @@ class Sequential:
     As in Keras, unknown constructor arguments raise Python's TypeError
     (Keras' ``Sequential.__init__`` has no ``**kwargs``).
 
+    Training follows Keras 3.15: :meth:`compile`, :meth:`fit` (returns a
+    ``densekit.callbacks.History``), :meth:`evaluate`, :meth:`train_on_batch`,
+    :meth:`test_on_batch`, :meth:`predict_on_batch`, with Keras' log names
+    (``loss``, the metrics' names, ``val_*``), hook order and progress output.
+    Regularizers add their penalties to the reported loss and their gradients to
+    the weights' gradients; constraints are applied after every optimizer step.
+    Every layer must have a backward pass (Dense, Activation, Dropout, Flatten,
+    Reshape do); see ``densekit.models._trainer`` for how a step runs.
+
     Examples
     --------
     >>> from densekit.models import Sequential
@@ -66,6 +75,12 @@ class Sequential:
     808
     >>> model.input_shape, model.output_shape
     ((None, 16), (None, 8))
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((64, 16), dtype=np.float32)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> history = model.fit(x, x[:, :8], epochs=2, verbose=0)
+    >>> sorted(history.history), len(history.history["loss"])
+    (['loss'], 2)
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
