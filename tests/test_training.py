@@ -577,3 +577,17 @@ def test_callbacks_auto_mode_reads_the_compiled_metrics_direction():
 
     assert up.monitor_op is operator.gt
     assert down.monitor_op is operator.lt
+
+
+def test_metric_log_names_follow_keras_compile_metrics():
+    # Keras 3.15.1 on this model logs ['loss', 'mae', 'mae_1', 'mse', 'weighted_mae'] and
+    # its evaluate() returns 7 values (loss, mae x3, mse, mae_1, weighted_mae).
+    x = np.ones((10, 4), dtype=np.float32)
+    y = np.ones((10, 2), dtype=np.float32)
+    model = Sequential([Input((4,)), Dense(2)])
+    model.compile("sgd", "mse", metrics=["mae", "mae"], weighted_metrics=["mae", "mse"])
+    history = model.fit(x, y, verbose=0, sample_weight=np.arange(10.0))
+    assert sorted(history.history) == ["loss", "mae", "mae_1", "mse", "weighted_mae"]
+    assert len(model.evaluate(x, y, verbose=0)) == 7
+    with pytest.raises(ValueError, match="You cannot `class_weight` and `sample_weight`"):
+        model.fit(x, y, verbose=0, sample_weight=np.ones(10), class_weight={0: 1.0})

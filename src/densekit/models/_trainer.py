@@ -89,16 +89,12 @@ class CompileMetrics:
         self.built = False
 
     def build(self, y_true_shape, y_pred_shape, loss):
-        names = set()
         for ident in self._metrics_ids:
-            m = metrics_module._resolve(ident, y_true_shape, y_pred_shape, loss)
-            self.unweighted.append(m)
-            names.add(m.name)
+            self.unweighted.append(metrics_module._resolve(ident, y_true_shape, y_pred_shape,
+                                                           loss))
         for ident in self._weighted_ids:
-            m = metrics_module._resolve(ident, y_true_shape, y_pred_shape, loss)
-            if m.name in names:
-                m.name = "weighted_" + m.name
-            self.weighted.append(m)
+            self.weighted.append(metrics_module._resolve(ident, y_true_shape, y_pred_shape,
+                                                         loss))
         self.metrics = self.unweighted + self.weighted
         for m in self.metrics:
             _set_direction(m)
@@ -115,7 +111,26 @@ class CompileMetrics:
             m.reset_state()
 
     def result(self):
-        return {m.name: m.result() for m in self.metrics}
+        """{log name: value}, named as Keras' CompileMetrics.result: a repeated name
+        gets "_1", "_2", ...; a weighted metric whose name is taken becomes
+        "weighted_<name>" (then "_1", ...)."""
+        counters = {}
+        results = {}
+
+        def unique(name):
+            index = counters.get(name)
+            if index is None:
+                counters[name] = 1
+                return name
+            counters[name] = index + 1
+            return f"{name}_{index}"
+
+        for m in self.unweighted:
+            results[unique(m.name)] = m.result()
+        for m in self.weighted:
+            name = m.name if m.name not in counters else "weighted_" + m.name
+            results[unique(name)] = m.result()
+        return results
 
 
 def _check_positive_int(value, name, allow_none=True):
@@ -562,7 +577,7 @@ class Trainer:
         names = []
         for m in self.metrics:
             if isinstance(m, CompileMetrics):
-                names += [s.name for s in m.metrics]
+                names += [s.name for s in m.metrics]  # Keras' order: these names first
             else:
                 names.append(m.name)
         results = [logs[n] for n in names if n in logs]
@@ -594,10 +609,13 @@ class Trainer:
         if sample_weight is not None:
             sample_weight = _as_array(sample_weight, "sample_weight")
         if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError(
+                    "You cannot `class_weight` and `sample_weight` at the same time."
+                )
             if y is None:
                 raise ValueError("Argument `class_weight` needs targets `y`.")
-            cw = class_weight_to_sample_weights(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
+            sample_weight = class_weight_to_sample_weights(y, class_weight)
         return _ArrayData(x, y, sample_weight, batch_size, steps, shuffle)
 
     # ------------------------------------------------------------ loops

@@ -581,8 +581,11 @@ class Sequential:
 
         trainer = self._assert_compiled()
         if class_weight is not None:
-            cw = class_weight_to_sample_weights(_as_array(y, "y"), class_weight)
-            sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
+            if sample_weight is not None:
+                raise ValueError(
+                    "You cannot `class_weight` and `sample_weight` at the same time."
+                )
+            sample_weight = class_weight_to_sample_weights(_as_array(y, "y"), class_weight)
         trainer.reset_metrics()
         logs = trainer.train_step(x, y, sample_weight, effective_n_threads(None))
         logs = {k: float(v) for k, v in logs.items()}
