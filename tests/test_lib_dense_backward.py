@@ -18,9 +18,17 @@ SHAPES = [
     (7, 0, 3),     # k = 0
     (7, 3, 0),     # u = 0
     (33, 17, 9),
-    (700, 40, 30),   # several bias blocks, parallel path
+    (700, 40, 30),   # several bias blocks, parallel path; the direct small kernel
     (3000, 5, 20),
+    (300, 70, 80),   # kernel above SMALL_KERNEL_SIZE: BLAS
+    (1200, 40, 30),  # small kernel, work above SMALL_BACKWARD_WORK_SIZE: BLAS
 ]
+
+
+def test_the_shapes_cover_both_paths():
+    small = [k * u <= _dense.SMALL_KERNEL_SIZE and n * k * u <= _dense.SMALL_BACKWARD_WORK_SIZE
+             for n, k, u in SHAPES]
+    assert any(small) and not all(small)
 
 
 def _data(n, k, u, dtype, seed=0):
@@ -108,7 +116,8 @@ CODES = [
 
 
 @pytest.mark.parametrize("fn", CODES, ids=lambda f: getattr(f, "__name__", None) or f.func.__name__ + "_p")
-@pytest.mark.parametrize("shape", [(0, 3, 4), (1, 3, 4), (5, 3, 1), (700, 40, 30)],
+@pytest.mark.parametrize("shape", [(0, 3, 4), (1, 3, 4), (5, 3, 1), (700, 40, 30),
+                                   (300, 70, 80)],
                          ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_backward_act_is_grad_then_backward(fn, shape, dtype, n_threads):

@@ -51,3 +51,5 @@ def dense_backward_act(
     p2: float,
     n_threads: int,
 ) -> None: ...
+
+SMALL_BACKWARD_WORK_SIZE: int

@@ -265,7 +265,21 @@ SMALL_KERNEL_SIZE = SMALL_KERNEL
 from densekit._lib._activation_ops cimport activation_grad as _act_grad
 from densekit._lib._activations cimport ACT_SOFTMAX
 
+cdef extern from "dk_dense.h" nogil:
+    # dw := x^T dz, dx := dz w^T (dx may be NULL) on the calling thread (src/dk_dense.c).
+    void dk_dense_backward_rows_f32(const float* x, const float* w, const float* dz,
+                                    float* dx, float* dw, Py_ssize_t rows, Py_ssize_t k,
+                                    Py_ssize_t u)
+    void dk_dense_backward_rows_f64(const double* x, const double* w, const double* dz,
+                                    double* dx, double* dw, Py_ssize_t rows, Py_ssize_t k,
+                                    Py_ssize_t u)
+
+
 cdef enum:
+    # Small kernels (at most SMALL_KERNEL values, as in the forward) with at most this
+    # many multiply-adds per GEMM skip BLAS: its call and thread hand-off cost more than
+    # the arithmetic there (the tutorial's 32 x 16 x 32 step is 16k).
+    SMALL_BACKWARD_WORK = 1 << 20
     # Rows per partial of the bias gradient: a fixed chunking (never the thread count),
     # so the column sums are bit-identical for any n_threads.
     DBIAS_ROWS = 256
@@ -434,7 +448,10 @@ def dense_backward(const floating[:, ::1] x,        # IN (n, k)
     """dkernel := x^T dz, dbias := dz.sum(0), dx := dz kernel^T (if need_dx).
 
     The backward of z = x @ kernel + bias. Two GEMMs through scipy's BLAS with
-    transposition flags (no transposed copies; BLAS threads on its own), and
+    transposition flags (no transposed copies; BLAS threads on its own); small
+    ones (kernel of at most SMALL_KERNEL_SIZE values and at most
+    SMALL_BACKWARD_WORK_SIZE multiply-adds) in a direct loop on the calling
+    thread instead (deterministic, no BLAS call). And
     dbias as column sums over fixed blocks of 256 rows summed in block order, in
     double: bit-identical for any n_threads. dz is only read. dx may be None
     when need_dx is False; dbias None skips it. The caller checked dtypes.
@@ -495,13 +512,41 @@ cdef _backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     cdef floating* dwp = _mptr2(dkernel)
     cdef floating* dxp = _mptr2(dx) if need_dx else NULL
     cdef floating* dbp = &dbias[0] if dbias is not None and u > 0 else NULL
-    cdef bint ok = True
+    cdef bint ok
     with nogil:
-        if src != NULL or dbp != NULL:
-            ok = _act_and_dbias(dzp, src, dbp, n, u, code, p0, p1, p2, n_threads)
-        if ok:
-            _gemm_xt_dz(xp, dzp, dwp, n, <int> k, <int> u)
-            if need_dx:
-                _gemm_dz_wt(dzp, wp, dxp, n, <int> k, <int> u)
+        ok = dense_backward_ptr(xp, wp, src, dzp, dxp, dwp, dbp, n, k, u, need_dx,
+                                code, p0, p1, p2, n_threads)
     if not ok:
         raise MemoryError(f"{name}: could not allocate the bias partial sums")
+
+
+cdef bint dense_backward_ptr(const floating* x, const floating* w,
+                             const floating* act_src, floating* dz, floating* dx,
+                             floating* dw, floating* db,
+                             Py_ssize_t n, Py_ssize_t k, Py_ssize_t u, bint need_dx,
+                             int code, double p0, double p1, double p2,
+                             int n_threads) noexcept nogil:
+    """dense_backward_act on raw C-contiguous buffers (declared in _dense.pxd, so a
+    compiled training step can cimport it). act_src NULL: no activation (dz is only
+    read); db NULL: no bias gradient; a buffer of a zero-size array may be NULL; k
+    and u must fit a C int. Returns False, having written nothing, if the bias
+    partial sums cannot be allocated."""
+    cdef bint ok = True
+    if act_src != NULL or db != NULL:
+        ok = _act_and_dbias(dz, act_src, db, n, u, code, p0, p1, p2, n_threads)
+    if not ok:
+        return False
+    if k * u <= SMALL_KERNEL and n * k * u <= SMALL_BACKWARD_WORK:
+        if floating is float:
+            dk_dense_backward_rows_f32(x, w, dz, dx if need_dx else NULL, dw, n, k, u)
+        else:
+            dk_dense_backward_rows_f64(x, w, dz, dx if need_dx else NULL, dw, n, k, u)
+    else:
+        _gemm_xt_dz(x, dz, dw, n, <int> k, <int> u)
+        if need_dx:
+            _gemm_dz_wt(dz, w, dx, n, <int> k, <int> u)
+    return True
+
+
+# Small kernels with at most this many multiply-adds per GEMM take the direct backward.
+SMALL_BACKWARD_WORK_SIZE = SMALL_BACKWARD_WORK

@@ -65,3 +65,43 @@ DK_CLONES void NAME(const T *restrict x, const T *restrict w, T *restrict y,    
 
 DK_DENSE_ROWS(dk_dense_rows_f32, float)
 DK_DENSE_ROWS(dk_dense_rows_f64, double)
+
+/* dw := x^T dz as rank-1 updates dw[p, :] += x[i, p] dz[i, :] (vectorized over u; dw stays
+ * in L1 for a small kernel); dx[i, p] := dz[i, :] . w[p, :] in 8 lanes. */
+#define DK_DENSE_BACKWARD_ROWS(NAME, T)                                                     \
+DK_CLONES void NAME(const T *restrict x, const T *restrict w, const T *restrict dz,         \
+                    T *restrict dx, T *restrict dw, ptrdiff_t rows, ptrdiff_t k,            \
+                    ptrdiff_t u)                                                            \
+{                                                                                           \
+    for (ptrdiff_t q = 0; q < k * u; q++)                                                   \
+        dw[q] = 0;                                                                          \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                  \
+        const T *g = dz + i * u;                                                            \
+        for (ptrdiff_t p = 0; p < k; p++) {                                                 \
+            T v = x[i * k + p];                                                             \
+            T *d = dw + p * u;                                                              \
+            for (ptrdiff_t j = 0; j < u; j++)                                               \
+                d[j] += v * g[j];                                                           \
+        }                                                                                   \
+    }                                                                                       \
+    if (dx == NULL)                                                                         \
+        return;                                                                             \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                  \
+        const T *g = dz + i * u;                                                            \
+        for (ptrdiff_t p = 0; p < k; p++) {                                                 \
+            const T *wr = w + p * u;                                                        \
+            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0;                                     \
+            ptrdiff_t j = 0;                                                                \
+            for (; j + 8 <= u; j += 8)                                                      \
+                for (int l = 0; l < 8; l++)                                                 \
+                    acc[l] += g[j + l] * wr[j + l];                                         \
+            for (; j < u; j++)                                                              \
+                s += g[j] * wr[j];                                                          \
+            dx[i * k + p] = s + (((acc[0] + acc[1]) + (acc[2] + acc[3]))                    \
+                                 + ((acc[4] + acc[5]) + (acc[6] + acc[7])));                \
+        }                                                                                   \
+    }                                                                                       \
+}
+
+DK_DENSE_BACKWARD_ROWS(dk_dense_backward_rows_f32, float)
+DK_DENSE_BACKWARD_ROWS(dk_dense_backward_rows_f64, double)

@@ -12,4 +12,15 @@ void dk_dense_rows_f32(const float *restrict x, const float *restrict w, float *
 void dk_dense_rows_f64(const double *restrict x, const double *restrict w, double *restrict y,
                        ptrdiff_t rows, ptrdiff_t k, ptrdiff_t u);
 
+/* The backward of y = x @ w for small kernels, on the calling thread: dw[k, u] := x^T dz
+ * (rows accumulated from 0 in row order) and, unless dx is NULL, dx[rows, k] := dz w^T (each
+ * a dot product over u in 8 fixed lanes, combined in a fixed order). Deterministic: the same
+ * bits for any clone. */
+void dk_dense_backward_rows_f32(const float *restrict x, const float *restrict w,
+                                const float *restrict dz, float *restrict dx,
+                                float *restrict dw, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t u);
+void dk_dense_backward_rows_f64(const double *restrict x, const double *restrict w,
+                                const double *restrict dz, double *restrict dx,
+                                double *restrict dw, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t u);
+
 #endif
