@@ -72,6 +72,18 @@ def test_tutorial_model_matches_keras(frozen, name):
     check_run(frozen, name, model, history)
 
 
+def test_shuffled_fit_matches_keras_with_the_same_numpy_seed(frozen):
+    # Keras shuffles with np.random.permutation (after one draw of its symbolic
+    # build); densekit draws the same, so a seeded shuffled run is Keras' run.
+    name = "adam_shuffled"
+    model = tutorial()
+    init_from(model, frozen, name)
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
+    np.random.seed(frozen["meta"]["cases"][name]["np_random_seed"])
+    history = model.fit(frozen["x"], frozen["y"], batch_size=32, epochs=5, verbose=0)
+    check_run(frozen, name, model, history)
+
+
 def test_softmax_classifier_matches_keras(frozen):
     name = "softmax_scce"
     model = classifier()
@@ -561,6 +573,7 @@ def test_frozen_trajectories_are_what_keras_computes_now():
                 np.testing.assert_allclose(fresh[key], f[key], rtol=1e-5, err_msg=key)
     for name in OPTIMIZER_CASES:
         test_tutorial_model_matches_keras(fresh, name)
+    test_shuffled_fit_matches_keras_with_the_same_numpy_seed(fresh)
     test_softmax_classifier_matches_keras(fresh)
     test_l2_and_maxnorm_act_as_in_keras(fresh)
     test_early_stopping_and_schedule_match_keras(fresh)

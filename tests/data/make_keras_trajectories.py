@@ -110,6 +110,18 @@ def build_store():
         record(store, name, model, history)
         cases[name] = {"model": "tutorial", "optimizer": cls, "config": config, "loss": "mse"}
 
+    # Shuffled: Keras' NumPy iterator draws each epoch's order with np.random.permutation.
+    name = "adam_shuffled"
+    model = tutorial()
+    for i, w in enumerate(model.get_weights()):
+        store[f"{name}/init/{i}"] = np.asarray(w)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    np.random.seed(1234)
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=0)
+    record(store, name, model, history)
+    cases[name] = {"model": "tutorial", "optimizer": "Adam", "config": {"learning_rate": 0.01},
+                   "loss": "mse", "shuffle": True, "np_random_seed": 1234}
+
     name = "softmax_scce"
     model = classifier()
     for i, w in enumerate(model.get_weights()):

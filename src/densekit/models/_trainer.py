@@ -202,6 +202,17 @@ class _ArrayData:
         self.steps = steps if steps is not None else self.n_batches
         self.shuffle = shuffle
         self._iter = None
+        self._bufs = {}
+
+    def _gather(self, arr, idx, key):
+        """arr[idx] into a buffer kept per (array, batch length): no allocation per step."""
+        if arr is None:
+            return None
+        buf = self._bufs.get((key, len(idx)))
+        if buf is None:
+            buf = self._bufs[(key, len(idx))] = np.empty((len(idx),) + arr.shape[1:], arr.dtype)
+        np.take(arr, idx, axis=0, out=buf)
+        return buf
 
     def _epoch(self):
         n, bs = self.n, self.batch_size
@@ -216,9 +227,26 @@ class _ArrayData:
             elif self.shuffle == "batch":
                 idx = np.random.permutation(stop - start) + start
             else:
-                idx = slice(start, stop)
-            yield (self.x[idx], None if self.y is None else self.y[idx],
-                   None if self.sw is None else self.sw[idx])
+                # contiguous slices are views: nothing is copied
+                yield (self.x[start:stop], None if self.y is None else self.y[start:stop],
+                       None if self.sw is None else self.sw[start:stop])
+                continue
+            yield (self._gather(self.x, idx, 0), self._gather(self.y, idx, 1),
+                   self._gather(self.sw, idx, 2))
+
+    def peek(self):
+        """What Keras' first-fit symbolic build draws from NumPy's generator.
+
+        Keras 3.15 builds its compiled loss and metrics from a first batch taken
+        from a fresh iterator over the data, which for shuffled arrays draws one
+        ``np.random.permutation`` (of all samples, or of the first batch with
+        'batch'). densekit draws the same, so that after ``np.random.seed(s)`` both
+        libraries visit the samples in the same order.
+        """
+        if self.shuffle == "batch":
+            np.random.permutation(min(self.batch_size, self.n))
+        elif self.shuffle:
+            np.random.permutation(self.n)
 
     def batches(self):
         """One epoch's batches (with steps_per_epoch: continuing across epochs)."""
@@ -681,6 +709,10 @@ class Trainer:
         if not isinstance(callbacks, CallbackList):
             callbacks = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=model, verbose=verbose, epochs=epochs, steps=steps)
+        unbuilt = (not model.built or (self.loss is None and self.loss_id is not None)
+                   or (self.compile_metrics is not None and not self.compile_metrics.built))
+        if unbuilt and isinstance(data, _ArrayData):
+            data.peek()  # Keras' symbolic build (see _ArrayData.peek)
         model.stop_training = False
         self._ws = {}
         callbacks.on_train_begin()

@@ -515,8 +515,10 @@ class Sequential:
         validation_data : (x, y[, sample_weight]) or an iterable of batches
         shuffle : bool or 'batch'
             Shuffles array inputs every epoch with NumPy's global generator
-            (``np.random.permutation``, as Keras' NumPy iterator): seed it with
-            ``np.random.seed`` for repeatable orders.
+            (``np.random.permutation``, as Keras' NumPy iterator, including the one
+            extra draw of Keras' first-fit build): after the same
+            ``np.random.seed`` densekit and Keras 3.15 visit the samples in the
+            same order.
         class_weight : dict, optional
             Class index -> weight, turned into sample weights (Keras' rule).
         sample_weight : ndarray, optional
