@@ -606,3 +606,17 @@ def test_metric_log_names_follow_keras_compile_metrics():
     assert len(model.evaluate(x, y, verbose=0)) == 7
     with pytest.raises(ValueError, match="You cannot `class_weight` and `sample_weight`"):
         model.fit(x, y, verbose=0, sample_weight=np.ones(10), class_weight={0: 1.0})
+
+
+def test_validation_and_evaluate_on_batches():
+    x, y = small_data(64)
+    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    model = compiled(metrics=["mae"])
+    history = model.fit(x, y, epochs=1, verbose=0, validation_data=batches)
+    as_arrays = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    as_batches = model.evaluate(batches, verbose=0, return_dict=True)
+    from_generator = model.evaluate((b for b in batches), verbose=0, return_dict=True)
+    assert as_arrays == as_batches == from_generator
+    assert sorted(history.history) == ["loss", "mae", "val_loss", "val_mae"]
+    weighted = [(bx, by, np.ones(len(bx))) for bx, by in batches]
+    assert model.evaluate(weighted, verbose=0, return_dict=True) == as_arrays
