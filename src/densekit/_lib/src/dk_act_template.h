@@ -577,7 +577,7 @@ DK_GRAD(relu6, v > 0.0 && v < 6.0 ? g : 0.0)
  * which is scale * alpha * exp(x); x = 0 gives b (jax: where(x > 0, ...)). */
 DK_GRAD(elu_y, v > 0.0 ? a * g : (v + b) * g)
 /* elu from x (alpha = a < 0, where y does not tell the sign of x). */
-DK_GRAD(elu_x, v > 0.0 ? g : (a * dk_exp_f64(v)) * g)
+DK_GRAD(elu_x, dk_elu_x_grad_d(v, a) * g)
 /* celu from y: y has the sign of x for either sign of alpha = a; exp(x / a) = y / a + 1. */
 DK_GRAD(celu, v > 0.0 ? g : (v / a + 1.0) * g)
 /* silu from x: s + x s (1 - s), with 1 - s = sigmoid(-x) exact and x * 0 -> 0 at +-inf. */
@@ -701,9 +701,13 @@ void DK_PUB(activation_grad)(int code, const DK_T *s, const DK_T *dy, DK_T *out,
                          1.0507009873554804934 * 1.6732632423543772848, 0);
         break;
     case DK_ACT_CELU: DK_F(celu_grad)(s, dy, out, n, p0, 0, 0); break;
-    case DK_ACT_GELU:   /* libm erfc: no vectorized loop */
-        for (j = 0; j < n; j++)
+    case DK_ACT_GELU:
+#if DK_IS_F32
+        dk_f32_gelu_grad(s, dy, out, n);
+#else
+        for (j = 0; j < n; j++)   /* libm erfc: no vectorized loop */
             out[j] = (DK_T)(dk_gelu_grad_ref(s[j]) * (double)dy[j]);
+#endif
         break;
     case DK_ACT_GELU_TANH: DK_F(gelu_tanh_grad)(s, dy, out, n, 0, 0, 0); break;
     case DK_ACT_SILU: DK_F(silu_grad)(s, dy, out, n, 0, 0, 0); break;

@@ -28,6 +28,14 @@
 #define DK_NO_TRAPPING_END
 #endif
 
+/* The scalar helpers of the vectorized loops must inline into every loop (a call blocks
+ * vectorization), also past gcc's unit-growth limits. */
+#if defined(__GNUC__)
+#define DK_INLINE static inline __attribute__((always_inline))
+#else
+#define DK_INLINE static inline
+#endif
+
 DK_NO_TRAPPING_BEGIN
 
 /* ---- scalar helpers of the vectorized loops --------------------------------------------- */
@@ -106,7 +114,7 @@ static inline double dk_sigmoidd_f32(double x)
 }
 
 /* x * gate, 0 when the gate is 0 (so -inf * 0 gives the limit 0, not NaN). */
-static inline double dk_gated(double x, double gate)
+DK_INLINE double dk_gated(double x, double gate)
 {
     double x0 = gate == 0.0 ? 0.0 : x;
     return x0 * gate;
@@ -127,7 +135,7 @@ static inline double dk_erfcd_pos_f32(double z)
  * ln2_hi, degree-12 Taylor on |r| <= ln2/2 (truncation < 2e-16), and 2^k applied
  * as two normal factors 2^k1 * 2^k2 so that no exponent field overflows.
  * dx is a tiny correction (the rounding error of how x was formed; 0 if exact). */
-static inline double dk_exp2_f64(double x, double dx)
+DK_INLINE double dk_exp2_f64(double x, double dx)
 {
     double xc = x < -750.0 ? -750.0 : x;
     xc = xc > 710.0 ? 710.0 : xc;
@@ -153,12 +161,12 @@ static inline double dk_exp2_f64(double x, double dx)
     return x < -750.0 ? 0.0 : e;   /* exact 0 (also for -inf, whatever dx is) */
 }
 
-static inline double dk_exp_f64(double x)
+DK_INLINE double dk_exp_f64(double x)
 {
     return dk_exp2_f64(x, 0.0);
 }
 
-static inline double dk_sigmoid_f64(double x)
+DK_INLINE double dk_sigmoid_f64(double x)
 {
     double e = dk_exp_f64(-fabs(x));
     double num = x >= 0.0 ? 1.0 : e;
@@ -167,7 +175,7 @@ static inline double dk_sigmoid_f64(double x)
 
 /* log1p(e) for 0 <= e <= 1 as 2 atanh(s), s = e / (2 + e) <= 1/3: the odd series
  * to s^31 (truncation < 1e-17 relative), no cancellation anywhere. */
-static inline double dk_log1p_unit(double e)
+DK_INLINE double dk_log1p_unit(double e)
 {
     double s = e / (2.0 + e);
     double s2 = s * s;
@@ -181,7 +189,7 @@ static inline double dk_log1p_unit(double e)
 }
 
 /* softplus = max(x, 0) + log1p(exp(-|x|)); NaN reaches the sum through exp. */
-static inline double dk_softplus_d(double v)
+DK_INLINE double dk_softplus_d(double v)
 {
     double pos = v > 0.0 ? v : 0.0;
     return pos + dk_log1p_unit(dk_exp_f64(-fabs(v)));
@@ -195,7 +203,7 @@ static inline double dk_log_sigmoid_d(double v)
 
 /* tanh(a) for a >= 0 given e = exp(-2a), as in dk_f64_tanh: (1 - e) / (1 + e), and below
  * 0.25, where 1 - e would cancel, the odd series to a^17. */
-static inline double dk_tanh_nonneg_d(double a, double e)
+DK_INLINE double dk_tanh_nonneg_d(double a, double e)
 {
     double big = (1.0 - e) / (1.0 + e);
     double a2 = a * a;
@@ -214,18 +222,26 @@ static inline double dk_mish_d(double v)
 
 /* expm1(v) for v <= 0 (larger v are clamped to 0): the degree-8 series above -0.01
  * (truncation < 3e-19 relative), exp(v) - 1 below it (no cancellation there). */
-static inline double dk_expm1_nonpos_d(double v)
+DK_INLINE double dk_expm1_nonpos_d(double v)
 {
     double vn = v > 0.0 ? 0.0 : v;
     double ser = vn * (1.0 + vn * (1.0 / 2 + vn * (1.0 / 6 + vn * (1.0 / 24 + vn * (1.0 / 120
                  + vn * (1.0 / 720 + vn * (1.0 / 5040 + vn * (1.0 / 40320))))))));
-    return vn > -0.01 ? ser : dk_exp_f64(vn) - 1.0;
+    double em1 = dk_exp_f64(vn) - 1.0;   /* both computed: the select vectorizes */
+    return vn > -0.01 ? ser : em1;
+}
+
+/* elu's derivative from x for alpha = a < 0: alpha exp(x) below 0. */
+DK_INLINE double dk_elu_x_grad_d(double x, double a)
+{
+    double e = a * dk_exp_f64(x > 0.0 ? 0.0 : x);
+    return x > 0.0 ? 1.0 : e;
 }
 
 /* ---- scalar derivatives in double (the backward loops of dk_act_template.h) ------------ */
 
 /* sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x), both without cancellation, from one exp. */
-static inline void dk_sigmoid_pair_d(double x, double *s, double *sm)
+DK_INLINE void dk_sigmoid_pair_d(double x, double *s, double *sm)
 {
     double e = dk_exp_f64(-fabs(x));
     double r = 1.0 / (1.0 + e);
@@ -234,7 +250,7 @@ static inline void dk_sigmoid_pair_d(double x, double *s, double *sm)
 }
 
 /* d/dx x sigmoid(x) = s + x s (1 - s); x * 0 -> 0 at +-inf. */
-static inline double dk_silu_grad_d(double x)
+DK_INLINE double dk_silu_grad_d(double x)
 {
     double s, sm;
     dk_sigmoid_pair_d(x, &s, &sm);
@@ -242,7 +258,7 @@ static inline double dk_silu_grad_d(double x)
 }
 
 /* d/dx x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): s + 2 x u' s (1 - s). */
-static inline double dk_gelu_tanh_grad_d(double x)
+DK_INLINE double dk_gelu_tanh_grad_d(double x)
 {
     double u = 0.79788456080286535588 * (x + 0.044715 * (x * x * x));
     double du = 0.79788456080286535588 * (1.0 + 0.134145 * (x * x));
@@ -253,7 +269,7 @@ static inline double dk_gelu_tanh_grad_d(double x)
 
 /* d/dx x tanh(sp(x)) = tanh(sp) + x sigmoid(x) sech^2(sp), sech^2(a) = 4e / (1 + e)^2 with
  * e = exp(-2a) (no 1 - tanh^2 cancellation). */
-static inline double dk_mish_grad_d(double x)
+DK_INLINE double dk_mish_grad_d(double x)
 {
     double a = dk_softplus_d(x);
     double e = dk_exp_f64(-2.0 * a);
@@ -272,6 +288,21 @@ DK_CLONES static void dk_f32_gelu(const float *x, float *y, ptrdiff_t n)
         double c = dk_erfcd_pos_f32(fabs(z));
         double phi2 = z >= 0.0 ? 2.0 - c : c;
         y[j] = (float)dk_gated(v, 0.5 * phi2);
+    }
+}
+
+/* The derivative of dk_f32_gelu times dy: Phi(x) + x phi(x), with the same erfc and
+ * exp(-x^2 / 2) to ~2e-10 (results are rounded to float). */
+DK_CLONES static void dk_f32_gelu_grad(const float *x, const float *dy, float *out,
+                                       ptrdiff_t n)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        double v = x[j];
+        double z = v * 0.70710678118654752440;
+        double c = dk_erfcd_pos_f32(fabs(z));
+        double phi2 = z >= 0.0 ? 2.0 - c : c;
+        double phi = 0.39894228040143267794 * dk_expd_f32(-0.5 * (v * v));
+        out[j] = (float)((0.5 * phi2 + dk_gated(v, phi)) * (double)dy[j]);
     }
 }
 
