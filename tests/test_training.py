@@ -620,3 +620,27 @@ def test_validation_and_evaluate_on_batches():
     assert sorted(history.history) == ["loss", "mae", "val_loss", "val_mae"]
     weighted = [(bx, by, np.ones(len(bx))) for bx, by in batches]
     assert model.evaluate(weighted, verbose=0, return_dict=True) == as_arrays
+
+
+def test_compile_config_round_trip():
+    from densekit import losses, metrics
+
+    model = tutorial()
+    assert model.get_compile_config() == {}
+    model.compile(optimizers.Adam(learning_rate=0.01), losses.Huber(),
+                  metrics=["mae", metrics.MeanSquaredError()])
+    config = model.get_compile_config()
+    assert config["optimizer"]["class_name"] == "Adam"
+    assert config["loss"]["class_name"] == "Huber"
+    assert config["metrics"][0] == "mae" and config["metrics"][1]["class_name"] == "MeanSquaredError"
+    assert config["jit_compile"] is True and config["steps_per_execution"] == 1
+    other = tutorial()
+    other.compile_from_config(config)
+    assert other.optimizer.built and type(other.loss).__name__ == "Huber"
+    assert other.get_compile_config() == config
+    x, y = small_data()
+    other.fit(x, y, verbose=0)
+    # the optimizer can be replaced, as Keras' attribute
+    other.optimizer = optimizers.SGD()
+    other.fit(x, y, verbose=0)
+    assert int(other.optimizer.iterations) == 2

@@ -453,8 +453,82 @@ class Sequential:
 
         self._trainer = Trainer(self, optimizer, loss, loss_weights, metrics,
                                 weighted_metrics)
+        self._compile_args = {
+            "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution,
+            # Keras on jax resolves 'auto' to True and writes that.
+            "jit_compile": True if jit_compile == "auto" else jit_compile,
+        }
         self.compiled = True
         self.stop_training = False
+
+    def get_compile_config(self):
+        """Keras' compile_config of the last `compile` ({} when not compiled).
+
+        ``{"optimizer": <serialized>, "loss", "loss_weights", "metrics",
+        "weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile"}``,
+        strings kept as given and objects serialized (densekit module names; the
+        `.keras` writer maps them to Keras').
+        """
+        from densekit import losses as losses_module
+        from densekit import metrics as metrics_module
+        from densekit import optimizers as optimizers_module
+
+        if not getattr(self, "compiled", False) or self._trainer is None:
+            return {}
+        args = self._compile_args
+
+        def ser(obj, family):
+            if obj is None or isinstance(obj, (str, bool, int, float)):
+                return obj
+            if isinstance(obj, (list, tuple)):
+                return [ser(o, family) for o in obj]
+            if isinstance(obj, dict):
+                return {k: ser(v, family) for k, v in obj.items()}
+            return family.serialize(obj)
+
+        return {
+            "optimizer": optimizers_module.serialize(self._trainer.optimizer),
+            "loss": ser(args["loss"], losses_module),
+            "loss_weights": args["loss_weights"],
+            "metrics": ser(args["metrics"], metrics_module),
+            "weighted_metrics": ser(args["weighted_metrics"], metrics_module),
+            "run_eagerly": args["run_eagerly"],
+            "steps_per_execution": args["steps_per_execution"],
+            "jit_compile": args["jit_compile"],
+        }
+
+    def compile_from_config(self, config):
+        """Compile from a :meth:`get_compile_config` dict (Keras' names accepted),
+        then build the optimizer on the trainable weights when the model is built."""
+        from densekit import losses as losses_module
+        from densekit import metrics as metrics_module
+        from densekit import optimizers as optimizers_module
+
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"Argument `config` must be a dict. Received: {type(config).__name__}"
+            )
+        config = dict(config)
+
+        def de(obj, family):
+            if isinstance(obj, list):
+                return [de(o, family) for o in obj]
+            if isinstance(obj, dict) and "class_name" in obj:
+                return family.deserialize(obj)
+            return obj
+
+        if isinstance(config.get("optimizer"), dict):
+            config["optimizer"] = optimizers_module.deserialize(config["optimizer"])
+        if "loss" in config:
+            config["loss"] = de(config["loss"], losses_module)
+        for key in ("metrics", "weighted_metrics"):
+            if key in config:
+                config[key] = de(config[key], metrics_module)
+        self.compile(**config)
+        if self.built and self.trainable_weights:
+            self.optimizer.build(self.trainable_weights)
 
     def _assert_compiled(self):
         if not getattr(self, "compiled", False) or getattr(self, "_trainer", None) is None:
@@ -463,9 +537,20 @@ class Sequential:
 
     @property
     def optimizer(self):
-        """The compiled optimizer (None before `compile`)."""
+        """The compiled optimizer (None before `compile`); settable, as in Keras."""
         trainer = getattr(self, "_trainer", None)
-        return None if trainer is None else trainer.optimizer
+        if trainer is None:
+            return getattr(self, "_optimizer_unattached", None)
+        return trainer.optimizer
+
+    @optimizer.setter
+    def optimizer(self, value):
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None:
+            self._optimizer_unattached = value
+        else:
+            trainer.optimizer = value
+            trainer._grad_key = None  # re-index the weights in the new optimizer
 
     @property
     def loss(self):
