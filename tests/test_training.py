@@ -151,7 +151,8 @@ def compiled(**kwargs):
 
 def test_compile_defaults_and_properties():
     model = tutorial()
-    assert model.optimizer is None and model.loss is None and model.metrics == []
+    assert not hasattr(model, "optimizer")  # as Keras before compile
+    assert model.loss is None and model.metrics == [] and model.metrics_names == []
     assert not model.compiled
     model.compile(loss="mse")
     assert type(model.optimizer).__name__ == "RMSprop"  # Keras' default optimizer

@@ -537,10 +537,16 @@ class Sequential:
 
     @property
     def optimizer(self):
-        """The compiled optimizer (None before `compile`); settable, as in Keras."""
+        """The compiled optimizer; settable. As in Keras, an uncompiled model has no
+        such attribute (AttributeError, so ``hasattr(model, "optimizer")`` is False)."""
         trainer = getattr(self, "_trainer", None)
         if trainer is None:
-            return getattr(self, "_optimizer_unattached", None)
+            try:
+                return self.__dict__["_optimizer_unattached"]
+            except KeyError:
+                raise AttributeError(
+                    f"'{type(self).__name__}' object has no attribute 'optimizer'"
+                ) from None
         return trainer.optimizer
 
     @optimizer.setter
