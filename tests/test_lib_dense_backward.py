@@ -179,3 +179,15 @@ def test_shape_guards_raise():
                                   0.0, 0.0, 0.0, 1)
     with pytest.raises(ValueError):  # a mixed dtype matches no specialisation
         _dense.dense_backward(x.astype(np.float32), w, dz, dx, dw, db, True, 1)
+
+
+def test_dbias_under_threadpool_limits():
+    from threadpoolctl import threadpool_limits
+
+    x, w, dz = _data(3000, 3, 37, np.float64, seed=11)
+    db, dw = np.empty(37), np.empty((3, 37))
+    _dense.dense_backward(x, w, dz, None, dw, db, False, 4)
+    db1 = np.empty(37)
+    with threadpool_limits(1, user_api="openmp"):
+        _dense.dense_backward(x, w, dz, None, dw, db1, False, 4)
+    assert_array_equal(db1, db)

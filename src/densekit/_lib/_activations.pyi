@@ -72,6 +72,11 @@ def bias_activate_rows(
     n_threads: int,
 ) -> None: ...
 
+# The backward pass (src/dk_activations.h). activation_grad reads the forward output y,
+# or the input x for the codes in GRAD_NEEDS_INPUT (gelu both forms, silu, softsign,
+# hard_silu, mish, hard_tanh, tanh_shrink, threshold) and, whatever the code's default,
+# wherever grad_needs_input(code, p0, p1, p2) says so (relu with a threshold, a max_value
+# or a negative slope; leaky_relu with a negative slope; elu with a negative alpha).
 GRAD_NEEDS_INPUT: frozenset[int]
 
 def grad_needs_input(code: int, p0: float, p1: float, p2: float) -> bool: ...

@@ -454,7 +454,8 @@ def dense_backward(const floating[:, ::1] x,        # IN (n, k)
     thread instead (deterministic, no BLAS call). And
     dbias as column sums over fixed blocks of 256 rows summed in block order, in
     double: bit-identical for any n_threads. dz is only read. dx may be None
-    when need_dx is False; dbias None skips it. The caller checked dtypes.
+    when need_dx is False; dbias None skips it. The outputs must not overlap
+    the inputs or each other. The caller checked dtypes.
     """
     _check_backward(x, kernel, dz.shape[0], dz.shape[1], dx, dkernel, dbias, need_dx,
                     "dense_backward")
@@ -481,7 +482,8 @@ def dense_backward_act(const floating[:, ::1] x,        # IN (n, k)
     ``_activations.grad_needs_input(code, p0, p1, p2)``; it may be dz itself
     only for ACT_LINEAR. For ACT_SOFTMAX/ACT_LOG_SOFTMAX each row of u values is
     one softmax row. Bit-identical results for any n_threads (the GEMMs are
-    BLAS's). The caller checked dtypes.
+    BLAS's). dx, dkernel and dbias must not overlap the inputs or each other.
+    The caller checked dtypes.
     """
     _check_backward(x, kernel, dz.shape[0], dz.shape[1], dx, dkernel, dbias, need_dx,
                     "dense_backward_act")
