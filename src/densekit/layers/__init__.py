@@ -1,13 +1,17 @@
-"""Keras-shaped layers: `Dense`, `Activation`, `Input`/`InputLayer` and the `Layer` base."""
+"""Keras-shaped layers: `Dense`, `Activation`, `Dropout`, `Flatten`, `Reshape`,
+`Input`/`InputLayer` and the `Layer` base."""
 
 from densekit.layers.activation import Activation
 from densekit.layers.dense import Dense
+from densekit.layers.dropout import Dropout
 from densekit.layers.input_layer import Input, InputLayer
 from densekit.layers.layer import Layer
+from densekit.layers.reshaping import Flatten, Reshape
 
-__all__ = ["Activation", "Dense", "Input", "InputLayer", "Layer", "deserialize", "serialize"]
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
+           "Reshape", "deserialize", "serialize"]
 
-ALL_OBJECTS = {Activation, Dense, InputLayer}
+ALL_OBJECTS = {Activation, Dense, Dropout, Flatten, InputLayer, Reshape}
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
 
 

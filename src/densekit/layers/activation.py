@@ -48,6 +48,38 @@ class Activation(Layer):
             out[...] = self.activation(x)
         return out
 
+    def _train_forward(self, x, ws, training, n_threads):
+        from densekit.layers._grad import needs_input
+
+        y = self.call(x, n_threads)
+        return y, (x if needs_input(self.activation, self._fused) else None, y)
+
+    def _backward(self, cache, dy, need_dx, grads, ws, n_threads):
+        from densekit.layers._grad import activation_backward
+
+        if not need_dx:
+            return None
+        x, y = cache
+        if y.shape != (x if x is not None else y).shape:
+            raise NotImplementedError(
+                f"densekit cannot train through activation layer '{self.name}': it "
+                "changes the shape of its input."
+            )
+        dx = ws.get("dx")
+        if dx is None or dx.shape != dy.shape or dx.dtype != dy.dtype:
+            dx = ws["dx"] = np.empty(dy.shape, dtype=dy.dtype)
+        last = dy.shape[-1] if dy.ndim else 1
+        if last == 0:
+            return dx
+        rows = dy.size // last if last else 0
+        activation_backward(
+            self.activation, self._fused,
+            None if x is None else np.ascontiguousarray(x).reshape(rows, last),
+            np.ascontiguousarray(y).reshape(rows, last),
+            np.ascontiguousarray(dy).reshape(rows, last), dx.reshape(rows, last), n_threads,
+        )
+        return dx
+
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         if self._fused is not None or not input_shape or input_shape[-1] is None:

@@ -307,6 +307,81 @@ class Dense(Layer):
             out[...] = self.call(x, n_threads)
         return out
 
+    # ----------------------------------------------------------------- training
+    def _train_forward(self, x, ws, training, n_threads):
+        """(output, cache): ``act(x @ kernel + bias)`` into buffers kept in `ws`.
+
+        The pre-activation z is kept only when the activation's derivative needs
+        it, when the activation has no fused kernel, or when the trainer fuses the
+        last activation into the loss (``ws["logits"]`` set): then the cache holds
+        z, the logits.
+        """
+        from densekit.layers._grad import needs_input
+
+        rows = math.prod(x.shape[:-1])
+        x2 = x.reshape(rows, x.shape[-1])
+        keep_logits = ws.get("logits", False)
+        need_z = keep_logits or self._fused is None or needs_input(self.activation, self._fused)
+        y = ws.get("y")
+        if y is None or y.shape[0] != rows:
+            y = ws["y"] = np.empty((rows, self.units), dtype=self.dtype)
+            ws["z"] = np.empty((rows, self.units), dtype=self.dtype) if need_z else None
+        if not need_z:
+            code, p0, p1, p2 = self._fused
+            _dense.dense_forward(x2, self._kernel, self.bias, y, code, p0, p1, p2, n_threads)
+            z = None
+        else:
+            z = ws["z"]
+            _dense.dense_forward(x2, self._kernel, self.bias, z, 0, 0.0, 0.0, 0.0, n_threads)
+            if self._fused is not None:
+                self.activation(z, out=y, n_threads=n_threads)
+            else:
+                result = np.asarray(self.activation(z))
+                if result.shape != y.shape:
+                    raise NotImplementedError(
+                        f"densekit cannot train layer '{self.name}': its activation "
+                        "changes the number of units."
+                    )
+                y[...] = result
+        return y.reshape(x.shape[:-1] + (self.units,)), (x2, z, y)
+
+    def _backward(self, cache, dy, need_dx, grads, ws, n_threads):
+        """dx for `dy`; the kernel's and bias's gradients into `grads` (if given)."""
+        from densekit.layers._grad import (
+            activation_backward,
+            dense_backward,
+            needs_input,
+        )
+
+        x2, z, y = cache
+        rows = x2.shape[0]
+        dy2 = np.ascontiguousarray(dy).reshape(rows, self.units)
+        dx = None
+        if need_dx:
+            dx = ws.get("dx")
+            if dx is None or dx.shape[0] != rows:
+                dx = ws["dx"] = np.empty((rows, x2.shape[1]), dtype=self.dtype)
+        dkernel = grads[0] if grads else None
+        dbias = grads[1] if grads and self.use_bias else None
+        if ws.get("logits", False):
+            # the trainer's fused head already gives d loss / d logits
+            dense_backward(x2, self._kernel, dy2, dx, dkernel, dbias, need_dx, n_threads)
+            return dx
+        dz = ws.get("dz")
+        if dz is None or dz.shape[0] != rows:
+            dz = ws["dz"] = np.empty((rows, self.units), dtype=self.dtype)
+        if self._fused is not None and dkernel is not None:
+            # The derivative, the bias sums and both GEMMs in one kernel call.
+            code, p0, p1, p2 = self._fused
+            np.copyto(dz, dy2)
+            src = z if needs_input(self.activation, self._fused) else y
+            _dense.dense_backward_act(x2, self._kernel, src, dz, dx, dkernel, dbias, need_dx,
+                                      code, p0, p1, p2, n_threads)
+            return dx
+        activation_backward(self.activation, self._fused, z, y, dy2, dz, n_threads)
+        dense_backward(x2, self._kernel, dz, dx, dkernel, dbias, need_dx, n_threads)
+        return dx
+
     def get_config(self):
         config = super().get_config()
         config.update(

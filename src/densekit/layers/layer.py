@@ -378,7 +378,7 @@ class Layer:
             )
         return x.astype(self.dtype, copy=False)
 
-    def __call__(self, x, n_threads=None):
+    def __call__(self, x, n_threads=None, *, training=None):
         """Apply the layer to `x`, building it first if needed.
 
         Parameters
@@ -387,6 +387,9 @@ class Layer:
             Input batch; cast to the layer dtype.
         n_threads : int or None, default=None
             Overrides the layer's `n_threads` for this call.
+        training : bool or None, default=None
+            Keras' training flag; only layers that behave differently in
+            training (:class:`Dropout`) look at it.
 
         Returns
         -------
@@ -413,6 +416,30 @@ class Layer:
         """Write the output for `x` into `out` (used by `Sequential.predict`)."""
         out[...] = self.call(x, n_threads)
         return out
+
+    # ----------------------------------------------------------------- training
+    # The trainer (densekit.models._trainer) drives these two hooks. `ws` is a dict
+    # the trainer keeps per layer and per batch shape for a whole fit: a layer
+    # allocates its buffers there on first use and reuses them on every step.
+    def _train_forward(self, x, ws, training, n_threads):
+        """(output, cache) for the C-contiguous input `x` of the layer dtype.
+
+        `cache` is whatever :meth:`_backward` needs. `training` is True inside
+        ``fit``/``train_on_batch`` and False in ``evaluate``.
+        """
+        return self.call(x, n_threads), None
+
+    def _backward(self, cache, dy, need_dx, grads, ws, n_threads):
+        """The gradient with respect to the input, given `dy` for the output.
+
+        `grads` is None, or one buffer per trainable weight (in `trainable_weights`
+        order) that receives that weight's gradient. Returns None when not
+        `need_dx`. Layers without a backward pass cannot be trained through.
+        """
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) has no backward pass: "
+            "densekit cannot train a model through it."
+        )
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -11,6 +11,7 @@ import numpy as np
 
 from densekit._progress import row_progress, stderr_is_terminal
 from densekit._threads import effective_n_threads
+from densekit.callbacks import CallbackList
 from densekit.layers import InputLayer, Layer
 from densekit.layers import _fused
 from densekit.layers import deserialize as deserialize_layer
@@ -60,6 +61,15 @@ class Sequential:
     As in Keras, unknown constructor arguments raise Python's TypeError
     (Keras' ``Sequential.__init__`` has no ``**kwargs``).
 
+    Training follows Keras 3.15: :meth:`compile`, :meth:`fit` (returns a
+    ``densekit.callbacks.History``), :meth:`evaluate`, :meth:`train_on_batch`,
+    :meth:`test_on_batch`, :meth:`predict_on_batch`, with Keras' log names
+    (``loss``, the metrics' names, ``val_*``), hook order and progress output.
+    Regularizers add their penalties to the reported loss and their gradients to
+    the weights' gradients; constraints are applied after every optimizer step.
+    Every layer must have a backward pass (Dense, Activation, Dropout, Flatten,
+    Reshape do); see ``densekit.models._trainer`` for how a step runs.
+
     Examples
     --------
     >>> from densekit.models import Sequential
@@ -72,6 +82,12 @@ class Sequential:
     808
     >>> model.input_shape, model.output_shape
     ((None, 16), (None, 8))
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((64, 16), dtype=np.float32)
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> history = model.fit(x, x[:, :8], epochs=2, verbose=0)
+    >>> sorted(history.history), len(history.history["loss"])
+    (['loss'], 2)
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
@@ -85,6 +101,10 @@ class Sequential:
         self.trainable = bool(trainable)
         self._layers = []
         self.built = False
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._trainer = None
         self._build_lock = threading.RLock()
         if layers is not None:
             if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
@@ -311,11 +331,14 @@ class Sequential:
             )
         return x.astype(self._layers[0].dtype, copy=False)
 
-    def __call__(self, x, n_threads=None):
-        """Apply every layer in turn to the batch `x` (records activity losses)."""
+    def __call__(self, x, n_threads=None, *, training=None):
+        """Apply every layer in turn to the batch `x` (records activity losses).
+
+        ``training=True`` runs the layers in training mode (Dropout drops).
+        """
         x = self._prepare_input(x)
         for layer in self.layers:
-            x = layer(x, n_threads=n_threads)
+            x = layer(x, n_threads=n_threads, training=training)
         return x
 
     def predict(self, x, batch_size=32, verbose="auto", n_threads=None):
@@ -435,6 +458,283 @@ class Sequential:
                 h = layer._forward(h, buf[: stop - start], n_threads)
             layers[-1]._forward(h, out[start:stop], n_threads)
             progress.update(stop - start)
+
+    # -------------------------------------------------------------- training
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configure the model for training (Keras 3.15's ``Model.compile``).
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer, default="rmsprop"
+            Through ``densekit.optimizers.get`` ('sgd', 'adam', ... or an instance).
+        loss : str, Loss or callable, optional
+            Through ``densekit.losses.get``; 'crossentropy'/'ce' pick binary, sparse
+            or categorical crossentropy from the data's shapes (as Keras).
+        loss_weights : float, optional
+            Factor of the loss (one output: a float, or a list/dict of one).
+        metrics, weighted_metrics : list, optional
+            Metric identifiers ('accuracy' resolved from the shapes as Keras does);
+            `weighted_metrics` see the sample weights, `metrics` do not.
+        run_eagerly, steps_per_execution, jit_compile, auto_scale_loss
+            Accepted for Keras compatibility and without effect: densekit has no
+            graph compilation, runs every step as it comes, and has no mixed
+            precision loss scaling.
+
+        Raises
+        ------
+        ValueError
+            "Could not interpret optimizer identifier: ..." / "Could not interpret
+            loss identifier: ..." for unknown names.
+        """
+        from densekit.models._trainer import Trainer
+
+        self._trainer = Trainer(self, optimizer, loss, loss_weights, metrics,
+                                weighted_metrics)
+        self._compile_args = {
+            "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution,
+            # Keras on jax resolves 'auto' to True and writes that.
+            "jit_compile": True if jit_compile == "auto" else jit_compile,
+        }
+        self.compiled = True
+        self.stop_training = False
+
+    def get_compile_config(self):
+        """Keras' compile_config of the last `compile` ({} when not compiled).
+
+        ``{"optimizer": <serialized>, "loss", "loss_weights", "metrics",
+        "weighted_metrics", "run_eagerly", "steps_per_execution", "jit_compile"}``,
+        strings kept as given and objects serialized (densekit module names; the
+        `.keras` writer maps them to Keras').
+        """
+        from densekit import losses as losses_module
+        from densekit import metrics as metrics_module
+        from densekit import optimizers as optimizers_module
+
+        if not getattr(self, "compiled", False) or self._trainer is None:
+            return {}
+        args = self._compile_args
+
+        def ser(obj, family):
+            if obj is None or isinstance(obj, (str, bool, int, float)):
+                return obj
+            if isinstance(obj, (list, tuple)):
+                return [ser(o, family) for o in obj]
+            if isinstance(obj, dict):
+                return {k: ser(v, family) for k, v in obj.items()}
+            return family.serialize(obj)
+
+        return {
+            "optimizer": optimizers_module.serialize(self._trainer.optimizer),
+            "loss": ser(args["loss"], losses_module),
+            "loss_weights": args["loss_weights"],
+            "metrics": ser(args["metrics"], metrics_module),
+            "weighted_metrics": ser(args["weighted_metrics"], metrics_module),
+            "run_eagerly": args["run_eagerly"],
+            "steps_per_execution": args["steps_per_execution"],
+            "jit_compile": args["jit_compile"],
+        }
+
+    def compile_from_config(self, config):
+        """Compile from a :meth:`get_compile_config` dict (Keras' names accepted),
+        then build the optimizer on the trainable weights when the model is built."""
+        from densekit import losses as losses_module
+        from densekit import metrics as metrics_module
+        from densekit import optimizers as optimizers_module
+
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"Argument `config` must be a dict. Received: {type(config).__name__}"
+            )
+        config = dict(config)
+
+        def de(obj, family):
+            if isinstance(obj, list):
+                return [de(o, family) for o in obj]
+            if isinstance(obj, dict) and "class_name" in obj:
+                return family.deserialize(obj)
+            return obj
+
+        if isinstance(config.get("optimizer"), dict):
+            config["optimizer"] = optimizers_module.deserialize(config["optimizer"])
+        if "loss" in config:
+            config["loss"] = de(config["loss"], losses_module)
+        for key in ("metrics", "weighted_metrics"):
+            if key in config:
+                config[key] = de(config[key], metrics_module)
+        self.compile(**config)
+        if self.built and self.trainable_weights:
+            self.optimizer.build(self.trainable_weights)
+
+    def _assert_compiled(self):
+        if not getattr(self, "compiled", False) or getattr(self, "_trainer", None) is None:
+            raise ValueError("You must call `compile()` before using the model.")
+        return self._trainer
+
+    @property
+    def optimizer(self):
+        """The compiled optimizer; settable. As in Keras, an uncompiled model has no
+        such attribute (AttributeError, so ``hasattr(model, "optimizer")`` is False)."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None:
+            try:
+                return self.__dict__["_optimizer_unattached"]
+            except KeyError:
+                raise AttributeError(
+                    f"'{type(self).__name__}' object has no attribute 'optimizer'"
+                ) from None
+        return trainer.optimizer
+
+    @optimizer.setter
+    def optimizer(self, value):
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None:
+            self._optimizer_unattached = value
+        else:
+            trainer.optimizer = value
+            trainer._grad_key = None  # re-index the weights in the new optimizer
+
+    @property
+    def loss(self):
+        """The `loss` argument given to `compile` (None before)."""
+        trainer = getattr(self, "_trainer", None)
+        return None if trainer is None else trainer.loss_id
+
+    @property
+    def metrics(self):
+        """The loss tracker ('loss') and, with metrics, the 'compile_metrics' container."""
+        trainer = getattr(self, "_trainer", None)
+        return [] if trainer is None else trainer.metrics
+
+    @property
+    def metrics_names(self):
+        """Names of :attr:`metrics` (Keras 3: ``['loss', 'compile_metrics']``)."""
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        """Reset the state of every metric."""
+        for m in self.metrics:
+            m.reset_state()
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train the model for `epochs` epochs (Keras 3.15's ``Model.fit``).
+
+        Parameters
+        ----------
+        x, y : ndarray, or x a generator / iterable of ``(x, y[, sample_weight])`` batches
+            With a generator or iterable, `y` and `sample_weight` must be None.
+        batch_size : int, default=None (32)
+            Samples per step for array inputs (a positive integer; Keras silently
+            takes 32 for 0, densekit raises).
+        epochs, initial_epoch : int
+            Train epochs ``initial_epoch .. epochs - 1``.
+        verbose : {'auto', 0, 1, 2}
+            0 silent, 1 a progress bar, 2 one line per epoch; 'auto' is 1 when stdout
+            is a terminal and 2 otherwise.
+        callbacks : list of Callback, optional
+        validation_split : float in [0, 1)
+            The LAST fraction of the arrays (before shuffling) is held out.
+            (Keras 3.15 accepts values outside [0, 1) and slices nonsense; densekit
+            raises.)
+        validation_data : (x, y[, sample_weight]) or an iterable of batches
+        shuffle : bool or 'batch'
+            Shuffles array inputs every epoch with NumPy's global generator
+            (``np.random.permutation``, as Keras' NumPy iterator, including the one
+            extra draw of Keras' first-fit build): after the same
+            ``np.random.seed`` densekit and Keras 3.15 visit the samples in the
+            same order.
+        class_weight : dict, optional
+            Class index -> weight, turned into sample weights (Keras' rule).
+        sample_weight : ndarray, optional
+        steps_per_epoch, validation_steps : int, optional
+            Batches per epoch / per validation; iteration continues where the
+            previous epoch stopped (a generator that runs out ends training with
+            Keras' warning).
+        validation_batch_size : int, optional
+        validation_freq : int, default=1
+            Validate every this many epochs.
+
+        Returns
+        -------
+        History
+            ``history.history``: ``{'loss': [...], 'accuracy': [...], 'val_loss': ...}``,
+            the loss being the total (regularization penalties included), averaged
+            over the epoch's samples.
+
+        Notes
+        -----
+        Dropout layers act only here (and in `train_on_batch`). With fixed seeds
+        (initializers, Dropout, ``np.random.seed`` for shuffling) the weights after
+        `fit` are the same on every run. Across thread counts they are the same too,
+        except where BLAS's GEMMs (forward and backward, scipy's BLAS) round
+        differently for different thread counts; densekit's own kernels do not.
+        """
+        trainer = self._assert_compiled()
+        return trainer.fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                           validation_data, shuffle, class_weight, sample_weight,
+                           initial_epoch, steps_per_epoch, validation_steps,
+                           validation_batch_size, validation_freq)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """The loss and metrics on `x`, `y` (Keras 3.15's ``Model.evaluate``).
+
+        Returns the loss alone when there are no metrics, else a list in
+        ``metrics_names`` order flattened (``[loss, accuracy]``), or a dict with
+        `return_dict`.
+        """
+        from densekit.models._trainer import _check_positive_int, resolve_verbose
+
+        trainer = self._assert_compiled()
+        batch_size = _check_positive_int(batch_size, "batch_size")
+        steps = _check_positive_int(steps, "steps")
+        verbose = resolve_verbose(verbose)
+        data = trainer.make_data(x, y, sample_weight, batch_size, steps, False, None)
+        callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                 verbose=verbose, epochs=1, steps=data.steps)
+        trainer._ws = {}
+        logs = trainer.evaluate_data(data, callbacks, effective_n_threads(None))
+        trainer._ws = {}
+        logs = {k: float(v) for k, v in logs.items()}
+        if return_dict:
+            return logs
+        return trainer.flatten_in_order(logs)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on one batch; its loss and metrics (metrics reset first, as Keras)."""
+        from densekit.models._trainer import _as_array, class_weight_to_sample_weights
+
+        trainer = self._assert_compiled()
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError(
+                    "You cannot `class_weight` and `sample_weight` at the same time."
+                )
+            sample_weight = class_weight_to_sample_weights(_as_array(y, "y"), class_weight)
+        trainer.reset_metrics()
+        logs = trainer.train_step(x, y, sample_weight, effective_n_threads(None))
+        logs = {k: float(v) for k, v in logs.items()}
+        return logs if return_dict else trainer.flatten_in_order(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss and metrics of one batch (metrics reset first, as Keras)."""
+        trainer = self._assert_compiled()
+        trainer.reset_metrics()
+        logs = trainer.test_step(x, y, sample_weight, effective_n_threads(None))
+        logs = {k: float(v) for k, v in logs.items()}
+        return logs if return_dict else trainer.flatten_in_order(logs)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch `x` (inference mode)."""
+        x = self._prepare_input(x)
+        return self.predict(x, batch_size=max(1, x.shape[0]), verbose=0)
 
     # --------------------------------------------------------------- weights
     def _check_built(self, what):
