@@ -81,3 +81,13 @@ def test_last_line_states_the_measured_ratio_truthfully(demo_output):
                   last)
     assert m, last
     assert last.endswith("(densekit slower)") == (float(m.group(3)) < 1)
+
+
+def test_the_tutorial_model_trains_and_its_loss_falls(demo_output):
+    # issue 12: the demo shows the next chapter of the tutorial (compile, fit).
+    lines = [line for line in demo_output.getvalue().splitlines()
+             if line.strip().startswith("epoch ")]
+    losses = [float(line.split("loss ")[1].split()[0]) for line in lines]
+    assert len(losses) == 5
+    assert losses[-1] < losses[0]
+    assert "MaxNorm: <= 2" in demo_output.getvalue()

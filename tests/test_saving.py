@@ -699,14 +699,14 @@ def test_live_keras_file_loads_in_densekit(tmp_path, keras, compilable):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             km = gen.build(keras, case)
-            n_in = km.input_shape[-1]
+            in_shape = tuple(km.input_shape[1:])  # rank 3 for reshape_dropout
             if km.compiled:  # Keras' numpy backend has no fit: steps of its optimizer
                 for _ in range(3):
                     km.optimizer.apply(
                         [RNG.standard_normal(v.shape).astype(np.float32)
                          for v in km.trainable_variables], km.trainable_variables)
             km.save(tmp_path / f"{case}.keras")
-            x = RNG.standard_normal((5, n_in)).astype(np.float32)
+            x = RNG.standard_normal((5,) + in_shape).astype(np.float32)
             expected = km.predict(x, verbose=0)
         model = load_model(tmp_path / f"{case}.keras")
         assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
