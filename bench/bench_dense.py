@@ -14,7 +14,7 @@ import pytest
 
 from densekit._lib import _dense
 from densekit.activations import fused_code, relu
-from densekit.layers import Dense
+from densekit.layers import Dense, Input
 from densekit.models import Sequential
 
 try:
@@ -84,7 +84,8 @@ ROWS = 1_000_000
 @pytest.fixture(scope="module")
 def tutorial():
     model = Sequential()
-    model.add(Dense(32, input_shape=(16,), kernel_initializer="he_uniform",
+    model.add(Input(shape=(16,)))  # input_shape= on a layer warns, as in Keras 3
+    model.add(Dense(32, kernel_initializer="he_uniform",
                     kernel_constraint="MaxNorm", activation="relu"))
     model.add(Dense(16, activation="relu"))
     model.add(Dense(8))
@@ -131,7 +132,8 @@ def _report(rounds=7):
     w, b = layer.kernel, layer.bias
     out = np.empty((N, N), np.float32)
     model = Sequential()
-    model.add(Dense(32, input_shape=(16,), activation="relu"))
+    model.add(Input(shape=(16,)))
+    model.add(Dense(32, activation="relu"))
     model.add(Dense(16, activation="relu"))
     model.add(Dense(8))
     xs = rng.standard_normal((ROWS, 16), dtype=np.float32)
