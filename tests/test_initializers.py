@@ -1249,9 +1249,11 @@ def test_get_direct_array():
     np.testing.assert_array_equal(layer.kernel, kernel.astype(np.float32))
 
 
-# ---------------------------------------------------- Orthogonal through LAPACK LQ (issue 13)
+# ------------------------------------- Orthogonal through blocked LAPACK QR (issue 13)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (5, 5), (2, 3, 4), (1, 1)])
+# Shapes above the QR block size (128) run several blocks and a ragged last one.
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (5, 5), (2, 3, 4), (1, 1), (300, 200),
+                                   (200, 300), (257, 257), (2, 130, 129)])
 def test_orthogonal_matches_scipy_qr_reference(dtype, shape):
     import scipy.linalg
 
@@ -1267,3 +1269,35 @@ def test_orthogonal_matches_scipy_qr_reference(dtype, shape):
     got = Orthogonal(gain=1.5, seed=3)(shape, dtype)
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(got, expected, rtol=0, atol=tol)
+
+
+def test_orthogonal_bits_do_not_depend_on_blas_or_densekit_threads():
+    from threadpoolctl import threadpool_limits
+
+    init = Orthogonal(seed=11)
+    ref = init((1100, 1030))  # above the threaded-QR size
+    for blas in (1, 2):
+        with threadpool_limits(blas, user_api="blas"):
+            for n_threads in (1, 2, 3):
+                assert init((1100, 1030), n_threads=n_threads).tobytes() == ref.tobytes()
+    w = ref.astype(np.float64)
+    np.testing.assert_allclose(w.T @ w, np.eye(1030), atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 700), (700, 3), (513, 257), (256, 256)])
+def test_transpose_scale_kernel(dtype, shape):
+    from densekit._lib import _dense
+
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal(shape).astype(dtype)
+    scale = rng.standard_normal(shape[0]).astype(dtype)
+    for n_threads in (1, 2):
+        dst = np.full(shape[::-1], np.nan, dtype)
+        _dense.transpose_scale(src, dst, None, n_threads)
+        np.testing.assert_array_equal(dst, src.T)
+        _dense.transpose_scale(src, dst, scale, n_threads)
+        np.testing.assert_array_equal(dst, (src * scale[:, None]).T)
+    with pytest.raises(ValueError, match="transposed shape"):
+        _dense.transpose_scale(src, np.empty(shape, dtype) if shape[0] != shape[1]
+                               else np.empty((shape[0] + 1, shape[1]), dtype), None, 1)

@@ -23,7 +23,7 @@ _print = functools.partial(print, flush=True)
 
 def _speedup(theirs, ours):
     """'speed-up 1.40x', or 'speed-up 0.75x (densekit slower)' when it is not one."""
-    ratio = theirs / ours
+    ratio = round(theirs / ours, 2)  # the flag agrees with the printed figure
     text = f"speed-up {ratio:5.2f}x"
     return text + " (densekit slower)" if ratio < 1 else text
 

@@ -228,6 +228,11 @@ class _OpenBlasOneThread:
         self._depth = 0
         self._before = None
 
+    @property
+    def found(self):
+        """True when the library was found (so entering holds it to one thread)."""
+        return _openblas_of(self._which) is not None
+
     def __enter__(self):
         lib = _openblas_of(self._which)
         if lib is not None:
@@ -249,10 +254,9 @@ class _OpenBlasOneThread:
         return False
 
 
-# Blocked QR is thousands of small BLAS calls (one per Householder panel column);
-# with a second OpenBLAS thread each call hands off to a worker that may be
-# spinning or descheduled, which on two busy cores cost 3-6x the CPU time of one
-# thread (Orthogonal's "slow mode"). Orthogonal runs its LAPACK calls in this.
+# Orthogonal's QR runs in this: OpenBLAS rounds differently on one thread and on
+# several (measured: 1e6 of 1.1e6 values of a 1100x1030 Q differed in the last bit),
+# and Orthogonal's bits must not depend on the core count.
 scipy_blas_one_thread = _OpenBlasOneThread("scipy")
 # A small product (below PARALLEL_WORK) through numpy's matmul runs in this, so
 # that it stays on the calling thread instead of waking numpy's OpenBLAS pool.

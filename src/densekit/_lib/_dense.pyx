@@ -2,7 +2,8 @@
 
 One row-major GEMM through scipy's BLAS (which threads on its own), then one
 OpenMP pass over the output rows that adds the bias and applies the activation
-while each row is still in cache. BLAS is never called from inside a prange.
+while each row is still in cache. BLAS is never called from inside a prange, but
+by Orthogonal's QR, whose column tasks each call BLAS held to one thread.
 
 Narrow layers (a kernel of at most SMALL_KERNEL values, like the tutorial's
 16x32) skip BLAS: a skinny GEMM is too small to amortize BLAS's thread
@@ -17,14 +18,17 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 cimport numpy as cnp
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
-from scipy.linalg.cython_lapack cimport dgelqf, dorglq, sgelqf, sorglq
+from scipy.linalg.cython_lapack cimport dgeqrt3, dlarfb, sgeqrt3, slarfb
 
 from densekit._lib._activation_ops cimport bias_activate_row
 from densekit._lib._activations cimport ACT_LINEAR, ACT_N_CODES
 
 cnp.import_array()
+
+cdef extern from "dk_openmp.h" nogil:
+    int omp_get_thread_num()
 
 cdef extern from "dk_dense.h" nogil:
     # x[rows, k] @ w[k, u] -> y[rows, u] for small kernels (src/dk_dense.c): the same bits
@@ -33,6 +37,14 @@ cdef extern from "dk_dense.h" nogil:
                            Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u)
     void dk_dense_rows_f64(const double* x, const double* w, double* y,
                            Py_ssize_t rows, Py_ssize_t k, Py_ssize_t u)
+    # dst (cols, rows) := src (rows, cols) transposed, source rows [r0, r1), row i times
+    # scale[i] unless scale is NULL (src/dk_dense.c).
+    void dk_transpose_scale_f32(float* dst, const float* src, const float* scale,
+                                Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t r0,
+                                Py_ssize_t r1)
+    void dk_transpose_scale_f64(double* dst, const double* src, const double* scale,
+                                Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t r0,
+                                Py_ssize_t r1)
 
 
 cdef enum:
@@ -411,54 +423,142 @@ def bias_activate(cnp.ndarray y,     # IN/OUT (n, u) C-contiguous, writeable
 # ---------------------------------------------------------------------------
 # The QR factor of Orthogonal (densekit/initializers/random_initializers.py).
 
-def orthonormalize_columns(floating[:, ::1] a,   # IN/OUT (m, n), m >= n: a -> Q
-                           floating[::1] diag):  # OUT (n,) diag(R)
-    """a := Q of a = Q R (Q with orthonormal columns), in place; diag := diag(R).
-
-    The C-ordered (m, n) `a` is the Fortran-ordered (n, m) a^T, and the LQ
-    factorization a^T = L Q' (LAPACK ?gelqf, then ?orglq for Q') is the QR
-    factorization a = Q'^T L^T. So the whole factorization runs in the caller's
-    array, with no transposed copy and no separate R, on scipy's LAPACK.
-    Returns LAPACK's info (0 on success)."""
-    cdef int m = <int> a.shape[0], n = <int> a.shape[1], lwork = -1, info = 0, i
-    cdef floating query
-    cdef floating* work
-    cdef floating* tau
-    if a.shape[0] < a.shape[1] or diag.shape[0] != a.shape[1]:
-        raise ValueError("orthonormalize_columns: needs m >= n and diag of n values")
-    if a.shape[0] > 2147483647 or a.shape[1] == 0:
-        raise ValueError("orthonormalize_columns: sizes must be positive C ints")
-    with nogil:
-        if floating is float:
-            sgelqf(&n, &m, &a[0, 0], &n, &query, &query, &lwork, &info)
-        else:
-            dgelqf(&n, &m, &a[0, 0], &n, &query, &query, &lwork, &info)
-        lwork = -1
-        i = <int> query
-        if floating is float:
-            sorglq(&n, &m, &n, &a[0, 0], &n, &query, &query, &lwork, &info)
-        else:
-            dorglq(&n, &m, &n, &a[0, 0], &n, &query, &query, &lwork, &info)
-        lwork = <int> query if <int> query > i else i
-        if lwork < n:
-            lwork = n
-        work = <floating*> malloc((<size_t> lwork + n) * sizeof(floating))
-    if work == NULL:
-        raise MemoryError()
-    tau = work + lwork
-    with nogil:
-        if floating is float:
-            sgelqf(&n, &m, &a[0, 0], &n, tau, work, &lwork, &info)
-        else:
-            dgelqf(&n, &m, &a[0, 0], &n, tau, work, &lwork, &info)
-        if info == 0:
-            for i in range(n):
-                diag[i] = a[i, i]
+def transpose_scale(const floating[:, ::1] src,     # IN (rows, cols)
+                    floating[:, ::1] dst,           # OUT (cols, rows)
+                    const floating[::1] scale,      # IN (rows,) or None
+                    int n_threads):
+    """dst := (src * scale[:, None]).T (or src.T when scale is None), in cache
+    tiles, source rows split between `n_threads` threads."""
+    cdef Py_ssize_t rows = src.shape[0], cols = src.shape[1], b, n_blocks
+    cdef const floating* sp = NULL
+    if dst.shape[0] != cols or dst.shape[1] != rows:
+        raise ValueError("transpose_scale: dst must have the transposed shape")
+    if scale is not None:
+        if scale.shape[0] != rows:
+            raise ValueError("transpose_scale: scale must have one value per source row")
+        if rows:
+            sp = &scale[0]
+    if rows == 0 or cols == 0:
+        return
+    n_blocks = (rows + 255) // 256
+    if n_threads <= 1 or n_blocks == 1:
+        with nogil:
             if floating is float:
-                sorglq(&n, &m, &n, &a[0, 0], &n, tau, work, &lwork, &info)
+                dk_transpose_scale_f32(&dst[0, 0], &src[0, 0], sp, rows, cols, 0, rows)
             else:
-                dorglq(&n, &m, &n, &a[0, 0], &n, tau, work, &lwork, &info)
-    free(work)
+                dk_transpose_scale_f64(&dst[0, 0], &src[0, 0], sp, rows, cols, 0, rows)
+        return
+    for b in prange(n_blocks, nogil=True, schedule='static', num_threads=n_threads):
+        if floating is float:
+            dk_transpose_scale_f32(&dst[0, 0], &src[0, 0], sp, rows, cols, b * 256,
+                                   min(rows, (b + 1) * 256))
+        else:
+            dk_transpose_scale_f64(&dst[0, 0], &src[0, 0], sp, rows, cols, b * 256,
+                                   min(rows, (b + 1) * 256))
+
+
+# Block size of the QR: LAPACK's own ?geqrf/?orgqr use 32 (ilaenv), which makes
+# a 2048^2 QR thousands of small BLAS calls; 128 with the recursive panel of
+# ?geqrt3 keeps most of the flops in large GEMMs (measured on 2048^2 float32,
+# LAPACK's ?geqrt + ?gemqrt: nb=32 0.34 s, 64 0.27 s, 128 0.23 s, 256 0.24 s).
+QR_BLOCK = 128
+# Columns per task of the trailing updates: a fixed partition (as every densekit
+# kernel's), so that each BLAS call, and hence every bit of Q, is the same
+# whatever the number of threads that share the tasks.
+DEF QR_TASK_COLS = 256
+
+
+cdef inline void _larfb_cols(floating* v, int ldv, int mi, int ib, floating* t, int ldt,
+                             floating* c, int ldc, int ncols, bint transpose,
+                             floating* work, int n_threads) noexcept nogil:
+    """C[:, :ncols] := H C (or H^T C) with H = I - V T V^T of `ib` reflectors,
+    in QR_TASK_COLS-column tasks shared by `n_threads` threads."""
+    cdef int n_tasks = (ncols + QR_TASK_COLS - 1) // QR_TASK_COLS, task, c0, cn, tid
+    cdef char side = b'L', direct = b'F', storev = b'C'
+    cdef char trans = b'T' if transpose else b'N'
+    if ncols <= 0:
+        return
+    if n_threads > n_tasks:
+        n_threads = n_tasks
+    for task in prange(n_tasks, schedule='static', num_threads=n_threads):
+        tid = omp_get_thread_num()
+        c0 = task * QR_TASK_COLS
+        cn = ncols - c0 if ncols - c0 < QR_TASK_COLS else QR_TASK_COLS
+        if floating is float:
+            slarfb(&side, &trans, &direct, &storev, &mi, &cn, &ib, v, &ldv, t, &ldt,
+                   c + <size_t> c0 * ldc, &ldc, work + <size_t> tid * QR_TASK_COLS * ldt, &cn)
+        else:
+            dlarfb(&side, &trans, &direct, &storev, &mi, &cn, &ib, v, &ldv, t, &ldt,
+                   c + <size_t> c0 * ldc, &ldc, work + <size_t> tid * QR_TASK_COLS * ldt, &cn)
+
+
+def orthonormalize_columns(floating[:, ::1] at,   # IN/OUT (n, m), m >= n: A^T -> Q^T
+                           floating[::1] diag,    # OUT (n,) diag(R)
+                           int n_threads):
+    """Q of A = Q R in place, where the C-ordered (n, m) `at` is the
+    Fortran-ordered (m, n) A; diag := diag(R).
+
+    Blocked Householder QR as LAPACK's ?geqrt does it (each panel of QR_BLOCK
+    columns by the recursive ?geqrt3, its T factor kept), then Q formed in
+    place as ?orgqr does, from the last block back, each block applied by
+    ?larfb to [I; 0] and the columns already formed: every step but the
+    panels is a large GEMM. The trailing updates are split into fixed column
+    tasks shared by `n_threads` threads, each calling BLAS on one thread (the
+    caller holds scipy's OpenBLAS to one thread), so the bits do not depend
+    on the thread count. Returns LAPACK's info (0 on success)."""
+    cdef int n = <int> at.shape[0], m = <int> at.shape[1], nb, info = 0
+    cdef int i, ib, mi, c, threads
+    cdef floating* a
+    cdef floating* t
+    cdef floating* work
+    cdef floating* vs
+    if at.shape[1] < at.shape[0] or diag.shape[0] != at.shape[0]:
+        raise ValueError("orthonormalize_columns: needs m >= n and diag of n values")
+    if at.shape[1] > 2147483647 or at.shape[0] == 0:
+        raise ValueError("orthonormalize_columns: sizes must be positive C ints")
+    if n_threads < 1:
+        raise ValueError("orthonormalize_columns: n_threads must be positive")
+    nb = QR_BLOCK if n > QR_BLOCK else n
+    threads = n_threads
+    a = &at[0, 0]
+    # T (nb x n), the ?larfb work of each thread (QR_TASK_COLS x nb), one block's V (m x nb).
+    t = <floating*> malloc((<size_t> nb * n + <size_t> threads * QR_TASK_COLS * nb
+                            + <size_t> m * nb) * sizeof(floating))
+    if t == NULL:
+        raise MemoryError()
+    work = t + <size_t> nb * n
+    vs = work + <size_t> threads * QR_TASK_COLS * nb
+    with nogil:
+        i = 0
+        while i < n and info == 0:
+            ib = n - i if n - i < nb else nb
+            mi = m - i
+            if floating is float:
+                sgeqrt3(&mi, &ib, a + <size_t> i * m + i, &m, t + <size_t> i * nb, &nb, &info)
+            else:
+                dgeqrt3(&mi, &ib, a + <size_t> i * m + i, &m, t + <size_t> i * nb, &nb, &info)
+            # A[i:, i+ib:] := H^T A[i:, i+ib:]
+            _larfb_cols(a + <size_t> i * m + i, m, mi, ib, t + <size_t> i * nb, nb,
+                        a + <size_t> (i + ib) * m + i, m, n - i - ib, True, work, threads)
+            i += nb
+        if info == 0:
+            for c in range(n):
+                diag[c] = a[<size_t> c * m + c]
+            i = ((n - 1) // nb) * nb
+            while i >= 0:
+                ib = n - i if n - i < nb else nb
+                mi = m - i
+                # This block's reflectors V = A[i:, i:i+ib] (unit lower trapezoid),
+                # then its columns become [0; I; 0] and H_i..H_last apply to A[i:, i:].
+                for c in range(ib):
+                    memcpy(vs + <size_t> c * mi, a + <size_t> (i + c) * m + i,
+                           <size_t> mi * sizeof(floating))
+                    memset(a + <size_t> (i + c) * m, 0, <size_t> m * sizeof(floating))
+                    a[<size_t> (i + c) * m + i + c] = 1
+                _larfb_cols(vs, mi, mi, ib, t + <size_t> i * nb, nb, a + <size_t> i * m + i, m,
+                            n - i, False, work, threads)
+                i -= nb
+    free(t)
     return info
 
 

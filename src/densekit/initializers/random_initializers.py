@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from densekit._lib import _dense, _random
-from densekit._threads import scipy_blas_one_thread
+from densekit._threads import scipy_blas_one_thread, threads_for
 from densekit._validation import check_float, check_int
 from densekit.initializers._layout import check_axes, compute_fans
 from densekit.initializers.initializer import _KernelInitializer, fill_stream, plain_number
@@ -583,6 +583,10 @@ class LecunUniform(_FixedVarianceScaling):
     _args = (1.0, "fan_in", "uniform")
 
 
+# Rough cost of one normal draw in flops, for threads_for.
+_NORMAL_FLOPS = 8
+
+
 class Orthogonal(RandomInitializer):
     """Initializer producing an orthogonal matrix (times `gain`).
 
@@ -610,11 +614,13 @@ class Orthogonal(RandomInitializer):
     -----
     QR needs the whole matrix, so :meth:`block` computes the whole matrix and
     returns the block: it is exact but its cost is that of the whole. The QR
-    is LAPACK's (``?gelqf`` + ``?orglq`` on the transposed view, in place,
-    through scipy) with scipy's OpenBLAS held to one thread meanwhile: a
-    blocked QR is thousands of small BLAS calls, and handing each to a second
-    thread cost several times more than it saved on a busy machine. The
-    result is deterministic for a given LAPACK build.
+    is a blocked Householder QR through scipy's LAPACK (``?geqrt`` with block
+    size 128 and a recursive panel, then Q formed in place by one ``?larfb``
+    per block): nearly all of its flops are large GEMMs, split into fixed
+    column tasks that densekit's threads share, each calling scipy's OpenBLAS
+    on one thread (OpenBLAS itself rounds differently on one thread and on
+    several). So the result depends only on the seed and the LAPACK build,
+    never on `n_threads`, the core count or ``OPENBLAS_NUM_THREADS``.
 
     Examples
     --------
@@ -637,34 +643,51 @@ class Orthogonal(RandomInitializer):
                 f"Received: shape={shape} of rank {len(shape)}."
             )
 
-    def _matrix(self, shape, dtype, n_threads):
-        rows = math.prod(shape[:-1])
-        cols = shape[-1]
+    def _factor(self, rows, cols, dtype, n_threads):
+        """(qt, scale): Q^T in C order, shape (min, max), of the QR of the
+        (max(rows, cols), min(rows, cols)) normal draw, and the per-column
+        factor gain * sign(diag(R)) (a zero pivot keeps its column)."""
         work = np.float64 if dtype == np.float64 else np.float32
-        a = np.empty((max(rows, cols), min(rows, cols)), dtype=work)
-        fill_stream(a, None, _random.NORMAL, self.seed, 0.0, 1.0, n_threads)
-        if 0 < a.shape[1] and a.shape[0] < 2**31:
-            # LAPACK ?gelqf + ?orglq on a^T: the QR of `a` in place, no copies
-            # (see _dense.orthonormalize_columns), with scipy's BLAS on one thread.
-            diag = np.empty(a.shape[1], dtype=work)
+        m, n = max(rows, cols), min(rows, cols)
+        a = np.empty((m, n), dtype=work)
+        # Threads by work size: a thread team left spinning after the draw would
+        # take a core from the BLAS threads of the QR that follows.
+        fill_stream(a, None, _random.NORMAL, self.seed, 0.0, 1.0,
+                    threads_for(_NORMAL_FLOPS * m * n, n_threads))
+        if 0 < n and m < 2**31:
+            # Blocked Householder QR of `a` in Fortran order (its transpose in C
+            # order), Q formed in place: see _dense.orthonormalize_columns.
+            qt = np.empty((n, m), dtype=work)
+            _dense.transpose_scale(a, qt, None, threads_for(4 * m * n, n_threads))
+            del a
+            diag = np.empty(n, dtype=work)
+            # Our threads share fixed column tasks, each calling BLAS on one thread
+            # (if scipy's OpenBLAS cannot be held to one, one task at a time).
+            threads = threads_for(4 * m * n * n, n_threads) if scipy_blas_one_thread.found else 1
             with scipy_blas_one_thread:
-                info = _dense.orthonormalize_columns(a, diag)
+                info = _dense.orthonormalize_columns(qt, diag, threads)
             if info != 0:  # pragma: no cover - LAPACK argument errors only
                 raise RuntimeError(f"LAPACK QR failed (info={info})")
-            q = a
         else:
             q, r = scipy.linalg.qr(a, mode="economic", overwrite_a=True, check_finite=False)
-            diag = np.diagonal(r)
-        del a
-        # sign(diag(r)) and gain in one pass; a zero pivot keeps its column.
-        signs = np.where(diag < 0, -self._gain, self._gain).astype(work)
-        q *= signs
-        if rows < cols:
-            q = q.T
-        return q.reshape(shape)
+            qt, diag = q.T, np.diagonal(r)
+        return qt, np.where(diag < 0, -self._gain, self._gain).astype(work)
 
     def _write(self, out, plan, shape, n_threads):
-        matrix = self._matrix(shape, out.dtype, n_threads)
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        qt, scale = self._factor(rows, cols, out.dtype, n_threads)
+        # The matrix is Q^T (rows < cols) or Q, its columns times `scale`.
+        if rows < cols:
+            qt *= scale[:, None]
+            matrix = qt.reshape(shape)
+        else:
+            direct = plan is None and out.dtype == qt.dtype and out.flags.c_contiguous
+            q = out.reshape(rows, cols) if direct else np.empty((rows, cols), qt.dtype)
+            # Scaled and transposed in one pass.
+            _dense.transpose_scale(qt, q, scale, threads_for(4 * rows * cols, n_threads))
+            if direct:
+                return
+            matrix = q.reshape(shape)
         if plan is not None:
             matrix = matrix[plan.key]
         np.copyto(out, matrix, casting="unsafe")

@@ -105,3 +105,35 @@ DK_CLONES void NAME(const T *restrict x, const T *restrict w, const T *restrict 
 
 DK_DENSE_BACKWARD_ROWS(dk_dense_backward_rows_f32, float)
 DK_DENSE_BACKWARD_ROWS(dk_dense_backward_rows_f64, double)
+
+/* dst[j, i] := src[i, j] * scale[i] (scale may be NULL) for source rows r0 <= i < r1
+ * (dk_dense.h), in DK_TRANSPOSE_TILE x DK_TRANSPOSE_TILE tiles so that both the reads
+ * and the writes stay within a few cache lines per row: a strided numpy copy of a
+ * 2048^2 float32 transpose ran at 1.4 GB/s. One rounding per product, as numpy's. */
+#define DK_TRANSPOSE_TILE 32
+#define DK_TRANSPOSE(NAME, T)                                                               \
+DK_CLONES void NAME(T *restrict dst, const T *restrict src, const T *restrict scale,         \
+                    ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t r0, ptrdiff_t r1)              \
+{                                                                                           \
+    (void)rows;                                                                             \
+    for (ptrdiff_t i0 = r0; i0 < r1; i0 += DK_TRANSPOSE_TILE) {                             \
+        ptrdiff_t in = r1 - i0 < DK_TRANSPOSE_TILE ? r1 - i0 : DK_TRANSPOSE_TILE;           \
+        for (ptrdiff_t j0 = 0; j0 < cols; j0 += DK_TRANSPOSE_TILE) {                        \
+            ptrdiff_t jn = cols - j0 < DK_TRANSPOSE_TILE ? cols - j0 : DK_TRANSPOSE_TILE;   \
+            if (scale) {                                                                    \
+                for (ptrdiff_t j = 0; j < jn; j++)                                          \
+                    for (ptrdiff_t i = 0; i < in; i++)                                      \
+                        dst[(j0 + j) * rows + i0 + i] =                                     \
+                            src[(i0 + i) * cols + j0 + j] * scale[i0 + i];                  \
+            } else {                                                                        \
+                for (ptrdiff_t j = 0; j < jn; j++)                                          \
+                    for (ptrdiff_t i = 0; i < in; i++)                                      \
+                        dst[(j0 + j) * rows + i0 + i] = src[(i0 + i) * cols + j0 + j];      \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+}
+
+DK_TRANSPOSE(dk_transpose_scale_f32, float)
+DK_TRANSPOSE(dk_transpose_scale_f64, double)
+#undef DK_TRANSPOSE

@@ -23,4 +23,14 @@ void dk_dense_backward_rows_f64(const double *restrict x, const double *restrict
                                 const double *restrict dz, double *restrict dx,
                                 double *restrict dw, ptrdiff_t rows, ptrdiff_t k, ptrdiff_t u);
 
+/* dst (cols, rows) := transpose of src (rows, cols), row i of src times scale[i] (no
+ * scaling when scale is NULL), for the source rows r0 <= i < r1 only (so that threads
+ * can share one transpose); both row-major. */
+void dk_transpose_scale_f32(float *restrict dst, const float *restrict src,
+                            const float *restrict scale, ptrdiff_t rows, ptrdiff_t cols,
+                            ptrdiff_t r0, ptrdiff_t r1);
+void dk_transpose_scale_f64(double *restrict dst, const double *restrict src,
+                            const double *restrict scale, ptrdiff_t rows, ptrdiff_t cols,
+                            ptrdiff_t r0, ptrdiff_t r1);
+
 #endif
