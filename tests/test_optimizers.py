@@ -682,3 +682,25 @@ def test_mixed_dtypes_in_one_step_equal_separate_steps(kind):
         for g in grads:
             single.apply([g[i]], [alone])
         assert_array_equal(together[i], alone)
+
+
+def test_update_threads_follow_threads_for_and_keep_the_bits():
+    # issue 12: an update's thread count comes from threads_for (one helper); a
+    # step too small for a team runs on the calling thread, a large one may not,
+    # and the bits are the same either way.
+    from densekit._threads import PARALLEL_WORK, threads_for
+    from densekit.optimizers.base_optimizer import _UPDATE_FLOPS
+
+    assert threads_for(_UPDATE_FLOPS * 535_000, 2) == 1  # the 784-512-256-10 MLP
+    n = 2 * PARALLEL_WORK // _UPDATE_FLOPS + 7
+    assert threads_for(_UPDATE_FLOPS * n, 2) == 2
+    rng = np.random.default_rng(5)
+    w0, g = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+    results = []
+    for n_threads in (1, 2):
+        w = w0.copy()
+        opt = optimizers.Adam(n_threads=n_threads)
+        for _ in range(3):
+            opt.apply([g], [w])
+        results.append(w)
+    assert_array_equal(results[0], results[1])

@@ -645,3 +645,19 @@ def test_compile_config_round_trip():
     other.optimizer = optimizers.SGD()
     other.fit(x, y, verbose=0)
     assert int(other.optimizer.iterations) == 2
+
+
+def test_small_steps_keep_the_elementwise_kernels_on_the_calling_thread():
+    # issue 12: a two-thread team woken beside the step's BLAS threads cost 7x
+    # (35.6 vs 5.3 ms per step of the 784-512-256-10 MLP at batch 128).
+    from densekit.layers import Dense, Input
+    from densekit.models import Sequential
+
+    model = Sequential([Input((784,)), Dense(512, activation="relu"),
+                        Dense(256, activation="relu"), Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.zeros((128, 784), np.float32)
+    model.train_on_batch(x, np.zeros(128, np.int64))
+    trainer = model._trainer
+    assert trainer._step_threads(128, 2) == 1
+    assert trainer._step_threads(65536, 2) == 2

@@ -15,10 +15,13 @@ import numpy as np
 
 from densekit._lib import _optimizers as _k
 from densekit._registry import to_snake_case
-from densekit._threads import effective_n_threads
+from densekit._threads import effective_n_threads, threads_for
 from densekit.optimizers import _scalars as _sc
 from densekit.optimizers import schedules as _schedules
 from densekit.optimizers.schedules import LearningRateSchedule
+
+# Rough flops per variable element of one update (Adam's), for threads_for.
+_UPDATE_FLOPS = 10
 
 __all__ = ["Optimizer"]
 
@@ -111,9 +114,9 @@ class Optimizer:
 
     Threads: one compiled call updates all variables of a step (clipping and
     weight decay folded in), over fixed chunks of each variable, so results
-    are bit-identical for every `n_threads`; a step over fewer than
-    ``densekit._lib._optimizers.SERIAL_BELOW`` elements in total runs on the
-    calling thread without an OpenMP region.
+    are bit-identical for every `n_threads`; the thread count comes from the
+    work size (``densekit._threads.threads_for``, about 10 flops per element),
+    so a small step runs on the calling thread without an OpenMP region.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -548,8 +551,9 @@ class Optimizer:
         """
         if self.loss_scale_factor is not None:
             grads = [g / g.dtype.type(self.loss_scale_factor) for g in grads]
-        # A step below SERIAL_BELOW elements runs serially whatever the thread count.
-        n_threads = 1 if self._size < _k.SERIAL_BELOW else effective_n_threads(self.n_threads)
+        # Threads by work size (threads_for): a small update stays on the calling
+        # thread rather than wake a team beside the BLAS threads of the next step.
+        n_threads = threads_for(_UPDATE_FLOPS * self._size, self.n_threads)
         if self.gradient_accumulation_steps:
             steps = self.gradient_accumulation_steps
             accs = [self._accumulated_gradients[i] for i in indices]
