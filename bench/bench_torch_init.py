@@ -11,8 +11,9 @@ table's command adds ``--benchmark-columns=min,mean,max,rounds
   from the meta model vs torch init + ``safetensors.torch.save_file``. Target: >= 3x.
 - ``torch-save-rss``: the same two, each in a fresh process, recording its peak RSS
   (``ru_maxrss``) in ``extra_info``: densekit's is bounded by the chunk buffers.
-- ``torch-fsdp2``: ``init_module_`` of the FSDP2-sharded model in 2 gloo processes vs
-  one process; each rank's time and peak RSS are in ``extra_info`` (about half).
+- ``torch-fsdp2``: ``init_module_`` of the FSDP2-sharded model in 2 gloo processes (one
+  thread each) vs one process on 2 threads and on 1; each rank's time and peak RSS
+  (VmHWM) are in ``extra_info`` (about half of the one-thread process's).
 
 The model (``DENSEKIT_BENCH_TORCH_MODEL``): ``1b`` (default) is 24 blocks of
 Linear(2048, 8192) + Linear(8192, 2048) + LayerNorm(2048) plus Embedding(32000, 2048),
@@ -178,9 +179,13 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_fsdp2_single_process(benchmark):
+@pytest.mark.parametrize("threads", [THREADS, 1])
+def test_fsdp2_single_process(benchmark, threads):
+    """The unsharded baseline, on both cores and on one (each of the two ranks
+    below has one core of this two-core machine)."""
     benchmark.group = "torch-fsdp2"
-    report = benchmark.pedantic(lambda: _child("init", "1"), rounds=1, iterations=1)
+    report = benchmark.pedantic(lambda: _child("init", "1", str(threads)), rounds=1,
+                                iterations=1)
     benchmark.extra_info.update(report)
 
 
@@ -213,6 +218,16 @@ def test_fsdp2_two_processes(benchmark):
 
 # ------------------------------------------------------------------------ children
 def _peak_mib():
+    """This process's peak resident memory: VmHWM, which starts afresh at exec
+    (ru_maxrss carries the parent's peak over fork + exec on Linux: every child
+    then reported the pytest process's 6975 MiB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -234,6 +249,7 @@ def _main(argv):
                   "peak_rss_mib": _peak_mib(), "peak_rss_delta_mib": _peak_mib() - before}
     elif mode == "init":
         world = int(argv[1])
+        threads = int(argv[2]) if len(argv) > 2 else THREADS // world or 1
         model = meta_model()
         rank = 0
         if world > 1:
@@ -252,12 +268,13 @@ def _main(argv):
         model.to_empty(device="cpu")
         before = _peak_mib()
         t0 = time.perf_counter()
-        dt.init_module_(model, seed=0, n_threads=THREADS // world or 1)
+        dt.init_module_(model, seed=0, n_threads=threads)
         seconds = time.perf_counter() - t0
         if world > 1:
             dist.barrier()
             dist.destroy_process_group()
-        report = {"rank": rank, "world": world, "init_module_seconds": seconds,
+        report = {"rank": rank, "world": world, "threads": threads,
+                  "init_module_seconds": seconds,
                   "peak_rss_mib": _peak_mib(), "init_rss_delta_mib": _peak_mib() - before}
     else:
         raise SystemExit(f"unknown mode {mode!r}")
