@@ -199,3 +199,20 @@ def test_live_keras_results(keras, case_id):
     for call in range(refs.METRIC_CALLS):
         _update(metric, CASES[case_id][3], call)
         assert_allclose(metric.result(), expected[call], rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [0.1, np.float32(0.3), np.float64(-2.5), np.float32(np.nan)])
+@pytest.mark.parametrize("weight", [None, 7, 0])
+def test_mean_scalar_fast_path_equals_the_array_path(value, weight):
+    # issue 12: a trainer's per-batch loss takes a scalar path; it must give the bits
+    # of the general path (the same value passed as a 0-d array).
+    from densekit.metrics import Mean
+
+    fast, slow = Mean(), Mean()
+    for _ in range(3):
+        fast.update_state(value, sample_weight=weight)
+        slow.update_state(np.asarray([value]).reshape(()),
+                          sample_weight=None if weight is None else np.asarray(weight))
+    assert float(fast.count) == float(slow.count)
+    np.testing.assert_array_equal(np.float64(fast.total), np.float64(slow.total))
+    np.testing.assert_array_equal(fast.result(), slow.result())

@@ -115,6 +115,9 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+_FLOAT_SCALARS = (float, np.float32, np.float64)
+
+
 def _samplewise(values, sample_weight, reduce_fn):
     """Keras' reduce_to_samplewise_values: (per-sample values, per-sample weights or None)."""
     values = np.asarray(values, dtype=np.float64)
@@ -187,6 +190,15 @@ class Mean(Metric):
 
     def update_state(self, values, sample_weight=None):
         """Add a batch of values (any shape; averaged per sample)."""
+        if type(values) in _FLOAT_SCALARS and (sample_weight is None
+                                               or type(sample_weight) is int):
+            # A scalar with an int weight or none (a trainer's loss per batch): the
+            # same float64 arithmetic as the general path below, without its
+            # array machinery (about a tenth of a small training step).
+            w = 1.0 if sample_weight is None else float(sample_weight)
+            self.total = self.total + float(values) * w
+            self.count = self.count + w
+            return
         values, sample_weight = _samplewise(as_numbers(values, "values"), sample_weight, np.mean)
         self.total = self.total + np.sum(values)
         if sample_weight is not None:
