@@ -41,6 +41,22 @@ def _median_seconds(fn, repeat):
     return statistics.median(times)
 
 
+def _median_pair(ours, theirs, repeat):
+    """Median seconds of two functions, each run once first (warm caches, thread
+    pools started), then in alternating order, so that neither always runs on the
+    state the other left (a cold first call, or the other's spinning threads)."""
+    ours()
+    theirs()
+    times = ([], [])
+    for r in range(repeat):
+        order = ((0, ours), (1, theirs)) if r % 2 == 0 else ((1, theirs), (0, ours))
+        for slot, fn in order:
+            start = time.perf_counter()
+            fn()
+            times[slot].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def _numpy_truncated_normal(rng, shape, stddev):
     """The vectorized rejection loop a numpy user would write."""
     out = rng.standard_normal(shape, dtype=np.float32)
@@ -190,9 +206,12 @@ def _wide_model_tour(width, n_threads, repeat):
             h = np.maximum(h @ kernel + bias, 0)
         return h
 
-    _timing(f"forward pass, batch {batch}: densekit, then numpy")
-    ours_fwd = _median_seconds(lambda: model.predict(x, verbose=0, n_threads=n_threads), repeat)
-    theirs_fwd = _median_seconds(numpy_forward, repeat)
+    _timing(f"forward pass, batch {batch}: densekit and numpy, alternating")
+    # Both sides run the same GEMMs, so the difference is small and a few rounds
+    # would show mostly this machine's noise: take at least 7 of each.
+    ours_fwd, theirs_fwd = _median_pair(
+        lambda: model.predict(x, verbose=0, n_threads=n_threads), numpy_forward,
+        max(repeat, 7))
     flops = 2.0 * batch * width * width * n_layers
     _print(f"  forward pass, batch {batch}          densekit {flops / ours_fwd / 1e9:6.1f} GFLOP/s"
            f"   numpy {flops / theirs_fwd / 1e9:6.1f} GFLOP/s   "
