@@ -91,9 +91,9 @@ def _initialization_tour(size, n_threads, repeat):
          lambda: _numpy_truncated_normal(rng, shape, fan_std / 0.87962566103423978)),
     ]
     for name, init, baseline in cases:
-        _timing(f"{name}: densekit, then numpy")
-        ours = _median_seconds(lambda: init(shape, n_threads=n_threads), repeat)
-        theirs = _median_seconds(baseline, repeat)
+        _timing(f"{name}: densekit and numpy, alternating")
+        ours, theirs = _median_pair(lambda: init(shape, n_threads=n_threads), baseline,
+                                    repeat)
         _print_row(name, ours, theirs, nbytes)
     floor = _median_seconds(lambda: np.empty(shape, np.float32).fill(1.0), repeat)
     _print(f"  {'memory-write floor':<28} np.empty().fill(1.0) {nbytes / floor / 1e9:6.2f} GB/s")
@@ -179,9 +179,8 @@ def _wide_model_tour(width, n_threads, repeat):
         layers += [Dense(width, activation="relu") for _ in range(n_layers)]
         return Sequential(layers)
 
-    _timing("initialization: densekit, then numpy")
+    _timing("initialization: densekit and numpy, alternating")
     model = build()
-    ours_init = _median_seconds(build, repeat)
     rng = np.random.default_rng(0)
     limit = float(np.sqrt(6.0 / (2 * width)))
 
@@ -193,7 +192,7 @@ def _wide_model_tour(width, n_threads, repeat):
             kernel -= limit
         return kernels
 
-    theirs_init = _median_seconds(numpy_init, repeat)
+    ours_init, theirs_init = _median_pair(build, numpy_init, repeat)
     _print(f"  initialization (glorot_uniform)  densekit {ours_init * 1e3:8.1f} ms   "
            f"numpy {theirs_init * 1e3:8.1f} ms   {_speedup(theirs_init, ours_init)}")
 

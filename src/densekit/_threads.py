@@ -57,7 +57,11 @@ def max_threads():
     process (libgomp prints "Thread creation failed" and exits), so larger
     requests are refused with a ValueError instead.
     """
-    return max(_MIN_MAX_THREADS, 4 * _cpu_count())
+    return _max_threads(_cpu_count())
+
+
+def _max_threads(cpus):
+    return max(_MIN_MAX_THREADS, 4 * cpus)
 
 
 def _check_not_too_many(value, name):
@@ -85,7 +89,7 @@ def get_num_threads():
     cpus = _cpu_count()
     if not (_explicit or _OMP_NUM_THREADS_SET):
         n = min(n, cpus)
-    return max(1, min(n, max(_MIN_MAX_THREADS, 4 * cpus)))  # max_threads(), one syscall
+    return max(1, min(n, _max_threads(cpus)))  # one affinity syscall per call
 
 
 def set_num_threads(n):

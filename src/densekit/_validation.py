@@ -3,6 +3,7 @@
 import math
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -223,3 +224,15 @@ def check_out(out, shape, dtype, name="out"):
     if not out.flags.c_contiguous:
         raise ValueError(f"Argument `{name}` must be C-contiguous.")
     return out
+
+
+def check_path(path, name):
+    """`path` as a str (an os.PathLike is converted), else TypeError naming the argument."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(
+            f"Argument `{name}` must be a string or an os.PathLike. "
+            f"Received: {name}={path!r}"
+        )
+    return path

@@ -7,6 +7,7 @@ memory in use stays near ``2 * chunk_bytes`` whatever the size of the file, and
 the file holds exactly ``initializer(shape)``, bit for bit.
 """
 
+import contextlib
 import errno
 import itertools
 import json
@@ -336,6 +337,46 @@ def _release_past_eof(fd):
     size = os.fstat(fd).st_size
     os.ftruncate(fd, size + 1)
     os.ftruncate(fd, size)
+
+
+@contextlib.contextmanager
+def _replacing(path, overwrite):
+    """Write a whole new file for `path` without ever exposing a partial one.
+
+    Yields ``(tmp, scratch)``: the caller writes the file to `tmp` (created in
+    the target's directory); when the block ends normally `tmp` is renamed onto
+    the target (``os.replace``), on any error it is removed (an h5py write
+    failure is re-raised as an OSError). ``scratch()`` creates more temporary
+    files beside it, removed when the block ends either way.
+    """
+    directory, target = _check_target(path, overwrite=overwrite)
+    base = os.path.basename(target)
+    _remove_stale_partials(directory, base)
+    tmp = _create_partial(directory, base, path)
+    extra = []
+
+    def scratch():
+        extra.append(_create_partial(directory, base, path))
+        return extra[-1]
+
+    try:
+        yield tmp, scratch
+        os.replace(tmp, target)
+    except BaseException as exc:
+        _unlink_missing_ok(tmp)
+        if isinstance(exc, RuntimeError) and "errno" in str(exc):
+            raise _h5_error(exc) from exc  # h5py reports a failed write as RuntimeError
+        raise
+    finally:
+        for name in extra:
+            _unlink_missing_ok(name)
+
+
+def _unlink_missing_ok(name):
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
 
 
 def _h5_error(exc):

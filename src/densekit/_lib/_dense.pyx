@@ -181,6 +181,27 @@ def dense_forward(const floating[:, ::1] x,       # IN (n, k)
                 _bias_activate_2d(&out[0, 0], bptr, n, u, code, p0, p1, p2, n_threads)
 
 
+cdef inline void _mlp_block(Py_ssize_t b, const floating* x, floating* out, Py_ssize_t n,
+                            const floating** kernels, const floating** biases,
+                            const Py_ssize_t* dims, const int* codes, const double* params,
+                            Py_ssize_t n_layers, Py_ssize_t block, Py_ssize_t width,
+                            floating* buf) noexcept nogil:
+    """Row block `b` through every layer, ping-ponging between the two halves of
+    `buf` (2 * block * width values); the last layer writes into `out`."""
+    cdef Py_ssize_t r0 = b * block, l
+    cdef Py_ssize_t rows = n - r0 if n - r0 < block else block
+    cdef const floating* src = x + r0 * dims[0]
+    cdef floating* dst
+    for l in range(n_layers):
+        if l == n_layers - 1:
+            dst = out + r0 * dims[n_layers]
+        else:
+            dst = buf + (l % 2) * block * width
+        _small_rows(src, kernels[l], biases[l], dst, rows, dims[l], dims[l + 1], codes[l],
+                    params[3 * l], params[3 * l + 1], params[3 * l + 2])
+        src = dst
+
+
 cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
                       const floating** kernels, const floating** biases,
                       const Py_ssize_t* dims, const int* codes, const double* params,
@@ -193,10 +214,8 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
     intermediate activations never leave its cache and the whole forward pass
     is a single OpenMP region (no per-layer barrier)."""
     cdef Py_ssize_t n_blocks = (n + block - 1) // block
-    cdef Py_ssize_t b, r0, rows, l
+    cdef Py_ssize_t b
     cdef floating* buf
-    cdef floating* dst
-    cdef const floating* src
     cdef int failed[1]
     failed[0] = 0
     buf = NULL  # Cython makes buf firstprivate: give the copies a defined value
@@ -206,18 +225,8 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
         if buf == NULL:
             return False
         for b in range(n_blocks):
-            r0 = b * block
-            rows = n - r0 if n - r0 < block else block
-            src = x + r0 * dims[0]
-            for l in range(n_layers):
-                if l == n_layers - 1:
-                    dst = out + r0 * dims[n_layers]
-                else:
-                    dst = buf + (l % 2) * block * width
-                _small_rows(src, kernels[l], biases[l], dst, rows,
-                            dims[l], dims[l + 1], codes[l],
-                            params[3 * l], params[3 * l + 1], params[3 * l + 2])
-                src = dst
+            _mlp_block(b, x, out, n, kernels, biases, dims, codes, params, n_layers, block,
+                       width, buf)
         free(buf)
         return True
     with parallel(num_threads=n_threads):
@@ -228,18 +237,8 @@ cdef bint _mlp_blocks(const floating* x, floating* out, Py_ssize_t n,
             if buf == NULL:
                 failed[0] = 1  # an array element is shared; the caller raises
             else:
-                r0 = b * block
-                rows = n - r0 if n - r0 < block else block
-                src = x + r0 * dims[0]
-                for l in range(n_layers):
-                    if l == n_layers - 1:
-                        dst = out + r0 * dims[n_layers]
-                    else:
-                        dst = buf + (l % 2) * block * width
-                    _small_rows(src, kernels[l], biases[l], dst, rows,
-                                dims[l], dims[l + 1], codes[l],
-                                params[3 * l], params[3 * l + 1], params[3 * l + 2])
-                    src = dst
+                _mlp_block(b, x, out, n, kernels, biases, dims, codes, params, n_layers,
+                           block, width, buf)
         free(buf)
     return failed[0] == 0
 
@@ -423,12 +422,21 @@ def bias_activate(cnp.ndarray y,     # IN/OUT (n, u) C-contiguous, writeable
 # ---------------------------------------------------------------------------
 # The QR factor of Orthogonal (densekit/initializers/random_initializers.py).
 
+cdef inline void _transpose_rows(floating* dst, const floating* src, const floating* scale,
+                                 Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t r0,
+                                 Py_ssize_t r1) noexcept nogil:
+    if floating is float:
+        dk_transpose_scale_f32(dst, src, scale, rows, cols, r0, r1)
+    else:
+        dk_transpose_scale_f64(dst, src, scale, rows, cols, r0, r1)
+
+
 def transpose_scale(const floating[:, ::1] src,     # IN (rows, cols)
                     floating[:, ::1] dst,           # OUT (cols, rows)
                     const floating[::1] scale,      # IN (rows,) or None
                     int n_threads):
     """dst := (src * scale[:, None]).T (or src.T when scale is None), in cache
-    tiles, source rows split between `n_threads` threads."""
+    tiles, blocks of 256 source rows split between `n_threads` threads."""
     cdef Py_ssize_t rows = src.shape[0], cols = src.shape[1], b, n_blocks
     cdef const floating* sp = NULL
     if dst.shape[0] != cols or dst.shape[1] != rows:
@@ -442,19 +450,13 @@ def transpose_scale(const floating[:, ::1] src,     # IN (rows, cols)
         return
     n_blocks = (rows + 255) // 256
     if n_threads <= 1 or n_blocks == 1:
+        # A plain call: even a one-thread prange enters a parallel region.
         with nogil:
-            if floating is float:
-                dk_transpose_scale_f32(&dst[0, 0], &src[0, 0], sp, rows, cols, 0, rows)
-            else:
-                dk_transpose_scale_f64(&dst[0, 0], &src[0, 0], sp, rows, cols, 0, rows)
+            _transpose_rows(&dst[0, 0], &src[0, 0], sp, rows, cols, 0, rows)
         return
     for b in prange(n_blocks, nogil=True, schedule='static', num_threads=n_threads):
-        if floating is float:
-            dk_transpose_scale_f32(&dst[0, 0], &src[0, 0], sp, rows, cols, b * 256,
-                                   min(rows, (b + 1) * 256))
-        else:
-            dk_transpose_scale_f64(&dst[0, 0], &src[0, 0], sp, rows, cols, b * 256,
-                                   min(rows, (b + 1) * 256))
+        _transpose_rows(&dst[0, 0], &src[0, 0], sp, rows, cols, b * 256,
+                        min(rows, (b + 1) * 256))
 
 
 # Block size of the QR: LAPACK's own ?geqrf/?orgqr use 32 (ilaenv), which makes
@@ -507,7 +509,7 @@ def orthonormalize_columns(floating[:, ::1] at,   # IN/OUT (n, m), m >= n: A^T -
     caller holds scipy's OpenBLAS to one thread), so the bits do not depend
     on the thread count. Returns LAPACK's info (0 on success)."""
     cdef int n = <int> at.shape[0], m = <int> at.shape[1], nb, info = 0
-    cdef int i, ib, mi, c, threads
+    cdef int i, ib, mi, c
     cdef floating* a
     cdef floating* t
     cdef floating* work
@@ -519,15 +521,14 @@ def orthonormalize_columns(floating[:, ::1] at,   # IN/OUT (n, m), m >= n: A^T -
     if n_threads < 1:
         raise ValueError("orthonormalize_columns: n_threads must be positive")
     nb = QR_BLOCK if n > QR_BLOCK else n
-    threads = n_threads
     a = &at[0, 0]
     # T (nb x n), the ?larfb work of each thread (QR_TASK_COLS x nb), one block's V (m x nb).
-    t = <floating*> malloc((<size_t> nb * n + <size_t> threads * QR_TASK_COLS * nb
+    t = <floating*> malloc((<size_t> nb * n + <size_t> n_threads * QR_TASK_COLS * nb
                             + <size_t> m * nb) * sizeof(floating))
     if t == NULL:
         raise MemoryError()
     work = t + <size_t> nb * n
-    vs = work + <size_t> threads * QR_TASK_COLS * nb
+    vs = work + <size_t> n_threads * QR_TASK_COLS * nb
     with nogil:
         i = 0
         while i < n and info == 0:
@@ -539,7 +540,7 @@ def orthonormalize_columns(floating[:, ::1] at,   # IN/OUT (n, m), m >= n: A^T -
                 dgeqrt3(&mi, &ib, a + <size_t> i * m + i, &m, t + <size_t> i * nb, &nb, &info)
             # A[i:, i+ib:] := H^T A[i:, i+ib:]
             _larfb_cols(a + <size_t> i * m + i, m, mi, ib, t + <size_t> i * nb, nb,
-                        a + <size_t> (i + ib) * m + i, m, n - i - ib, True, work, threads)
+                        a + <size_t> (i + ib) * m + i, m, n - i - ib, True, work, n_threads)
             i += nb
         if info == 0:
             for c in range(n):
@@ -556,7 +557,7 @@ def orthonormalize_columns(floating[:, ::1] at,   # IN/OUT (n, m), m >= n: A^T -
                     memset(a + <size_t> (i + c) * m, 0, <size_t> m * sizeof(floating))
                     a[<size_t> (i + c) * m + i + c] = 1
                 _larfb_cols(vs, mi, mi, ib, t + <size_t> i * nb, nb, a + <size_t> i * m + i, m,
-                            n - i, False, work, threads)
+                            n - i, False, work, n_threads)
                 i -= nb
     free(t)
     return info

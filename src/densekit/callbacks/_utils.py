@@ -1,7 +1,6 @@
 """Helpers shared by the callbacks: console output, log normalisation, argument checks."""
 
 import numbers
-import os
 import sys
 
 import numpy as np
@@ -12,7 +11,6 @@ __all__ = [
     "check_optional_real",
     "check_real",
     "check_str",
-    "path_to_string",
     "print_msg",
     "pythonify_logs",
 ]
@@ -72,16 +70,6 @@ def pythonify_logs(logs):
     return result
 
 
-def path_to_string(path, name):
-    """`path` as a str (os.PathLike is converted), else TypeError naming the argument."""
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(
-            f"Argument `{name}` must be a string or an os.PathLike. "
-            f"Received: {name}={path!r}"
-        )
-    return path
 
 
 def check_str(value, name):

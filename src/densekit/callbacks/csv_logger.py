@@ -5,7 +5,7 @@ import csv
 
 import numpy as np
 
-from densekit.callbacks._utils import path_to_string
+from densekit._validation import check_path
 from densekit.callbacks.callback import Callback
 
 __all__ = ["CSVLogger"]
@@ -73,7 +73,7 @@ class CSVLogger(Callback):
                 f"Received: separator={separator!r}"
             )
         self.sep = separator
-        self.filename = path_to_string(filename, "filename")
+        self.filename = check_path(filename, "filename")
         self.append = append
         self.writer = None
         self.keys = None

@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 
+from densekit._validation import check_path
 from densekit.callbacks._monitor import MonitorCallback
-from densekit.callbacks._utils import check_optional_real, check_verbose, path_to_string, print_msg
+from densekit.callbacks._utils import check_optional_real, check_verbose, print_msg
 
 __all__ = ["ModelCheckpoint"]
 
@@ -87,7 +88,7 @@ class ModelCheckpoint(MonitorCallback):
         )
         super().__init__(monitor, mode, initial_value_threshold)
         self.verbose = check_verbose(verbose)
-        self.filepath = path_to_string(filepath, "filepath")
+        self.filepath = check_path(filepath, "filepath")
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.save_freq = save_freq

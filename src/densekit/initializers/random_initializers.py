@@ -676,18 +676,19 @@ class Orthogonal(RandomInitializer):
     def _write(self, out, plan, shape, n_threads):
         rows, cols = math.prod(shape[:-1]), shape[-1]
         qt, scale = self._factor(rows, cols, out.dtype, n_threads)
-        # The matrix is Q^T (rows < cols) or Q, its columns times `scale`.
+        # The matrix is Q^T (rows < cols) or Q, its columns times `scale`: written
+        # straight into `out` when it can take it, else into a buffer first.
+        direct = plan is None and out.dtype == qt.dtype and out.flags.c_contiguous
+        q = out.reshape(rows, cols) if direct else np.empty((rows, cols), qt.dtype)
         if rows < cols:
-            qt *= scale[:, None]
-            matrix = qt.reshape(shape)
-        else:
-            direct = plan is None and out.dtype == qt.dtype and out.flags.c_contiguous
-            q = out.reshape(rows, cols) if direct else np.empty((rows, cols), qt.dtype)
-            # Scaled and transposed in one pass.
+            np.multiply(qt, scale[:, None], out=q)
+        elif qt.flags.c_contiguous:
             _dense.transpose_scale(qt, q, scale, threads_for(4 * rows * cols, n_threads))
-            if direct:
-                return
-            matrix = q.reshape(shape)
+        else:  # scipy's Q of the fallback: qt is its transposed view
+            np.multiply(qt.T, scale, out=q)
+        if direct:
+            return
+        matrix = q.reshape(shape)
         if plan is not None:
             matrix = matrix[plan.key]
         np.copyto(out, matrix, casting="unsafe")

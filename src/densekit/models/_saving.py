@@ -52,6 +52,7 @@ import zipfile
 
 import numpy as np
 
+from densekit._validation import check_path
 from densekit.models import _weights_io
 
 __all__ = ["KERAS_VERSION", "load_model", "save_model"]
@@ -169,12 +170,7 @@ def _check_save_path(filepath):
             "file and renamed, so a failed save leaves no partial file). "
             f"Received: filepath={filepath!r}"
         )
-    try:
-        path = os.fspath(filepath)
-    except TypeError:
-        path = None
-    if not isinstance(path, str):
-        raise TypeError(f"Argument `filepath` must be a str or path. Received: {filepath!r}")
+    path = check_path(filepath, "filepath")
     if not path.endswith(".keras"):
         hint = ""
         if path.endswith(".weights.h5"):
@@ -214,14 +210,9 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     h5py = _weights_io._import_h5py()
     from densekit import io
 
-    directory, target = io._check_target(path, overwrite=bool(overwrite))
-    base = os.path.basename(target)
-    io._remove_stale_partials(directory, base)
-    zip_tmp = io._create_partial(directory, base, path)
-    h5_tmp = None
-    try:
-        h5_tmp = io._create_partial(directory, base, path)
-        nbytes = sum(w.nbytes for w in model.weights)
+    nbytes = sum(w.nbytes for w in model.weights)
+    with io._replacing(path, overwrite=bool(overwrite)) as (zip_tmp, scratch):
+        h5_tmp = scratch()
         _weights_io._write_h5(h5py, io, h5_tmp, model, _weights_io.layer_paths(model),
                               nbytes, extra)
         with open(zip_tmp, "wb") as f:
@@ -231,21 +222,6 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
                 zf.write(h5_tmp, _WEIGHTS)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(zip_tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(zip_tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, RuntimeError) and "errno" in str(exc):
-            raise io._h5_error(exc) from exc  # h5py reports a failed write as RuntimeError
-        raise
-    finally:
-        if h5_tmp is not None:
-            try:
-                os.unlink(h5_tmp)
-            except FileNotFoundError:
-                pass
 
 
 # ------------------------------------------------------------------ loading
@@ -474,12 +450,7 @@ def _open_source(filepath):
     """(zip source, label) for a path ending in .keras or a binary file object."""
     if isinstance(filepath, _pyio.IOBase):
         return filepath, getattr(filepath, "name", "the file object")
-    try:
-        path = os.fspath(filepath)
-    except TypeError:
-        path = None
-    if not isinstance(path, str):
-        raise TypeError(f"Argument `filepath` must be a str or path. Received: {filepath!r}")
+    path = check_path(filepath, "filepath")
     if not path.endswith(".keras"):
         raise ValueError(
             "Invalid filename: expected a `.keras` extension. "

@@ -29,6 +29,7 @@ import zipfile
 
 import numpy as np
 
+from densekit._validation import check_path
 from densekit.layers.layer import to_snake_case
 
 __all__ = ["layer_paths", "load_weights", "save_weights"]
@@ -63,12 +64,7 @@ def layer_paths(model):
 
 
 def _format(filepath, saving):
-    try:
-        path = os.fspath(filepath)
-    except TypeError:
-        path = None
-    if not isinstance(path, str):
-        raise TypeError(f"Argument `filepath` must be a str or path. Received: {filepath!r}")
+    path = check_path(filepath, "filepath")
     if path.endswith(".npz"):
         return path, "npz"
     if path.endswith(".weights.h5") or (not saving and path.endswith(".h5")):
@@ -92,12 +88,8 @@ def save_weights(model, filepath):
         h5py = _import_h5py()
     from densekit import io
 
-    directory, target = io._check_target(path, overwrite=True)
-    base = os.path.basename(target)
     nbytes = sum(w.nbytes for w in model.weights)
-    io._remove_stale_partials(directory, base)
-    tmp_path = io._create_partial(directory, base, path)
-    try:
+    with io._replacing(path, overwrite=True) as (tmp_path, _):
         if fmt == "npz":
             arrays = {}
             for gpath, layer in entries:
@@ -109,15 +101,6 @@ def save_weights(model, filepath):
                 os.fsync(f.fileno())
         else:
             _write_h5(h5py, io, tmp_path, model, entries, nbytes)
-        os.replace(tmp_path, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_path)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, RuntimeError) and "errno" in str(exc):
-            raise io._h5_error(exc) from exc  # h5py reports a failed write as RuntimeError
-        raise
 
 
 def _write_h5(h5py, io, tmp_path, model, entries, nbytes, extra_groups=()):
