@@ -3,7 +3,9 @@
 Run: pytest bench/bench_latency.py --benchmark-only   (one group per cell; the
      ratios of medians within a group are the targets). Smoke test:
      pytest bench/bench_latency.py --benchmark-disable
-     python bench/bench_latency.py [quick]   interleaved rounds, wall and CPU time,
+     python bench/bench_latency.py [quick]   interleaved rounds (each timed call right
+                                            after an untimed one of the same case),
+                                            wall and CPU time,
                                             the ratio table for the README.
 Groups:
   dense-b{batch}-w{width}    Dense(width, relu) built on (None, width), beside the
@@ -159,13 +161,16 @@ def _report(quick=False):
     import time
 
     def measure(cases, rounds):
+        # Each timed call directly follows an untimed call of the same case: a
+        # rotation alone let one case follow torch (whose idle OpenMP/MKL threads
+        # spin on after each call) in 2 of 3 rounds and another in 1 of 3, and the
+        # first then paid a 4 ms scheduler tick in most of its rounds.
         names = list(cases)
         wall = {n: [] for n in names}
         cpu = {n: [] for n in names}
-        for fn in cases.values():
-            fn()
         for r in range(rounds):
             for name in names[r % len(names):] + names[: r % len(names)]:
+                cases[name]()
                 w0, c0 = time.perf_counter(), time.process_time()
                 cases[name]()
                 wall[name].append(time.perf_counter() - w0)
