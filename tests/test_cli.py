@@ -21,6 +21,11 @@ def test_info_reports_build_threads_and_versions():
     assert "openmp: enabled, version" in out
     assert f"threads: {densekit.get_num_threads()}" in out
     assert "simd: " in out
+    from densekit._lib import _dense
+
+    expected = {3: "densekit FMA (avx512", 2: "densekit FMA (avx2"}.get(_dense.FMA_LEVEL,
+                                                                       "numpy's BLAS")
+    assert f"dense float32 product: {expected}" in out
     assert f"numpy: {numpy.__version__}" in out
     assert "scipy: " in out and "blas: " in out
     assert "compiler: " in out

@@ -44,10 +44,20 @@ def info_lines():
         f"threads: {densekit.get_num_threads()}",
         f"simd: {_random.simd_level()} (the samplers' path, chosen at run time; "
         f"CPU supports {_openmp.simd_level()})",
+        f"dense float32 product: {_dense_product()}",
         f"numpy: {numpy.__version__}",
         f"scipy: {scipy.__version__}",
         f"blas: {_blas_summary()}",
     ]
+
+
+def _dense_product():
+    from densekit._lib import _dense
+
+    level = {3: "avx512", 2: "avx2"}.get(_dense.FMA_LEVEL)
+    if level is None:
+        return "numpy's BLAS (this CPU has no FMA)"
+    return f"densekit FMA ({level}; the same bits for any batch and thread count)"
 
 
 def _cmd_info(args):

@@ -14,6 +14,21 @@ def dense_forward(
 ) -> None: ...
 
 SMALL_KERNEL_SIZE: int
+FMA_LEVEL: int
+
+def fma_product(
+    x: npt.NDArray[np.float32],
+    kernel: npt.NDArray[np.float32],
+    bias: npt.NDArray[np.float32] | None,
+    out: npt.NDArray[np.float32],
+    code: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    level: int,
+    n_threads: int,
+    reference: bool = False,
+) -> None: ...
 
 def rows_forward(
     x: npt.NDArray[np.floating],

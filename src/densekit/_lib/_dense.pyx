@@ -1,9 +1,16 @@
 """Dense forward kernel: y := act(x @ w + b).
 
-One row-major GEMM through scipy's BLAS (which threads on its own), then one
-OpenMP pass over the output rows that adds the bias and applies the activation
-while each row is still in cache. BLAS is never called from inside a prange, but
-by Orthogonal's QR, whose column tasks each call BLAS held to one thread.
+float32 on a CPU with FMA (AVX-512 or AVX2, `FMA_LEVEL`): densekit's own product
+(src/dk_gemm.c), whose every output is one fused multiply-add per k in k order,
+then the bias and the activation on each block while it is in L1; tasks are
+disjoint blocks of y shared by OpenMP threads. So a row's bits depend neither on
+its batch nor on the thread count nor on the instruction set.
+
+Otherwise (float64, or a CPU without FMA): one row-major GEMM through scipy's
+BLAS (which threads on its own), then one OpenMP pass over the output rows that
+adds the bias and applies the activation while each row is still in cache. BLAS
+is never called from inside a prange, but by Orthogonal's QR, whose column tasks
+each call BLAS held to one thread.
 
 Narrow layers (a kernel of at most SMALL_KERNEL values, like the tutorial's
 16x32) skip BLAS: a skinny GEMM is too small to amortize BLAS's thread
@@ -23,7 +30,12 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 from scipy.linalg.cython_lapack cimport dgeqrt3, dlarfb, sgeqrt3, slarfb
 
 from densekit._lib._activation_ops cimport bias_activate_row
-from densekit._lib._activations cimport ACT_LINEAR, ACT_N_CODES
+from densekit._lib._activations cimport (
+    ACT_LINEAR,
+    ACT_LOG_SOFTMAX,
+    ACT_N_CODES,
+    ACT_SOFTMAX,
+)
 
 cnp.import_array()
 
@@ -45,6 +57,64 @@ cdef extern from "dk_dense.h" nogil:
     void dk_transpose_scale_f64(double* dst, const double* src, const double* scale,
                                 Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t r0,
                                 Py_ssize_t r1)
+
+cdef extern from "dk_gemm.h" nogil:
+    # The float32 FMA product (src/dk_gemm.h): y := act(x @ w + bias), one fma per k in
+    # k order for every output, for elementwise activation codes.
+    ctypedef struct dk_gemm_args:
+        const float* x
+        const float* w
+        const float* bias
+        float* y
+        Py_ssize_t m, k, n
+        int code
+        double p0, p1, p2
+    enum: DK_GEMM_DIRECT_ROWS
+    int dk_gemm_level()
+    void dk_gemm_task_f32(int level, const dk_gemm_args* g, int task, int n_tasks)
+    void dk_gemm_reference_f32(const dk_gemm_args* g)
+
+# The instruction set of the FMA product on this CPU (3 = AVX-512, 2 = AVX2), or 0: then
+# float32 takes the BLAS / row-kernel paths of float64.
+cdef int _fma_level = dk_gemm_level()
+FMA_LEVEL = _fma_level
+cdef int _TASKS_PER_THREAD = 4
+
+
+cdef void _fma_forward(const float* x, const float* w, const float* bias, float* y,
+                       Py_ssize_t n, Py_ssize_t k, Py_ssize_t u,
+                       int code, double p0, double p1, double p2,
+                       int n_threads, int level) noexcept nogil:
+    """y := act(x @ w + bias) by the FMA product at `level`, in n_threads tasks (a
+    plain call for one). Row-wise codes (softmax, log_softmax) need whole rows: the
+    product adds only the bias, then one pass over the rows applies them."""
+    cdef dk_gemm_args g
+    cdef int t, n_tasks
+    cdef bint rowwise = code == ACT_SOFTMAX or code == ACT_LOG_SOFTMAX
+    if n == 0 or u == 0:
+        return
+    g.x = x
+    g.w = w
+    g.bias = bias
+    g.y = y
+    g.m = n
+    g.k = k
+    g.n = u
+    g.code = ACT_LINEAR if rowwise else code
+    g.p0 = p0
+    g.p1 = p1
+    g.p2 = p2
+    if n_threads == 1:
+        dk_gemm_task_f32(level, &g, 0, 1)
+    else:
+        # More tasks than threads, taken dynamically: a thread that shares its core (with
+        # another pool's spinning worker, say) takes fewer of them. The bits do not change.
+        # A few rows are bound by reading w: one wide column block per thread streams it.
+        n_tasks = n_threads if n <= DK_GEMM_DIRECT_ROWS else _TASKS_PER_THREAD * n_threads
+        for t in prange(n_tasks, schedule='dynamic', num_threads=n_threads):
+            dk_gemm_task_f32(level, &g, t, n_tasks)
+    if rowwise:
+        _bias_activate_2d(y, <const float*> NULL, n, u, code, p0, p1, p2, n_threads)
 
 
 cdef enum:
@@ -117,6 +187,9 @@ cdef inline void _small_rows(const floating* x, const floating* w, const floatin
     is in L1."""
     cdef Py_ssize_t i
     if floating is float:
+        if _fma_level:
+            _fma_forward(x, w, bias, y, rows, k, u, code, p0, p1, p2, 1, _fma_level)
+            return
         dk_dense_rows_f32(x, w, y, rows, k, u)
     else:
         dk_dense_rows_f64(x, w, y, rows, k, u)
@@ -171,8 +244,13 @@ def dense_forward(const floating[:, ::1] x,       # IN (n, k)
         raise ValueError("dense_forward: unknown activation code")
     if bias is not None and u > 0:
         bptr = &bias[0]
+    if n == 0 or u == 0:
+        return
     with nogil:
-        if k * u <= SMALL_KERNEL:
+        if floating is float and _fma_level:
+            _fma_forward(&x[0, 0], &kernel[0, 0], bptr, &out[0, 0], n, k, u,
+                         code, p0, p1, p2, n_threads, _fma_level)
+        elif k * u <= SMALL_KERNEL:
             _small_forward(&x[0, 0], &kernel[0, 0], bptr, &out[0, 0], n, k, u,
                            code, p0, p1, p2, n_threads)
         else:
@@ -345,13 +423,15 @@ cdef int _float_type(cnp.ndarray a) except -1:
 
 
 def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
-                 cnp.ndarray kernel,   # IN (k, u) C-contiguous, k*u <= SMALL_KERNEL
+                 cnp.ndarray kernel,   # IN (k, u) C-contiguous
                  object bias,          # IN (u,) or None
                  cnp.ndarray out,      # OUT (n, u) C-contiguous, writeable
                  int code, double p0, double p1, double p2,
                  int n_threads):
-    """out := act_code(x @ kernel + bias) by the direct row kernel (the same bits
-    as dense_forward's small-kernel path, for any thread count)."""
+    """out := act_code(x @ kernel + bias) without BLAS, the same bits as
+    dense_forward for any thread count: by the FMA product for float32 when
+    FMA_LEVEL is set (any kernel size), else by the direct row kernel (kernels
+    of at most SMALL_KERNEL values)."""
     cdef int t = _float_type(x)
     cdef cnp.ndarray b
     cdef void* bptr = NULL
@@ -363,7 +443,8 @@ def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
     k = cnp.PyArray_DIM(x, 1)
     u = cnp.PyArray_DIM(kernel, 1)
     if (cnp.PyArray_DIM(kernel, 0) != k or cnp.PyArray_DIM(out, 0) != n
-            or cnp.PyArray_DIM(out, 1) != u or k * u > SMALL_KERNEL):
+            or cnp.PyArray_DIM(out, 1) != u
+            or (k * u > SMALL_KERNEL and not (t == cnp.NPY_FLOAT and _fma_level))):
         raise ValueError("rows_forward: inconsistent shapes")
     if code < 0 or code >= ACT_N_CODES or n_threads < 1:
         raise ValueError("rows_forward: unknown activation code or bad thread count")
@@ -375,7 +456,12 @@ def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
     if n == 0 or u == 0:
         return
     with nogil:
-        if t == cnp.NPY_FLOAT:
+        if t == cnp.NPY_FLOAT and _fma_level:
+            _fma_forward(<const float*> cnp.PyArray_DATA(x),
+                         <const float*> cnp.PyArray_DATA(kernel), <const float*> bptr,
+                         <float*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
+                         n_threads, _fma_level)
+        elif t == cnp.NPY_FLOAT:
             _small_forward(<const float*> cnp.PyArray_DATA(x),
                            <const float*> cnp.PyArray_DATA(kernel), <const float*> bptr,
                            <float*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
@@ -385,6 +471,51 @@ def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
                            <const double*> cnp.PyArray_DATA(kernel), <const double*> bptr,
                            <double*> cnp.PyArray_DATA(out), n, k, u, code, p0, p1, p2,
                            n_threads)
+
+
+def fma_product(const float[:, ::1] x, const float[:, ::1] kernel, object bias,
+                float[:, ::1] out, int code, double p0, double p1, double p2, int level,
+                int n_threads, bint reference=False):
+    """For the tests: out := act_code(x @ kernel + bias) by the FMA product at
+    `level` (a level this CPU has) in `n_threads` tasks, or by the scalar fmaf
+    reference. Elementwise codes only."""
+    cdef dk_gemm_args g
+    cdef const float[::1] b
+    cdef int t
+    if (kernel.shape[0] != x.shape[1] or out.shape[0] != x.shape[0]
+            or out.shape[1] != kernel.shape[1]):
+        raise ValueError("fma_product: inconsistent shapes")
+    if level not in (2, 3) or level > _fma_level or n_threads < 1:
+        raise ValueError(f"fma_product: level {level} is not available (FMA_LEVEL={_fma_level})")
+    if code < 0 or code >= ACT_SOFTMAX:
+        raise ValueError("fma_product: elementwise codes only")
+    g.bias = NULL
+    if bias is not None:
+        b = bias
+        if b.shape[0] != kernel.shape[1]:
+            raise ValueError("fma_product: bias shape")
+        if b.shape[0]:
+            g.bias = &b[0]
+    if out.shape[0] == 0 or out.shape[1] == 0:
+        return
+    g.x = &x[0, 0] if x.shape[1] else NULL
+    g.w = &kernel[0, 0] if x.shape[1] else NULL
+    g.y = &out[0, 0]
+    g.m = x.shape[0]
+    g.k = x.shape[1]
+    g.n = kernel.shape[1]
+    g.code = code
+    g.p0 = p0
+    g.p1 = p1
+    g.p2 = p2
+    with nogil:
+        if reference:
+            dk_gemm_reference_f32(&g)
+        elif n_threads == 1:
+            dk_gemm_task_f32(level, &g, 0, 1)
+        else:
+            for t in prange(n_threads, schedule='static', num_threads=n_threads):
+                dk_gemm_task_f32(level, &g, t, n_threads)
 
 
 def bias_activate(cnp.ndarray y,     # IN/OUT (n, u) C-contiguous, writeable

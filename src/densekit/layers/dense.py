@@ -17,6 +17,8 @@ __all__ = ["Dense"]
 # GEMV above m*n = 2304 * 4 (interface/gemm.c, gemv.c); below, it runs on the caller.
 _BLAS_THREADS_GEMM = 1 << 18
 _BLAS_THREADS_GEMV = 9216
+# float32 on an FMA CPU: densekit's own product (src/densekit/_lib/src/dk_gemm.h).
+_FMA_PRODUCT = bool(_dense.FMA_LEVEL)
 
 
 def output_units(activation, fused, units, dtype):
@@ -52,16 +54,20 @@ class Dense(Layer):
     Notes
     -----
     The input is cast to the layer dtype (float32 by default) and viewed as a
-    2-D (rows, input_dim) matrix, without a copy when it is C-contiguous. The
-    forward pass is one product through numpy's matmul (numpy's BLAS, which
-    threads on its own and uses GEMV for a single row; kernels of at most 4096
-    values use densekit's own row kernel instead), then one pass over the
-    output rows that adds the bias and applies the activation in place, so the
-    output is the only full-size allocation. Thread use is decided by work
-    size (``densekit._threads.threads_for``): small calls run entirely on the
-    calling thread and `n_threads` is an upper bound. As for numpy, a single
-    row may round differently in the last bit from the same row inside a
-    larger batch; results never depend on `n_threads`. Activations without a fused kernel (custom
+    2-D (rows, input_dim) matrix, without a copy when it is C-contiguous. For
+    float32 on a CPU with FMA (AVX-512 or AVX2) the forward pass is densekit's
+    own product (``densekit._lib._dense.FMA_LEVEL``): every output is one fused
+    multiply-add per input feature in order, then the bias and the activation
+    on each block while it is in cache, so the output is the only allocation
+    and a row's bits depend neither on the batch it comes in, nor on
+    `n_threads`, nor on the instruction set. Otherwise (float64, or no FMA) it
+    is one numpy matmul (numpy's BLAS; kernels of at most 4096 values use
+    densekit's row kernel) and one in-place bias + activation pass; there, as
+    for numpy, a single row may round differently in the last bit from the same
+    row inside a larger batch. Thread use is decided by work size
+    (``densekit._threads.threads_for``): small calls run entirely on the
+    calling thread and `n_threads` is an upper bound; results never depend on
+    it. Activations without a fused kernel (custom
     callables, `glu`, `sparsemax`, softmax over another axis) are applied by
     calling them on the biased output afterwards.
 
@@ -261,7 +267,13 @@ class Dense(Layer):
         kernel = self._kernel
         k, u = kernel.shape
         code, p0, p1, p2 = self._fused if self._fused is not None else (0, 0.0, 0.0, 0.0)
-        if k * u <= _dense.SMALL_KERNEL_SIZE:
+        if _FMA_PRODUCT and kernel.dtype == np.float32:
+            # A multiply-add counts 8 flops here: a second thread pays off from about
+            # 5e5 of them (OpenBLAS threads a GEMV or GEMM of that size too), and a
+            # product with few rows is bound by reading the kernel.
+            n = threads_for(8 * x.shape[0] * k * u, n_threads)
+            _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
+        elif k * u <= _dense.SMALL_KERNEL_SIZE:
             n = threads_for(2 * x.shape[0] * k * u, n_threads)
             _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
         else:

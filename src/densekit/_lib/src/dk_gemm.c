@@ -1,0 +1,163 @@
+/* The FMA product of dk_gemm.h: register tiles of DK_GEMM_MR rows by up to 64 (AVX-512) or
+ * 16 (AVX2) columns accumulate over k blocks of DK_GEMM_KC; for more than a few rows each
+ * k block of w is first packed into contiguous panels (in L2), so that the tiles stream it
+ * instead of striding through w. Both instruction sets are dk_gemm_template.h, included
+ * twice. The epilogue adds the bias and applies the activation to each finished block while
+ * it is in L1 (dk_bias_activate_row_f32). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dk_activations.h"
+#include "dk_gemm.h"
+#include "dk_simd.h"
+
+static void dk_gemm_epilogue(const dk_gemm_args *g, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t j0,
+                             ptrdiff_t j1)
+{
+    if (g->bias == NULL && g->code == DK_ACT_LINEAR)
+        return;
+    for (ptrdiff_t i = r0; i < r1; i++)
+        dk_bias_activate_row_f32(g->code, g->y + i * g->n + j0,
+                                 g->bias != NULL ? g->bias + j0 : NULL, j1 - j0, g->p0, g->p1,
+                                 g->p2);
+}
+
+#if DK_HAVE_AVX512
+#include <immintrin.h>
+
+#define G_SFX avx512
+#define G_TARGET "avx512f"
+#define G_VL 16
+#define G_NV 4
+#define G_W1 16
+#define G_W2 8
+#define G_VEC __m512
+#define G_MASK __mmask16
+#define G_MASKN(n) ((__mmask16)(((uint32_t)1 << (n)) - 1))
+#define G_ZERO _mm512_setzero_ps()
+#define G_SET1(s) _mm512_set1_ps(s)
+#define G_LOAD(p) _mm512_loadu_ps(p)
+#define G_LOADM(m, p) _mm512_maskz_loadu_ps((m), (p))
+#define G_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define G_STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define G_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#include "dk_gemm_template.h"
+#undef G_SFX
+#undef G_TARGET
+#undef G_VL
+#undef G_NV
+#undef G_W1
+#undef G_W2
+#undef G_VEC
+#undef G_MASK
+#undef G_MASKN
+#undef G_ZERO
+#undef G_SET1
+#undef G_LOAD
+#undef G_LOADM
+#undef G_STORE
+#undef G_STOREM
+#undef G_FMA
+
+__attribute__((target("avx2"))) static inline __m256i dk_avx2_mask(ptrdiff_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define G_SFX avx2
+#define G_TARGET "avx2,fma"
+#define G_VL 8
+#define G_NV 2
+#define G_W1 8
+#define G_W2 4
+#define G_VEC __m256
+#define G_MASK __m256i
+#define G_MASKN(n) dk_avx2_mask(n)
+#define G_ZERO _mm256_setzero_ps()
+#define G_SET1(s) _mm256_set1_ps(s)
+#define G_LOAD(p) _mm256_loadu_ps(p)
+#define G_LOADM(m, p) _mm256_maskload_ps((p), (m))
+#define G_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define G_STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define G_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#include "dk_gemm_template.h"
+#endif /* DK_HAVE_AVX512 */
+
+int dk_gemm_level(void)
+{
+#if DK_HAVE_AVX512
+    int level = dk_simd_level();
+    if (level == DK_SIMD_AVX512 || level == DK_SIMD_AVX2)
+        return level;
+#endif
+    return DK_SIMD_BASELINE;
+}
+
+/* One packing buffer per thread, kept for the thread's life (OpenMP threads are pooled). */
+static _Thread_local float *dk_gemm_pack_buffer = NULL;
+
+static float *dk_gemm_pack(void)
+{
+    if (dk_gemm_pack_buffer == NULL) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, (size_t)DK_GEMM_KC * DK_GEMM_NC * sizeof(float)) == 0)
+            dk_gemm_pack_buffer = p;
+    }
+    return dk_gemm_pack_buffer;
+}
+
+void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks)
+{
+    const ptrdiff_t m = g->m, n = g->n;
+    /* The split: whole panels of columns when there are enough of them (each task packs
+     * only its own columns of w), else whole register tiles of rows. */
+    const ptrdiff_t pw = level == DK_SIMD_AVX512 ? 64 : 16;
+    const ptrdiff_t panels = (n + pw - 1) / pw, tiles = (m + DK_GEMM_MR - 1) / DK_GEMM_MR;
+    ptrdiff_t r0 = 0, r1 = m, j0 = 0, j1 = n;
+    if (n_tasks > 1) {
+        if (panels >= 2 * (ptrdiff_t)n_tasks || tiles < 2 * (ptrdiff_t)n_tasks) {
+            j0 = panels * task / n_tasks * pw;
+            j1 = panels * (task + 1) / n_tasks * pw;
+            j1 = j1 < n ? j1 : n;
+        } else {
+            r0 = tiles * task / n_tasks * DK_GEMM_MR;
+            r1 = tiles * (task + 1) / n_tasks * DK_GEMM_MR;
+            r1 = r1 < m ? r1 : m;
+        }
+    }
+    if (r0 >= r1 || j0 >= j1)
+        return;
+    if (g->k == 0) {
+        /* An empty sum is 0. */
+        for (ptrdiff_t i = r0; i < r1; i++)
+            memset(g->y + i * n + j0, 0, (size_t)(j1 - j0) * sizeof(float));
+        dk_gemm_epilogue(g, r0, r1, j0, j1);
+        return;
+    }
+    float *pack = (r1 - r0 > DK_GEMM_DIRECT_ROWS && g->k * n > DK_GEMM_DIRECT_SIZE)
+                      ? dk_gemm_pack() : NULL;
+#if DK_HAVE_AVX512
+    if (level == DK_SIMD_AVX512)
+        tile_avx512(g, r0, r1, j0, j1, pack);
+    else if (level == DK_SIMD_AVX2)
+        tile_avx2(g, r0, r1, j0, j1, pack);
+#else
+    (void)level;
+    (void)pack;
+#endif
+}
+
+void dk_gemm_reference_f32(const dk_gemm_args *g)
+{
+    for (ptrdiff_t i = 0; i < g->m; i++) {
+        for (ptrdiff_t j = 0; j < g->n; j++) {
+            float acc = 0.0f;
+            for (ptrdiff_t p = 0; p < g->k; p++)
+                acc = fmaf(g->x[i * g->k + p], g->w[p * g->n + j], acc);
+            g->y[i * g->n + j] = acc;
+        }
+    }
+    dk_gemm_epilogue(g, 0, g->m, 0, g->n);
+}

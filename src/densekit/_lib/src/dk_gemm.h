@@ -1,0 +1,43 @@
+/* The float32 product of Dense on FMA CPUs (dk_gemm.c): y := act(x @ w + bias).
+ *
+ * Every output element is sum_p x[i,p] * w[p,j] accumulated from 0 in p order, each step one
+ * fused multiply-add (rounded once), then the bias is added and the activation applied. So
+ * the bits of a row do not depend on the batch it comes in, on the thread count or split,
+ * or on the instruction set (AVX-512 or AVX2): BLAS gives none of these. */
+#ifndef DK_GEMM_H
+#define DK_GEMM_H
+
+#include <stddef.h>
+
+#define DK_GEMM_MR 6           /* rows per register tile */
+#define DK_GEMM_KC 256         /* k block: a packed panel of w stays in L2 */
+#define DK_GEMM_NC 256         /* columns per block (per packed block of w) */
+#define DK_GEMM_DIRECT_ROWS 6  /* at most this many rows: w is read in place, not packed */
+#define DK_GEMM_DIRECT_SIZE 65536 /* w of at most this many values is read in place */
+#define DK_GEMM_KC_DIRECT 8    /* k block when w is read in place */
+#define DK_GEMM_Y_CACHED 65536 /* a y block of at most this many values stays in L2 */
+
+typedef struct {
+    const float *x;    /* (m, k) row-major */
+    const float *w;    /* (k, n) row-major */
+    const float *bias; /* (n,) or NULL */
+    float *y;          /* (m, n) row-major, not overlapping x, w or bias */
+    ptrdiff_t m, k, n;
+    int code;          /* an elementwise DK_ACT_* code (not softmax / log_softmax) */
+    double p0, p1, p2;
+} dk_gemm_args;
+
+/* The instruction set of the product on this CPU: DK_SIMD_AVX512, DK_SIMD_AVX2, or
+ * DK_SIMD_BASELINE when the CPU has no FMA (then callers use BLAS instead). */
+int dk_gemm_level(void);
+
+/* Part `task` of `n_tasks` of the product at `level` (a level this CPU supports, not
+ * baseline): the parts are disjoint blocks of y, so tasks may run on different threads.
+ * Uses a per-thread packing buffer of DK_GEMM_KC * DK_GEMM_NC floats, allocated on first
+ * use (if that fails, w is read in place: slower, same bits). */
+void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks);
+
+/* The same values by scalar fmaf (libm), one element at a time: the reference of the tests. */
+void dk_gemm_reference_f32(const dk_gemm_args *g);
+
+#endif

@@ -1,0 +1,211 @@
+/* One SIMD copy of the FMA product of dk_gemm.c, included once per instruction set.
+ *
+ * The includer defines:
+ *   G_SFX              name suffix (avx512, avx2)
+ *   G_TARGET           the gcc target attribute string
+ *   G_VL               lanes per vector (16, 8)
+ *   G_NV               vectors per packed panel (4 -> 64 columns, 2 -> 16 columns)
+ *   G_W1, G_W2         vectors of the wide one-row and two-row kernels (more than G_NV)
+ *   G_VEC, G_MASK      the vector and lane-mask types
+ *   G_MASKN(n)         a mask of the first n lanes (1 <= n <= G_VL)
+ *   G_ZERO, G_SET1(s), G_LOAD(p), G_LOADM(m, p), G_STORE(p, v), G_STOREM(p, m, v),
+ *   G_FMA(a, b, c)     a * b + c rounded once
+ *
+ * Every output element is fma(x[i,p], w[p,j], acc) for p = 0, 1, ..., k-1 from acc = 0:
+ * the k blocks store the running sum as float32 and reload it, which changes nothing, so
+ * neither the tiling, the row or column split, the vector width nor the thread changes a
+ * bit. Then the epilogue (bias, then the elementwise activation) runs on each finished
+ * block while it is in L1.
+ */
+
+#define G_CAT2(a, b) a##_##b
+#define G_CAT(a, b) G_CAT2(a, b)
+#define G_(name) G_CAT(name, G_SFX)
+#define G_PW (G_VL * G_NV) /* packed panel width in columns */
+
+/* c[MR rows x NV vectors] := (accum ? c : 0) + x[MR x kc] @ b[kc x NV*VL]; the last vector
+ * holds `tail` columns (1..VL). Rows of x, b and c are ldx, ldb, ldc floats apart. */
+#define G_UK(MR, NV)                                                                         \
+    static __attribute__((target(G_TARGET), noinline)) void G_CAT(G_(uk), MR##_##NV)(        \
+        ptrdiff_t kc, const float *x, ptrdiff_t ldx, const float *b, ptrdiff_t ldb,          \
+        float *c, ptrdiff_t ldc, int accum, int tail)                                        \
+    {                                                                                        \
+        G_VEC acc[MR][NV];                                                                   \
+        G_MASK mt = G_MASKN(tail);                                                           \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                acc[i][v] = !accum ? G_ZERO                                                  \
+                          : v == NV - 1 ? G_LOADM(mt, c + i * ldc + G_VL * v)                \
+                                        : G_LOAD(c + i * ldc + G_VL * v);                    \
+        if (tail == G_VL) {                                                                  \
+            for (ptrdiff_t p = 0; p < kc; p++) {                                             \
+                const float *bp = b + p * ldb;                                               \
+                G_VEC bv[NV];                                                                \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
+                    bv[v] = G_LOAD(bp + G_VL * v);                                           \
+                _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                      \
+                    G_VEC a = G_SET1(x[i * ldx + p]);                                        \
+                    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                    \
+                        acc[i][v] = G_FMA(a, bv[v], acc[i][v]);                              \
+                }                                                                            \
+            }                                                                                \
+        } else {                                                                             \
+            for (ptrdiff_t p = 0; p < kc; p++) {                                             \
+                const float *bp = b + p * ldb;                                               \
+                G_VEC bv[NV];                                                                \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
+                    bv[v] = v == NV - 1 ? G_LOADM(mt, bp + G_VL * v) : G_LOAD(bp + G_VL * v); \
+                _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                      \
+                    G_VEC a = G_SET1(x[i * ldx + p]);                                        \
+                    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                    \
+                        acc[i][v] = G_FMA(a, bv[v], acc[i][v]);                              \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                          \
+                if (v == NV - 1)                                                             \
+                    G_STOREM(c + i * ldc + G_VL * v, mt, acc[i][v]);                         \
+                else                                                                         \
+                    G_STORE(c + i * ldc + G_VL * v, acc[i][v]);                              \
+            }                                                                                \
+    }
+
+typedef void (*G_(ukf))(ptrdiff_t, const float *, ptrdiff_t, const float *, ptrdiff_t, float *,
+                        ptrdiff_t, int, int);
+
+#if G_NV == 4
+#define G_UKS_ROW(MR) G_UK(MR, 1) G_UK(MR, 2) G_UK(MR, 3) G_UK(MR, 4)
+#define G_UKS_PTRS(MR)                                                                      \
+    {0, G_CAT(G_(uk), MR##_1), G_CAT(G_(uk), MR##_2), G_CAT(G_(uk), MR##_3),                 \
+     G_CAT(G_(uk), MR##_4)}
+#else
+#define G_UKS_ROW(MR) G_UK(MR, 1) G_UK(MR, 2)
+#define G_UKS_PTRS(MR) {0, G_CAT(G_(uk), MR##_1), G_CAT(G_(uk), MR##_2), 0, 0}
+#endif
+
+G_UKS_ROW(1)
+G_UKS_ROW(2)
+G_UKS_ROW(3)
+G_UKS_ROW(4)
+G_UKS_ROW(5)
+G_UKS_ROW(6)
+/* Wide kernels for one and two rows read straight from w (more accumulators in flight). */
+#define G_UK_X(MR, NV) G_UK(MR, NV)
+G_UK_X(1, G_W1)
+G_UK_X(2, G_W2)
+#undef G_UK_X
+
+#define G_UKNAME(MR, NV) G_CAT(G_(uk), MR##_##NV)
+#define G_UKNAME_X(MR, NV) G_UKNAME(MR, NV)
+static const G_(ukf) G_(wide1) = G_UKNAME_X(1, G_W1);
+static const G_(ukf) G_(wide2) = G_UKNAME_X(2, G_W2);
+#undef G_UKNAME_X
+#undef G_UKNAME
+
+static const G_(ukf) G_(uks)[DK_GEMM_MR + 1][5] = {
+    {0}, G_UKS_PTRS(1), G_UKS_PTRS(2), G_UKS_PTRS(3), G_UKS_PTRS(4), G_UKS_PTRS(5),
+    G_UKS_PTRS(6)};
+
+/* mr rows x ncols columns of one k block, b's rows ldb apart, panels of G_PW columns. */
+__attribute__((target(G_TARGET))) static void G_(strip)(ptrdiff_t mr, ptrdiff_t kc,
+                                                        const float *x, ptrdiff_t ldx,
+                                                        const float *b, ptrdiff_t ldb,
+                                                        float *c, ptrdiff_t ldc,
+                                                        ptrdiff_t ncols, int accum, int wide)
+{
+    ptrdiff_t j = 0;
+    if (wide && mr == 1)
+        for (; j + G_W1 * G_VL <= ncols; j += G_W1 * G_VL)
+            G_(wide1)(kc, x, ldx, b + j, ldb, c + j, ldc, accum, G_VL);
+    if (wide && mr == 2)
+        for (; j + G_W2 * G_VL <= ncols; j += G_W2 * G_VL)
+            G_(wide2)(kc, x, ldx, b + j, ldb, c + j, ldc, accum, G_VL);
+    for (; j < ncols; j += G_PW) {
+        ptrdiff_t nr = ncols - j < G_PW ? ncols - j : G_PW;
+        int nv = (int)((nr + G_VL - 1) / G_VL);
+        G_(uks)[mr][nv](kc, x, ldx, b + j, ldb, c + j, ldc, accum, (int)(nr - G_VL * (nv - 1)));
+    }
+}
+
+/* Pack w[pc:pc+kc, jc:jc+nc] into panels of G_PW columns (kc rows of G_PW floats each, zero
+ * padded), then run every register tile of rows r0..r1 over it; the epilogue after the
+ * last k block. */
+__attribute__((target(G_TARGET))) static void G_(block)(const dk_gemm_args *g, ptrdiff_t r0,
+                                                        ptrdiff_t r1, ptrdiff_t jc,
+                                                        ptrdiff_t nc, ptrdiff_t pc,
+                                                        ptrdiff_t kc, float *pack)
+{
+    const ptrdiff_t k = g->k, n = g->n;
+    for (ptrdiff_t jr = 0; jr < nc; jr += G_PW) {
+        ptrdiff_t nr = nc - jr < G_PW ? nc - jr : G_PW;
+        float *dst = pack + jr * kc;
+        const float *src = g->w + pc * n + jc + jr;
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            for (int v = 0; v < G_NV; v++) {
+                ptrdiff_t left = nr - G_VL * v;
+                G_VEC val = left >= G_VL ? G_LOAD(src + p * n + G_VL * v)
+                          : left > 0     ? G_LOADM(G_MASKN(left), src + p * n + G_VL * v)
+                                         : G_ZERO;
+                G_STORE(dst + p * G_PW + G_VL * v, val);
+            }
+        }
+    }
+    for (ptrdiff_t ir = r0; ir < r1; ir += DK_GEMM_MR) {
+        ptrdiff_t mr = r1 - ir < DK_GEMM_MR ? r1 - ir : DK_GEMM_MR;
+        for (ptrdiff_t jr = 0; jr < nc; jr += G_PW) {
+            ptrdiff_t nr = nc - jr < G_PW ? nc - jr : G_PW;
+            int nv = (int)((nr + G_VL - 1) / G_VL);
+            G_(uks)[mr][nv](kc, g->x + ir * k + pc, k, pack + jr * kc, G_PW,
+                            g->y + ir * n + jc + jr, n, pc > 0, (int)(nr - G_VL * (nv - 1)));
+        }
+        if (pc + kc >= k)
+            dk_gemm_epilogue(g, ir, ir + mr, jc, jc + nc);
+    }
+}
+
+/* y[r0:r1, j0:j1] := epilogue(x[r0:r1, :] @ w[:, j0:j1]); pack is DK_GEMM_KC * DK_GEMM_NC
+ * floats or NULL (then w is read in place). k > 0. */
+__attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, ptrdiff_t r0,
+                                                       ptrdiff_t r1, ptrdiff_t j0,
+                                                       ptrdiff_t j1, float *pack)
+{
+    const ptrdiff_t k = g->k, n = g->n;
+    if (pack == NULL) {
+        /* w read in place, in k blocks of DK_GEMM_KC_DIRECT whole rows: a few rows use each
+         * w value once, so w streams through in memory order (a small w sits in cache). */
+        for (ptrdiff_t ir = r0; ir < r1; ir += DK_GEMM_MR) {
+            ptrdiff_t mr = r1 - ir < DK_GEMM_MR ? r1 - ir : DK_GEMM_MR;
+            for (ptrdiff_t pc = 0; pc < k; pc += DK_GEMM_KC_DIRECT) {
+                ptrdiff_t kc = k - pc < DK_GEMM_KC_DIRECT ? k - pc : DK_GEMM_KC_DIRECT;
+                G_(strip)(mr, kc, g->x + ir * k + pc, k, g->w + pc * n + j0, n,
+                          g->y + ir * n + j0, n, j1 - j0, pc > 0, 1);
+            }
+            dk_gemm_epilogue(g, ir, ir + mr, j0, j1);
+        }
+        return;
+    }
+    if ((r1 - r0) * (j1 - j0) <= DK_GEMM_Y_CACHED) {
+        /* y's block stays in cache across k blocks: take w in k blocks of whole rows. */
+        for (ptrdiff_t pc = 0; pc < k; pc += DK_GEMM_KC) {
+            ptrdiff_t kc = k - pc < DK_GEMM_KC ? k - pc : DK_GEMM_KC;
+            for (ptrdiff_t jc = j0; jc < j1; jc += DK_GEMM_NC)
+                G_(block)(g, r0, r1, jc, j1 - jc < DK_GEMM_NC ? j1 - jc : DK_GEMM_NC, pc, kc,
+                          pack);
+        }
+        return;
+    }
+    for (ptrdiff_t jc = j0; jc < j1; jc += DK_GEMM_NC) {
+        ptrdiff_t nc = j1 - jc < DK_GEMM_NC ? j1 - jc : DK_GEMM_NC;
+        for (ptrdiff_t pc = 0; pc < k; pc += DK_GEMM_KC)
+            G_(block)(g, r0, r1, jc, nc, pc, k - pc < DK_GEMM_KC ? k - pc : DK_GEMM_KC, pack);
+    }
+}
+
+#undef G_UKS_ROW
+#undef G_UKS_PTRS
+#undef G_UK
+#undef G_PW
+#undef G_
+#undef G_CAT
+#undef G_CAT2

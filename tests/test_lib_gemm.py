@@ -1,0 +1,111 @@
+"""The float32 FMA product of Dense (src/densekit/_lib/src/dk_gemm.c).
+
+Its contract: every output is one fused multiply-add per k, in k order, from 0, then
+the bias and the activation. So it equals the scalar fmaf reference bit for bit at
+every instruction set this CPU has, for every thread count, and a row's bits do not
+depend on the batch it comes in.
+"""
+
+import numpy as np
+import pytest
+
+from densekit import activations
+from densekit._lib import _dense
+from densekit.layers import Dense, Input
+from densekit.models import Sequential
+
+LEVELS = [lv for lv in (2, 3) if lv <= _dense.FMA_LEVEL]
+
+# (m, k, n): in-place w (few rows, or a small w), packed w with the output block in
+# cache (k blocks outer) and not (column blocks outer), ragged row tiles and column
+# tails of every width, k = 0, 1, and several k blocks of both block sizes.
+SHAPES = [
+    (1, 1, 1), (1, 5, 3), (2, 33, 17), (3, 17, 70), (6, 257, 513), (1, 1100, 300),
+    (2, 40, 2100), (7, 100, 130), (13, 333, 77), (7, 257, 513), (40, 300, 300),
+    (300, 260, 300), (61, 600, 1030), (100, 70, 1000), (64, 300, 17), (9, 0, 5),
+    (0, 4, 4), (4, 3, 0),
+]
+
+
+def _arrays(m, k, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((m, k), dtype=np.float32),
+            rng.standard_normal((k, n), dtype=np.float32),
+            rng.standard_normal(n, dtype=np.float32))
+
+
+@pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested below)")
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_equals_the_scalar_fma_reference_bit_for_bit(shape):
+    x, w, b = _arrays(*shape)
+    ref = np.empty((shape[0], shape[2]), np.float32)
+    _dense.fma_product(x, w, b, ref, 0, 0.0, 0.0, 0.0, LEVELS[0], 1, reference=True)
+    if ref.size:
+        exact = x.astype(np.float64) @ w.astype(np.float64) + b
+        scale = np.abs(x).astype(np.float64) @ np.abs(w).astype(np.float64) + np.abs(b)
+        # each of the k steps rounds once: |error| <= k * eps * sum |x w| (and far less)
+        assert np.all(np.abs(ref - exact) <= (shape[1] + 1) * 2.0 ** -23 * scale + 1e-30)
+    for level in LEVELS:
+        for n_threads in (1, 2, 3, 5):
+            out = np.full_like(ref, np.nan)
+            _dense.fma_product(x, w, b, out, 0, 0.0, 0.0, 0.0, level, n_threads)
+            assert np.array_equal(out, ref), (level, n_threads)
+
+
+@pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested below)")
+@pytest.mark.parametrize("name", ["relu", "gelu", "tanh", "leaky_relu", "silu"])
+def test_the_epilogue_is_the_activation_of_the_biased_sum(name):
+    fn = activations.get(name)
+    code, *params = activations.fused_code(fn)
+    x, w, b = _arrays(50, 700, 129, seed=3)
+    linear = np.empty((50, 129), np.float32)
+    _dense.fma_product(x, w, b, linear, 0, 0.0, 0.0, 0.0, LEVELS[-1], 2)
+    for level in LEVELS:
+        out = np.empty_like(linear)
+        _dense.fma_product(x, w, b, out, code, *params, level, 2)
+        assert np.array_equal(out, fn(linear))
+
+
+def test_unavailable_levels_and_bad_arguments_are_refused():
+    x, w, b = _arrays(2, 3, 4)
+    out = np.empty((2, 4), np.float32)
+    with pytest.raises(ValueError, match="not available"):
+        _dense.fma_product(x, w, b, out, 0, 0.0, 0.0, 0.0, _dense.FMA_LEVEL + 1, 1)
+    with pytest.raises(ValueError, match="shapes"):
+        _dense.fma_product(x, w[:2], b, out, 0, 0.0, 0.0, 0.0, 3, 1)
+    softmax = activations.fused_code(activations.softmax)[0]
+    with pytest.raises(ValueError, match="elementwise"):
+        _dense.fma_product(x, w, b, out, softmax, 0.0, 0.0, 0.0, 3, 1)
+
+
+@pytest.mark.parametrize("units, input_dim", [(64, 64), (300, 1030), (8, 16), (1000, 70)])
+def test_a_rows_bits_do_not_depend_on_its_batch_or_the_threads(units, input_dim):
+    layer = Dense(units, activation="relu")
+    layer.build((None, input_dim))
+    x = np.random.default_rng(1).standard_normal((37, input_dim), dtype=np.float32)
+    whole = layer(x)
+    reference = np.maximum(x.astype(np.float64) @ layer.kernel + layer.bias, 0)
+    np.testing.assert_allclose(whole, reference, rtol=1e-4, atol=1e-4)
+    if _dense.FMA_LEVEL:
+        # The FMA product: one row, any slice of rows and any thread count give the bits
+        # of the same rows in the whole batch.
+        for n_threads in (1, 2, 3):
+            assert np.array_equal(layer(x, n_threads=n_threads), whole)
+        for i in (0, 5, 36):
+            assert np.array_equal(layer(x[i:i + 1]), whole[i:i + 1])
+        assert np.array_equal(layer(x[3:20]), whole[3:20])
+
+
+def test_predict_call_and_the_training_forward_agree_bit_for_bit():
+    model = Sequential([Input((70,)), Dense(300, activation="relu"), Dense(129, activation="gelu"),
+                        Dense(10, activation="softmax")])
+    x = np.random.default_rng(2).standard_normal((200, 70), dtype=np.float32)
+    called = model(x)
+    assert np.array_equal(model.predict(x, verbose=0), called)
+    assert np.array_equal(model.predict(x, batch_size=7, verbose=0), called)
+    np.testing.assert_allclose(called.sum(axis=1), 1.0, rtol=1e-5)
+    model.compile(optimizer="sgd", loss="mse")
+    # evaluate runs the training forward (dense_forward): the same loss as from predict
+    y = np.zeros((200, 10), np.float32)
+    loss = model.evaluate(x, y, batch_size=200, verbose=0)
+    np.testing.assert_allclose(loss, np.mean(called.astype(np.float64) ** 2), rtol=1e-6)
