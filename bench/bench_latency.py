@@ -1,7 +1,9 @@
 """Latency sweep (issue 13): Dense, Sequential.predict and Orthogonal at every size.
 
-Run: pytest bench/bench_latency.py --benchmark-only   (one group per cell; the
-     ratios of medians within a group are the targets). Smoke test:
+Run: pytest bench/bench_latency.py --benchmark-only --benchmark-json=lat.json
+     (one group per cell, its cases run one after the other; the ratios of medians
+     within a group are the targets), then
+     python bench/bench_latency.py table lat.json   the README table. Smoke test:
      pytest bench/bench_latency.py --benchmark-disable
      python bench/bench_latency.py [quick]   interleaved rounds (each timed call right
                                             after an untimed one of the same case),
@@ -83,31 +85,14 @@ def _run(benchmark, fn, batch, width):
                               warmup_rounds=2)
 
 
-cells = pytest.mark.parametrize("batch, width", [(b, w) for b in BATCHES for w in WIDTHS])
+# Cell-major order: the cases of one group run one right after the other, so that
+# this machine's slow drifts (minutes) do not enter the ratios within a group.
+def _cases(impls):
+    return pytest.mark.parametrize(
+        "batch, width, impl", [(b, w, i) for b in BATCHES for w in WIDTHS for i in impls])
 
 
-@cells
-def test_dense_densekit(benchmark, batch, width):
-    benchmark.group = f"dense-b{batch}-w{width}"
-    layer, x = _layer(width), _x(batch, width)
-    y = _run(benchmark, lambda: layer(x), batch, width)
-    np.testing.assert_allclose(y, np.maximum(x @ layer.kernel + layer.bias, 0),
-                               rtol=1e-3, atol=1e-3)
-
-
-@cells
-def test_dense_numpy(benchmark, batch, width):
-    benchmark.group = f"dense-b{batch}-w{width}"
-    layer, x = _layer(width), _x(batch, width)
-    w, b = layer.kernel, layer.bias
-    _run(benchmark, lambda: np.maximum(x @ w + b, 0), batch, width)
-
-
-@cells
-@pytest.mark.skipif(torch is None, reason="torch is not installed")
-def test_dense_torch(benchmark, batch, width):
-    benchmark.group = f"dense-b{batch}-w{width}"
-    layer, x = _layer(width), _x(batch, width)
+def _torch_forward(layer, x, width):
     linear = torch.nn.Linear(width, width)
     with torch.no_grad():
         linear.weight.copy_(torch.from_numpy(layer.kernel.T.copy()))
@@ -118,41 +103,83 @@ def test_dense_torch(benchmark, batch, width):
         with torch.inference_mode():
             return torch.relu(linear(xt))
 
-    y = _run(benchmark, forward, batch, width)
-    np.testing.assert_allclose(y.numpy(), layer(x), rtol=1e-3, atol=1e-3)
+    return forward
 
 
-@cells
-def test_seq_predict(benchmark, batch, width):
+@_cases(["densekit", "numpy", "torch"])
+def test_dense(benchmark, batch, width, impl):
+    benchmark.group = f"dense-b{batch}-w{width}"
+    layer, x = _layer(width), _x(batch, width)
+    w, b = layer.kernel, layer.bias
+    if impl == "densekit":
+        fn = lambda: layer(x)  # noqa: E731
+    elif impl == "numpy":
+        fn = lambda: np.maximum(x @ w + b, 0)  # noqa: E731
+    elif torch is None:
+        pytest.skip("torch is not installed")
+    else:
+        fn = _torch_forward(layer, x, width)
+    y = _run(benchmark, fn, batch, width)
+    y = y.numpy() if impl == "torch" else y
+    np.testing.assert_allclose(y, np.maximum(x @ w + b, 0), rtol=1e-3, atol=1e-3)
+
+
+@_cases(["predict", "call"])
+def test_seq(benchmark, batch, width, impl):
     benchmark.group = f"seq-b{batch}-w{width}"
     model, x = _model(width), _x(batch, width)
-    y = _run(benchmark, lambda: model.predict(x, verbose=0), batch, width)
-    np.testing.assert_allclose(y, model(x), rtol=1e-4, atol=1e-4)
+    if impl == "predict":
+        y = _run(benchmark, lambda: model.predict(x, verbose=0), batch, width)
+        np.testing.assert_array_equal(y, model(x))
+    else:
+        _run(benchmark, lambda: model(x), batch, width)
 
 
-@cells
-def test_seq_call(benchmark, batch, width):
-    benchmark.group = f"seq-b{batch}-w{width}"
-    model, x = _model(width), _x(batch, width)
-    _run(benchmark, lambda: model(x), batch, width)
-
-
-@pytest.mark.parametrize("n", ORTHO)
-def test_orthogonal_densekit(benchmark, n):
+@pytest.mark.parametrize("n, impl", [(n, i) for n in ORTHO for i in ("densekit", "torch")])
+def test_orthogonal(benchmark, n, impl):
     benchmark.group = f"orthogonal-{n}"
-    init = Orthogonal(seed=0)
-    w = benchmark.pedantic(lambda: init((n, n)), rounds=5, iterations=1, warmup_rounds=1)
-    np.testing.assert_allclose(w[:8].astype(float) @ w[:8].T.astype(float), np.eye(8),
-                               atol=1e-4)
+    if impl == "densekit":
+        init = Orthogonal(seed=0)
+        w = benchmark.pedantic(lambda: init((n, n)), rounds=5, iterations=1, warmup_rounds=1)
+        np.testing.assert_allclose(w[:8].astype(float) @ w[:8].T.astype(float), np.eye(8),
+                                   atol=1e-4)
+    elif torch is None:
+        pytest.skip("torch is not installed")
+    else:
+        t = torch.empty(n, n)
+        benchmark.pedantic(lambda: torch.nn.init.orthogonal_(t), rounds=5, iterations=1,
+                           warmup_rounds=1)
 
 
-@pytest.mark.parametrize("n", ORTHO)
-@pytest.mark.skipif(torch is None, reason="torch is not installed")
-def test_orthogonal_torch(benchmark, n):
-    benchmark.group = f"orthogonal-{n}"
-    t = torch.empty(n, n)
-    benchmark.pedantic(lambda: torch.nn.init.orthogonal_(t), rounds=5, iterations=1,
-                       warmup_rounds=1)
+def _table(path):
+    """The README table from a --benchmark-json file: medians, ratios, misses marked."""
+    import collections
+    import json
+
+    med = collections.defaultdict(dict)
+    with open(path) as f:
+        for b in json.load(f)["benchmarks"]:
+            med[b["group"]][b["params"]["impl"]] = b["stats"]["median"]
+    nan = float("nan")
+    print("| batch | width | densekit ms | numpy/densekit | torch/densekit | predict/model(x) |")
+    print("|---|---|---|---|---|---|")
+    for batch in BATCHES:
+        for width in WIDTHS:
+            d = med.get(f"dense-b{batch}-w{width}", {})
+            q = med.get(f"seq-b{batch}-w{width}", {})
+            dk = d.get("densekit", nan)
+            r_np, r_t = d.get("numpy", nan) / dk, d.get("torch", nan) / dk
+            r_p = q.get("predict", nan) / q.get("call", nan)
+            miss = [name for name, bad in [("numpy", not r_np >= 1.0),
+                                           ("torch", batch >= 32 and not r_t >= 1.0),
+                                           ("predict", not r_p <= 1.05)] if bad]
+            print(f"| {batch} | {width} | {dk * 1e3:.3f} | {r_np:.2f} | {r_t:.2f} | {r_p:.2f} |"
+                  + (f" below target: {', '.join(miss)}" if miss else ""))
+    for n in ORTHO:
+        o = med.get(f"orthogonal-{n}", {})
+        print(f"orthogonal {n}^2: densekit {o.get('densekit', nan) * 1e3:.1f} ms, torch "
+              f"{o.get('torch', nan) * 1e3:.1f} ms, torch/densekit "
+              f"{o.get('torch', nan) / o.get('densekit', nan):.2f}")
 
 
 def _report(quick=False):
@@ -220,4 +247,7 @@ def _report(quick=False):
 if __name__ == "__main__":
     import sys
 
-    _report(quick="quick" in sys.argv[1:])
+    if sys.argv[1:2] == ["table"]:
+        _table(sys.argv[2])
+    else:
+        _report(quick="quick" in sys.argv[1:])

@@ -102,7 +102,7 @@ static float *dk_gemm_pack(void)
 {
     if (dk_gemm_pack_buffer == NULL) {
         void *p = NULL;
-        if (posix_memalign(&p, 64, (size_t)DK_GEMM_KC * DK_GEMM_NC * sizeof(float)) == 0)
+        if (posix_memalign(&p, 64, (size_t)DK_GEMM_KC * DK_GEMM_NC_WIDE * sizeof(float)) == 0)
             dk_gemm_pack_buffer = p;
     }
     return dk_gemm_pack_buffer;

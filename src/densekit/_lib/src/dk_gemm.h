@@ -11,7 +11,8 @@
 
 #define DK_GEMM_MR 6           /* rows per register tile */
 #define DK_GEMM_KC 256         /* k block: a packed panel of w stays in L2 */
-#define DK_GEMM_NC 256         /* columns per block (per packed block of w) */
+#define DK_GEMM_NC 256         /* columns per packed block of w when y's block is cached */
+#define DK_GEMM_NC_WIDE 1024   /* ... and when it is not (many rows): x is read n / this times */
 #define DK_GEMM_DIRECT_ROWS 6  /* at most this many rows: w is read in place, not packed */
 #define DK_GEMM_DIRECT_SIZE 65536 /* w of at most this many values is read in place */
 #define DK_GEMM_KC_DIRECT 8    /* k block when w is read in place */
@@ -33,7 +34,7 @@ int dk_gemm_level(void);
 
 /* Part `task` of `n_tasks` of the product at `level` (a level this CPU supports, not
  * baseline): the parts are disjoint blocks of y, so tasks may run on different threads.
- * Uses a per-thread packing buffer of DK_GEMM_KC * DK_GEMM_NC floats, allocated on first
+ * Uses a per-thread packing buffer of DK_GEMM_KC * DK_GEMM_NC_WIDE floats, allocated on first
  * use (if that fails, w is read in place: slower, same bits). */
 void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks);
 

@@ -164,7 +164,7 @@ __attribute__((target(G_TARGET))) static void G_(block)(const dk_gemm_args *g, p
     }
 }
 
-/* y[r0:r1, j0:j1] := epilogue(x[r0:r1, :] @ w[:, j0:j1]); pack is DK_GEMM_KC * DK_GEMM_NC
+/* y[r0:r1, j0:j1] := epilogue(x[r0:r1, :] @ w[:, j0:j1]); pack is DK_GEMM_KC * DK_GEMM_NC_WIDE
  * floats or NULL (then w is read in place). k > 0. */
 __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, ptrdiff_t r0,
                                                        ptrdiff_t r1, ptrdiff_t j0,
@@ -195,8 +195,9 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
         }
         return;
     }
-    for (ptrdiff_t jc = j0; jc < j1; jc += DK_GEMM_NC) {
-        ptrdiff_t nc = j1 - jc < DK_GEMM_NC ? j1 - jc : DK_GEMM_NC;
+    /* Many rows: wide column blocks, so that x is read fewer times. */
+    for (ptrdiff_t jc = j0; jc < j1; jc += DK_GEMM_NC_WIDE) {
+        ptrdiff_t nc = j1 - jc < DK_GEMM_NC_WIDE ? j1 - jc : DK_GEMM_NC_WIDE;
         for (ptrdiff_t pc = 0; pc < k; pc += DK_GEMM_KC)
             G_(block)(g, r0, r1, jc, nc, pc, k - pc < DK_GEMM_KC ? k - pc : DK_GEMM_KC, pack);
     }
