@@ -96,7 +96,7 @@ def test_a_rows_bits_do_not_depend_on_its_batch_or_the_threads(units, input_dim)
         assert np.array_equal(layer(x[3:20]), whole[3:20])
 
 
-def test_predict_call_and_the_training_forward_agree_bit_for_bit():
+def test_predict_and_call_agree_bit_for_bit():
     model = Sequential([Input((70,)), Dense(300, activation="relu"), Dense(129, activation="gelu"),
                         Dense(10, activation="softmax")])
     x = np.random.default_rng(2).standard_normal((200, 70), dtype=np.float32)
@@ -105,7 +105,20 @@ def test_predict_call_and_the_training_forward_agree_bit_for_bit():
     assert np.array_equal(model.predict(x, batch_size=7, verbose=0), called)
     np.testing.assert_allclose(called.sum(axis=1), 1.0, rtol=1e-5)
     model.compile(optimizer="sgd", loss="mse")
-    # evaluate runs the training forward (dense_forward): the same loss as from predict
+    # evaluate runs the training forward (dense_forward; BLAS for the 70x300 and
+    # 300x129 kernels): the loss of predict's outputs to float32 rounding
     y = np.zeros((200, 10), np.float32)
     loss = model.evaluate(x, y, batch_size=200, verbose=0)
-    np.testing.assert_allclose(loss, np.mean(called.astype(np.float64) ** 2), rtol=1e-6)
+    np.testing.assert_allclose(loss, np.mean(called.astype(np.float64) ** 2), rtol=1e-5)
+
+
+def test_small_kernels_train_on_the_product_of_predict():
+    # kernels of at most 4096 values: the training forward is the product of predict
+    model = Sequential([Input((16,)), Dense(32, activation="relu"), Dense(16, activation="relu"),
+                        Dense(8)])
+    x = np.random.default_rng(4).standard_normal((64, 16), dtype=np.float32)
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.zeros((64, 8), np.float32)
+    loss = model.evaluate(x, y, batch_size=64, verbose=0)
+    pred = model.predict(x, verbose=0).astype(np.float64)
+    np.testing.assert_allclose(loss, np.mean(pred ** 2), rtol=1e-6)

@@ -69,8 +69,8 @@ cdef extern from "dk_gemm.h" nogil:
         Py_ssize_t m, k, n
         int code
         double p0, p1, p2
-    enum: DK_GEMM_DIRECT_ROWS
     int dk_gemm_level()
+    int dk_gemm_tasks(int level, const dk_gemm_args* g, int n_threads)
     void dk_gemm_task_f32(int level, const dk_gemm_args* g, int task, int n_tasks)
     void dk_gemm_reference_f32(const dk_gemm_args* g)
 
@@ -78,7 +78,6 @@ cdef extern from "dk_gemm.h" nogil:
 # float32 takes the BLAS / row-kernel paths of float64.
 cdef int _fma_level = dk_gemm_level()
 FMA_LEVEL = _fma_level
-cdef int _TASKS_PER_THREAD = 4
 
 
 cdef void _fma_forward(const float* x, const float* w, const float* bias, float* y,
@@ -107,10 +106,9 @@ cdef void _fma_forward(const float* x, const float* w, const float* bias, float*
     if n_threads == 1:
         dk_gemm_task_f32(level, &g, 0, 1)
     else:
-        # More tasks than threads, taken dynamically: a thread that shares its core (with
-        # another pool's spinning worker, say) takes fewer of them. The bits do not change.
-        # A few rows are bound by reading w: one wide column block per thread streams it.
-        n_tasks = n_threads if n <= DK_GEMM_DIRECT_ROWS else _TASKS_PER_THREAD * n_threads
+        # Disjoint blocks of y (dk_gemm_tasks: up to 4 per thread, taken dynamically, so
+        # that a thread sharing its core takes fewer). The bits do not depend on them.
+        n_tasks = dk_gemm_tasks(level, &g, n_threads)
         for t in prange(n_tasks, schedule='dynamic', num_threads=n_threads):
             dk_gemm_task_f32(level, &g, t, n_tasks)
     if rowwise:
@@ -228,7 +226,10 @@ def dense_forward(const floating[:, ::1] x,       # IN (n, k)
                   floating[:, ::1] out,           # OUT (n, u)
                   int code, double p0, double p1, double p2,
                   int n_threads):
-    """out := act_code(x @ kernel + bias); the caller checked every shape.
+    """out := act_code(x @ kernel + bias); the caller checked every shape. The
+    training forward pass: small kernels as rows_forward, larger ones through BLAS
+    (like the backward pass), so for float32 on an FMA CPU a large layer's training
+    outputs may differ in the last bits from its calls and predict.
 
     `code`, p0..p2: a fused activation from `densekit.activations.fused_code`
     (ACT_LINEAR: none; see src/dk_activations.h); bias None skips the add.
@@ -247,7 +248,11 @@ def dense_forward(const floating[:, ::1] x,       # IN (n, k)
     if n == 0 or u == 0:
         return
     with nogil:
-        if floating is float and _fma_level:
+        if floating is float and k * u <= SMALL_KERNEL and _fma_level:
+            # As in Dense calls and predict; a larger kernel keeps the BLAS forward: the
+            # backward GEMMs are BLAS calls, and alternating BLAS's thread pool with
+            # OpenMP's within each step costs more than the product gains (measured: the
+            # MLP epoch of bench_train 1.87 s -> 2.67 s).
             _fma_forward(&x[0, 0], &kernel[0, 0], bptr, &out[0, 0], n, k, u,
                          code, p0, p1, p2, n_threads, _fma_level)
         elif k * u <= SMALL_KERNEL:
@@ -514,7 +519,8 @@ def fma_product(const float[:, ::1] x, const float[:, ::1] kernel, object bias,
         elif n_threads == 1:
             dk_gemm_task_f32(level, &g, 0, 1)
         else:
-            for t in prange(n_threads, schedule='static', num_threads=n_threads):
+            # n_threads tasks exactly (not dk_gemm_tasks): the tests pick odd splits
+            for t in prange(n_threads, schedule='dynamic', num_threads=n_threads):
                 dk_gemm_task_f32(level, &g, t, n_threads)
 
 

@@ -108,16 +108,40 @@ static float *dk_gemm_pack(void)
     return dk_gemm_pack_buffer;
 }
 
+static ptrdiff_t dk_gemm_panel_width(int level)
+{
+    return level == DK_SIMD_AVX512 ? 64 : 16;
+}
+
+int dk_gemm_tasks(int level, const dk_gemm_args *g, int n_threads)
+{
+    const ptrdiff_t panels = (g->n + dk_gemm_panel_width(level) - 1) / dk_gemm_panel_width(level);
+    const ptrdiff_t tiles = (g->m + DK_GEMM_MR - 1) / DK_GEMM_MR;
+    if (n_threads <= 1)
+        return 1;
+    if (g->m <= DK_GEMM_DIRECT_ROWS)
+        /* bound by reading w: one wide column block per thread streams it */
+        return panels < n_threads ? (int)panels : n_threads;
+    if (panels >= 2 * (ptrdiff_t)n_threads) {
+        /* column blocks of at least two panels, up to 4 per thread (taken dynamically:
+         * a thread that shares its core takes fewer); each packs only its own w */
+        ptrdiff_t t = panels / 2;
+        return t > 4 * n_threads ? 4 * n_threads : (int)t;
+    }
+    /* few columns: one block of rows per thread (each packs all of a narrow w) */
+    return tiles < n_threads ? (int)tiles : n_threads;
+}
+
 void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks)
 {
     const ptrdiff_t m = g->m, n = g->n;
-    /* The split: whole panels of columns when there are enough of them (each task packs
-     * only its own columns of w), else whole register tiles of rows. */
-    const ptrdiff_t pw = level == DK_SIMD_AVX512 ? 64 : 16;
+    /* The split dk_gemm_tasks chose: whole panels of columns, or whole register tiles of
+     * rows. */
+    const ptrdiff_t pw = dk_gemm_panel_width(level);
     const ptrdiff_t panels = (n + pw - 1) / pw, tiles = (m + DK_GEMM_MR - 1) / DK_GEMM_MR;
     ptrdiff_t r0 = 0, r1 = m, j0 = 0, j1 = n;
     if (n_tasks > 1) {
-        if (panels >= 2 * (ptrdiff_t)n_tasks || tiles < 2 * (ptrdiff_t)n_tasks) {
+        if (m <= DK_GEMM_DIRECT_ROWS || panels >= 2 * (ptrdiff_t)n_tasks) {
             j0 = panels * task / n_tasks * pw;
             j1 = panels * (task + 1) / n_tasks * pw;
             j1 = j1 < n ? j1 : n;

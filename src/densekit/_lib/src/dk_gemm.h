@@ -32,6 +32,9 @@ typedef struct {
  * DK_SIMD_BASELINE when the CPU has no FMA (then callers use BLAS instead). */
 int dk_gemm_level(void);
 
+/* How many tasks the product should be split into for n_threads threads (1 for one). */
+int dk_gemm_tasks(int level, const dk_gemm_args *g, int n_threads);
+
 /* Part `task` of `n_tasks` of the product at `level` (a level this CPU supports, not
  * baseline): the parts are disjoint blocks of y, so tasks may run on different threads.
  * Uses a per-thread packing buffer of DK_GEMM_KC * DK_GEMM_NC_WIDE floats, allocated on first

@@ -23,6 +23,20 @@
 #define G_(name) G_CAT(name, G_SFX)
 #define G_PW (G_VL * G_NV) /* packed panel width in columns */
 
+/* The k loop of a register tile: vector v of b's row p is LOADB (a full load, or the masked
+ * load of a column tail: the full-width loop has no mask at all). */
+#define G_KLOOP(MR, NV, LOADB)                                                               \
+    for (ptrdiff_t p = 0; p < kc; p++) {                                                     \
+        const float *bp = b + p * ldb;                                                       \
+        G_VEC bv[NV];                                                                        \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) bv[v] = LOADB;                 \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
+            G_VEC a = G_SET1(x[i * ldx + p]);                                                \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                acc[i][v] = G_FMA(a, bv[v], acc[i][v]);                                      \
+        }                                                                                    \
+    }
+
 /* c[MR rows x NV vectors] := (accum ? c : 0) + x[MR x kc] @ b[kc x NV*VL]; the last vector
  * holds `tail` columns (1..VL). Rows of x, b and c are ldx, ldb, ldc floats apart. */
 #define G_UK(MR, NV)                                                                         \
@@ -37,31 +51,10 @@
                 acc[i][v] = !accum ? G_ZERO                                                  \
                           : v == NV - 1 ? G_LOADM(mt, c + i * ldc + G_VL * v)                \
                                         : G_LOAD(c + i * ldc + G_VL * v);                    \
-        if (tail == G_VL) {                                                                  \
-            for (ptrdiff_t p = 0; p < kc; p++) {                                             \
-                const float *bp = b + p * ldb;                                               \
-                G_VEC bv[NV];                                                                \
-                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
-                    bv[v] = G_LOAD(bp + G_VL * v);                                           \
-                _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                      \
-                    G_VEC a = G_SET1(x[i * ldx + p]);                                        \
-                    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                    \
-                        acc[i][v] = G_FMA(a, bv[v], acc[i][v]);                              \
-                }                                                                            \
-            }                                                                                \
-        } else {                                                                             \
-            for (ptrdiff_t p = 0; p < kc; p++) {                                             \
-                const float *bp = b + p * ldb;                                               \
-                G_VEC bv[NV];                                                                \
-                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
-                    bv[v] = v == NV - 1 ? G_LOADM(mt, bp + G_VL * v) : G_LOAD(bp + G_VL * v); \
-                _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                      \
-                    G_VEC a = G_SET1(x[i * ldx + p]);                                        \
-                    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                    \
-                        acc[i][v] = G_FMA(a, bv[v], acc[i][v]);                              \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
+        if (tail == G_VL)                                                                    \
+            G_KLOOP(MR, NV, G_LOAD(bp + G_VL * v))                                           \
+        else                                                                                 \
+            G_KLOOP(MR, NV, v == NV - 1 ? G_LOADM(mt, bp + G_VL * v) : G_LOAD(bp + G_VL * v)) \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                          \
                 if (v == NV - 1)                                                             \
@@ -172,12 +165,14 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
 {
     const ptrdiff_t k = g->k, n = g->n;
     if (pack == NULL) {
-        /* w read in place, in k blocks of DK_GEMM_KC_DIRECT whole rows: a few rows use each
-         * w value once, so w streams through in memory order (a small w sits in cache). */
+        /* w read in place: a small w sits in cache (k blocks of DK_GEMM_KC); a few rows use
+         * each w value once, so a large w streams through in memory order, in k blocks of
+         * DK_GEMM_KC_DIRECT whole rows. */
+        const ptrdiff_t kb = k * n <= DK_GEMM_DIRECT_SIZE ? DK_GEMM_KC : DK_GEMM_KC_DIRECT;
         for (ptrdiff_t ir = r0; ir < r1; ir += DK_GEMM_MR) {
             ptrdiff_t mr = r1 - ir < DK_GEMM_MR ? r1 - ir : DK_GEMM_MR;
-            for (ptrdiff_t pc = 0; pc < k; pc += DK_GEMM_KC_DIRECT) {
-                ptrdiff_t kc = k - pc < DK_GEMM_KC_DIRECT ? k - pc : DK_GEMM_KC_DIRECT;
+            for (ptrdiff_t pc = 0; pc < k; pc += kb) {
+                ptrdiff_t kc = k - pc < kb ? k - pc : kb;
                 G_(strip)(mr, kc, g->x + ir * k + pc, k, g->w + pc * n + j0, n,
                           g->y + ir * n + j0, n, j1 - j0, pc > 0, 1);
             }
@@ -206,6 +201,7 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
 #undef G_UKS_ROW
 #undef G_UKS_PTRS
 #undef G_UK
+#undef G_KLOOP
 #undef G_PW
 #undef G_
 #undef G_CAT
