@@ -14,7 +14,16 @@ import numpy as np
 from densekit._lib import _dense
 from densekit._threads import threads_for
 
-__all__ = ["FusedForm", "MlpPlan", "plan_mlp", "run_mlp"]
+__all__ = ["FusedForm", "MlpPlan", "plan_mlp", "run_mlp", "work_per_mac"]
+
+def work_per_mac(dtype):
+    """The work (``threads_for`` flops) of one multiply-add of a Dense product
+    that runs on densekit's kernels: 8 for the float32 FMA product, so that a
+    second thread joins from about 5e5 multiply-adds (where OpenBLAS threads a
+    GEMV or GEMM too, and where a product with few rows is bound by reading the
+    kernel); 2 for the row kernel."""
+    return 8 if _dense.FMA_LEVEL and np.dtype(dtype) == np.float32 else 2
+
 
 class FusedForm(NamedTuple):
     """A layer as one fused step ``act(x @ kernel + bias)`` of the MLP kernel.
@@ -51,7 +60,8 @@ class MlpPlan:
         width = max([n_inputs] + [form.kernel.shape[1] for form in forms])
         # Rows per block: about 16384 values of the widest layer, 16 to 1024 rows.
         self.block = int(min(1024, max(16, 16384 // width)))
-        self.flops_per_row = 2 * sum(form.kernel.size for form in forms)
+        self.flops_per_row = work_per_mac(forms[0].kernel.dtype) * sum(
+            form.kernel.size for form in forms)
         self.out_units = forms[-1].kernel.shape[1]
 
 

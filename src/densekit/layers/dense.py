@@ -8,7 +8,7 @@ import numpy as np
 from densekit import activations, constraints, initializers, regularizers
 from densekit._lib import _dense
 from densekit._threads import numpy_blas_one_thread, threads_for
-from densekit.layers._fused import FusedForm
+from densekit.layers._fused import FusedForm, work_per_mac
 from densekit.layers.layer import Layer
 
 __all__ = ["Dense"]
@@ -268,10 +268,7 @@ class Dense(Layer):
         k, u = kernel.shape
         code, p0, p1, p2 = self._fused if self._fused is not None else (0, 0.0, 0.0, 0.0)
         if _FMA_PRODUCT and kernel.dtype == np.float32:
-            # A multiply-add counts 8 flops here: a second thread pays off from about
-            # 5e5 of them (OpenBLAS threads a GEMV or GEMM of that size too), and a
-            # product with few rows is bound by reading the kernel.
-            n = threads_for(8 * x.shape[0] * k * u, n_threads)
+            n = threads_for(work_per_mac(np.float32) * x.shape[0] * k * u, n_threads)
             _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
         elif k * u <= _dense.SMALL_KERNEL_SIZE:
             n = threads_for(2 * x.shape[0] * k * u, n_threads)
