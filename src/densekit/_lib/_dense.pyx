@@ -80,6 +80,23 @@ cdef int _fma_level = dk_gemm_level()
 FMA_LEVEL = _fma_level
 
 
+cdef inline void _fma_args(dk_gemm_args* g, const float* x, const float* w,
+                           const float* bias, float* y, Py_ssize_t n, Py_ssize_t k,
+                           Py_ssize_t u, int code, double p0, double p1,
+                           double p2) noexcept nogil:
+    g.x = x
+    g.w = w
+    g.bias = bias
+    g.y = y
+    g.m = n
+    g.k = k
+    g.n = u
+    g.code = code
+    g.p0 = p0
+    g.p1 = p1
+    g.p2 = p2
+
+
 cdef void _fma_forward(const float* x, const float* w, const float* bias, float* y,
                        Py_ssize_t n, Py_ssize_t k, Py_ssize_t u,
                        int code, double p0, double p1, double p2,
@@ -92,17 +109,7 @@ cdef void _fma_forward(const float* x, const float* w, const float* bias, float*
     cdef bint rowwise = code == ACT_SOFTMAX or code == ACT_LOG_SOFTMAX
     if n == 0 or u == 0:
         return
-    g.x = x
-    g.w = w
-    g.bias = bias
-    g.y = y
-    g.m = n
-    g.k = k
-    g.n = u
-    g.code = ACT_LINEAR if rowwise else code
-    g.p0 = p0
-    g.p1 = p1
-    g.p2 = p2
+    _fma_args(&g, x, w, bias, y, n, k, u, ACT_LINEAR if rowwise else code, p0, p1, p2)
     if n_threads == 1:
         dk_gemm_task_f32(level, &g, 0, 1)
     else:
@@ -486,6 +493,7 @@ def fma_product(const float[:, ::1] x, const float[:, ::1] kernel, object bias,
     reference. Elementwise codes only."""
     cdef dk_gemm_args g
     cdef const float[::1] b
+    cdef const float* bptr = NULL
     cdef int t
     if (kernel.shape[0] != x.shape[1] or out.shape[0] != x.shape[0]
             or out.shape[1] != kernel.shape[1]):
@@ -494,25 +502,16 @@ def fma_product(const float[:, ::1] x, const float[:, ::1] kernel, object bias,
         raise ValueError(f"fma_product: level {level} is not available (FMA_LEVEL={_fma_level})")
     if code < 0 or code >= ACT_SOFTMAX:
         raise ValueError("fma_product: elementwise codes only")
-    g.bias = NULL
     if bias is not None:
         b = bias
         if b.shape[0] != kernel.shape[1]:
             raise ValueError("fma_product: bias shape")
         if b.shape[0]:
-            g.bias = &b[0]
+            bptr = &b[0]
     if out.shape[0] == 0 or out.shape[1] == 0:
         return
-    g.x = &x[0, 0] if x.shape[1] else NULL
-    g.w = &kernel[0, 0] if x.shape[1] else NULL
-    g.y = &out[0, 0]
-    g.m = x.shape[0]
-    g.k = x.shape[1]
-    g.n = kernel.shape[1]
-    g.code = code
-    g.p0 = p0
-    g.p1 = p1
-    g.p2 = p2
+    _fma_args(&g, &x[0, 0] if x.shape[1] else NULL, &kernel[0, 0] if x.shape[1] else NULL,
+              bptr, &out[0, 0], x.shape[0], x.shape[1], kernel.shape[1], code, p0, p1, p2)
     with nogil:
         if reference:
             dk_gemm_reference_f32(&g)

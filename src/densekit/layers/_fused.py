@@ -14,15 +14,25 @@ import numpy as np
 from densekit._lib import _dense
 from densekit._threads import threads_for
 
-__all__ = ["FusedForm", "MlpPlan", "plan_mlp", "run_mlp", "work_per_mac"]
+__all__ = ["FusedForm", "MlpPlan", "on_fma_product", "plan_mlp", "run_mlp", "work_per_mac"]
+
+_FLOAT32 = np.dtype(np.float32)
+
+
+def on_fma_product(dtype):
+    """Whether Dense products of `dtype` run on densekit's FMA product (float32 on
+    a CPU with FMA; ``_dense.FMA_LEVEL``), at any kernel size."""
+    return dtype == _FLOAT32 and _dense.FMA_LEVEL != 0
+
 
 def work_per_mac(dtype):
     """The work (``threads_for`` flops) of one multiply-add of a Dense product
-    that runs on densekit's kernels: 8 for the float32 FMA product, so that a
-    second thread joins from about 5e5 multiply-adds (where OpenBLAS threads a
-    GEMV or GEMM too, and where a product with few rows is bound by reading the
-    kernel); 2 for the row kernel."""
-    return 8 if _dense.FMA_LEVEL and np.dtype(dtype) == np.float32 else 2
+    that runs on densekit's kernels: 8 on the FMA product, so that a second
+    thread joins from about 5e5 multiply-adds (where OpenBLAS threads a GEMV or
+    GEMM too, and where a product with few rows is bound by reading the
+    kernel); 2 on the row kernel."""
+    return 8 if on_fma_product(dtype) else 2
+
 
 
 class FusedForm(NamedTuple):

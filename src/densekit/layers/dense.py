@@ -8,7 +8,7 @@ import numpy as np
 from densekit import activations, constraints, initializers, regularizers
 from densekit._lib import _dense
 from densekit._threads import numpy_blas_one_thread, threads_for
-from densekit.layers._fused import FusedForm, work_per_mac
+from densekit.layers._fused import FusedForm, on_fma_product, work_per_mac
 from densekit.layers.layer import Layer
 
 __all__ = ["Dense"]
@@ -17,8 +17,6 @@ __all__ = ["Dense"]
 # GEMV above m*n = 2304 * 4 (interface/gemm.c, gemv.c); below, it runs on the caller.
 _BLAS_THREADS_GEMM = 1 << 18
 _BLAS_THREADS_GEMV = 9216
-# float32 on an FMA CPU: densekit's own product (src/densekit/_lib/src/dk_gemm.h).
-_FMA_PRODUCT = bool(_dense.FMA_LEVEL)
 
 
 def output_units(activation, fused, units, dtype):
@@ -255,9 +253,10 @@ class Dense(Layer):
 
         `n_threads` is a public thread argument (None or an int); the thread
         count used is ``threads_for(work, n_threads)``, so small calls never
-        leave the calling thread. Small kernels (at most
-        ``_dense.SMALL_KERNEL_SIZE`` values) use the direct row kernel. Larger
-        ones call numpy's matmul (numpy's BLAS: the library, thread pool and
+        leave the calling thread. float32 on an FMA CPU runs densekit's FMA
+        product at any size (``_dense.rows_forward``), as do other small kernels
+        (at most ``_dense.SMALL_KERNEL_SIZE`` values, on the row kernel). The
+        rest call numpy's matmul (numpy's BLAS: the library, thread pool and
         GEMV/GEMM choice of the numpy expression this layer replaces, and the
         pool the user's own numpy code keeps warm; a second BLAS pool spinning
         beside it costs scheduler ticks on a small machine), held to the
@@ -267,11 +266,8 @@ class Dense(Layer):
         kernel = self._kernel
         k, u = kernel.shape
         code, p0, p1, p2 = self._fused if self._fused is not None else (0, 0.0, 0.0, 0.0)
-        if _FMA_PRODUCT and kernel.dtype == np.float32:
-            n = threads_for(work_per_mac(np.float32) * x.shape[0] * k * u, n_threads)
-            _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
-        elif k * u <= _dense.SMALL_KERNEL_SIZE:
-            n = threads_for(2 * x.shape[0] * k * u, n_threads)
+        if k * u <= _dense.SMALL_KERNEL_SIZE or on_fma_product(kernel.dtype):
+            n = threads_for(work_per_mac(kernel.dtype) * x.shape[0] * k * u, n_threads)
             _dense.rows_forward(x, kernel, self.bias, out, code, p0, p1, p2, n)
         else:
             rows = x.shape[0]
