@@ -122,3 +122,38 @@ def test_small_kernels_train_on_the_product_of_predict():
     loss = model.evaluate(x, y, batch_size=64, verbose=0)
     pred = model.predict(x, verbose=0).astype(np.float64)
     np.testing.assert_allclose(loss, np.mean(pred ** 2), rtol=1e-6)
+
+
+def _rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested above)")
+def test_short_lived_threads_do_not_leak_packing_buffers():
+    import threading
+
+    # 100 rows of a 300x1100 kernel: the packed path with 1024-column blocks, on the
+    # calling thread (n_threads=1), which fills its whole 1 MiB packing buffer; the
+    # buffer must be freed when the thread exits.
+    x, w, b = _arrays(100, 300, 1100)
+    ref = np.empty((100, 1100), np.float32)
+    _dense.fma_product(x, w, b, ref, 0, 0.0, 0.0, 0.0, LEVELS[-1], 1)
+    results = []
+
+    def work():
+        out = np.empty_like(ref)
+        _dense.fma_product(x, w, b, out, 0, 0.0, 0.0, 0.0, LEVELS[-1], 1)
+        results.append(np.array_equal(out, ref))
+
+    before = _rss_mib()
+    for _ in range(300):
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    assert all(results) and len(results) == 300
+    # a buffer kept per thread would be 300 MiB
+    assert _rss_mib() - before < 64

@@ -5,6 +5,7 @@
  * twice. The epilogue adds the bias and applies the activation to each finished block while
  * it is in L1 (dk_bias_activate_row_f32). */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,28 +96,56 @@ int dk_gemm_level(void)
     return DK_SIMD_BASELINE;
 }
 
-/* One packing buffer per thread, kept for the thread's life (OpenMP threads are pooled). */
-static _Thread_local float *dk_gemm_pack_buffer = NULL;
+/* One packing buffer per thread, allocated on first use and kept while the thread lives
+ * (OpenMP's threads are pooled); freed when the thread exits, so that short-lived callers
+ * (a Python thread per request, say) leak nothing. */
+static pthread_key_t dk_gemm_pack_key;
+static pthread_once_t dk_gemm_pack_once = PTHREAD_ONCE_INIT;
+static int dk_gemm_pack_key_ok = 0;
+
+static void dk_gemm_pack_key_init(void)
+{
+    dk_gemm_pack_key_ok = pthread_key_create(&dk_gemm_pack_key, free) == 0;
+}
 
 static float *dk_gemm_pack(void)
 {
-    if (dk_gemm_pack_buffer == NULL) {
-        void *p = NULL;
-        if (posix_memalign(&p, 64, (size_t)DK_GEMM_KC * DK_GEMM_NC_WIDE * sizeof(float)) == 0)
-            dk_gemm_pack_buffer = p;
+    void *p;
+    pthread_once(&dk_gemm_pack_once, dk_gemm_pack_key_init);
+    if (!dk_gemm_pack_key_ok)
+        return NULL;
+    p = pthread_getspecific(dk_gemm_pack_key);
+    if (p == NULL) {
+        if (posix_memalign(&p, 64, (size_t)DK_GEMM_KC * DK_GEMM_NC_WIDE * sizeof(float)) != 0)
+            return NULL;
+        if (pthread_setspecific(dk_gemm_pack_key, p) != 0) {
+            free(p);
+            return NULL;
+        }
     }
-    return dk_gemm_pack_buffer;
+    return p;
 }
 
+/* Columns of a packed panel at `level`. */
 static ptrdiff_t dk_gemm_panel_width(int level)
 {
     return level == DK_SIMD_AVX512 ? 64 : 16;
 }
 
+/* Panels of y's columns and register tiles of its rows: the units of a split. */
+static ptrdiff_t dk_gemm_panels(int level, const dk_gemm_args *g)
+{
+    return (g->n + dk_gemm_panel_width(level) - 1) / dk_gemm_panel_width(level);
+}
+
+static ptrdiff_t dk_gemm_tiles(const dk_gemm_args *g)
+{
+    return (g->m + DK_GEMM_MR - 1) / DK_GEMM_MR;
+}
+
 int dk_gemm_tasks(int level, const dk_gemm_args *g, int n_threads)
 {
-    const ptrdiff_t panels = (g->n + dk_gemm_panel_width(level) - 1) / dk_gemm_panel_width(level);
-    const ptrdiff_t tiles = (g->m + DK_GEMM_MR - 1) / DK_GEMM_MR;
+    const ptrdiff_t panels = dk_gemm_panels(level, g), tiles = dk_gemm_tiles(g);
     if (n_threads <= 1)
         return 1;
     if (g->m <= DK_GEMM_DIRECT_ROWS)
@@ -138,7 +167,7 @@ void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks)
     /* The split dk_gemm_tasks chose: whole panels of columns, or whole register tiles of
      * rows. */
     const ptrdiff_t pw = dk_gemm_panel_width(level);
-    const ptrdiff_t panels = (n + pw - 1) / pw, tiles = (m + DK_GEMM_MR - 1) / DK_GEMM_MR;
+    const ptrdiff_t panels = dk_gemm_panels(level, g), tiles = dk_gemm_tiles(g);
     ptrdiff_t r0 = 0, r1 = m, j0 = 0, j1 = n;
     if (n_tasks > 1) {
         if (m <= DK_GEMM_DIRECT_ROWS || panels >= 2 * (ptrdiff_t)n_tasks) {

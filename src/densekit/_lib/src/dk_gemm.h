@@ -38,7 +38,8 @@ int dk_gemm_tasks(int level, const dk_gemm_args *g, int n_threads);
 /* Part `task` of `n_tasks` of the product at `level` (a level this CPU supports, not
  * baseline): the parts are disjoint blocks of y, so tasks may run on different threads.
  * Uses a per-thread packing buffer of DK_GEMM_KC * DK_GEMM_NC_WIDE floats, allocated on first
- * use (if that fails, w is read in place: slower, same bits). */
+ * use and freed when the thread exits (if it cannot be had, w is read in place: slower, same
+ * bits). */
 void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks);
 
 /* The same values by scalar fmaf (libm), one element at a time: the reference of the tests. */
