@@ -3,7 +3,11 @@
 Run: pytest bench/bench_latency.py --benchmark-only --benchmark-json=lat.json
      (one group per cell, its cases run one after the other; the ratios of medians
      within a group are the targets), then
-     python bench/bench_latency.py table lat.json   the README table. Smoke test:
+     python bench/bench_latency.py table lat.json   the README table;
+     python bench/bench_latency.py alone [max_batch]   each library in its own
+                                            process (medians of 20 samples of 50
+                                            calls, or of 15 calls at widths > 1024).
+     Smoke test:
      pytest bench/bench_latency.py --benchmark-disable
      python bench/bench_latency.py [quick]   interleaved rounds (each timed call right
                                             after an untimed one of the same case),
@@ -244,10 +248,70 @@ def _report(quick=False):
               f"{wall.get('torch', float('nan')) / wall['dk']:.2f}")
 
 
+def _alone_worker(impl, batches):
+    """Median ms of each cell for one library, alone in this process (printed as JSON)."""
+    import json
+    import time
+
+    medians = {}
+    for batch in batches:
+        for width in WIDTHS:
+            layer, x = _layer(width), _x(batch, width)
+            w, b = layer.kernel, layer.bias
+            if impl == "densekit":
+                fn = lambda: layer(x)  # noqa: E731
+            elif impl == "numpy":
+                fn = lambda: np.maximum(x @ w + b, 0)  # noqa: E731
+            else:
+                fn = _torch_forward(layer, x, width)
+            for _ in range(3):
+                fn()
+            # microsecond cells: samples of 50 calls each (one call is timer noise)
+            calls = 50 if width <= 1024 else 1
+            times = []
+            for _ in range(20 if width <= 1024 else 15):
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                times.append((time.perf_counter() - t0) / calls)
+            medians[f"{batch}x{width}"] = float(np.median(times)) * 1e3
+    print(json.dumps(medians))
+
+
+def _alone(max_batch):
+    """Each library in its own process, one after the other: no other thread pool in
+    the process (the interleaved report shows what sharing one costs)."""
+    import json
+    import subprocess
+    import sys
+
+    batches = [b for b in BATCHES if b <= max_batch]
+    impls = ["densekit", "numpy"] + (["torch"] if torch is not None else [])
+    med = {}
+    for impl in impls:
+        out = subprocess.run([sys.executable, __file__, "_alone_worker", impl,
+                              ",".join(map(str, batches))],
+                             check=True, capture_output=True, text=True).stdout
+        med[impl] = json.loads(out.strip().splitlines()[-1])
+    nan = float("nan")
+    print("| batch | width | densekit ms | numpy ms | torch ms | numpy/densekit | "
+          "torch/densekit |")
+    print("|---|---|---|---|---|---|---|")
+    for cell, dk in med["densekit"].items():
+        n, t = med["numpy"][cell], med.get("torch", {}).get(cell, nan)
+        batch, width = cell.split("x")
+        print(f"| {batch} | {width} | {dk:.4f} | {n:.4f} | {t:.4f} | {n / dk:.2f} | "
+              f"{t / dk:.2f} |")
+
+
 if __name__ == "__main__":
     import sys
 
     if sys.argv[1:2] == ["table"]:
         _table(sys.argv[2])
+    elif sys.argv[1:2] == ["alone"]:
+        _alone(int(sys.argv[2]) if len(sys.argv) > 2 else max(BATCHES))
+    elif sys.argv[1:2] == ["_alone_worker"]:
+        _alone_worker(sys.argv[2], [int(b) for b in sys.argv[3].split(",")])
     else:
         _report(quick="quick" in sys.argv[1:])
