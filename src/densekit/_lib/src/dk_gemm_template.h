@@ -23,13 +23,21 @@
 #define G_(name) G_CAT(name, G_SFX)
 #define G_PW (G_VL * G_NV) /* packed panel width in columns */
 
+/* Keep a loaded vector of b in a register: without this gcc folds the load into each row's
+ * FMA as a memory operand, so a tile of mr rows loads every b vector mr times and its k loop
+ * is bound by the load ports instead of the FMA units. An empty asm changes no value. */
+#define G_IN_REGISTER(v) __asm__("" : "+v"(v))
+
 /* The k loop of a register tile: vector v of b's row p is LOADB (a full load, or the masked
  * load of a column tail: the full-width loop has no mask at all). */
 #define G_KLOOP(MR, NV, LOADB)                                                               \
     for (ptrdiff_t p = 0; p < kc; p++) {                                                     \
         const float *bp = b + p * ldb;                                                       \
         G_VEC bv[NV];                                                                        \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) bv[v] = LOADB;                 \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                              \
+            bv[v] = LOADB;                                                                   \
+            G_IN_REGISTER(bv[v]);                                                            \
+        }                                                                                    \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
             G_VEC a = G_SET1(x[i * ldx + p]);                                                \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
