@@ -174,9 +174,11 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
     const ptrdiff_t k = g->k, n = g->n;
     if (pack == NULL) {
         /* w read in place: a small w sits in cache (k blocks of DK_GEMM_KC); a few rows use
-         * each w value once, so a large w streams through in memory order, in k blocks of
-         * DK_GEMM_KC_DIRECT whole rows. */
-        const ptrdiff_t kb = k * n <= DK_GEMM_DIRECT_SIZE ? DK_GEMM_KC : DK_GEMM_KC_DIRECT;
+         * each w value once, so a larger w streams through in memory order, in k blocks of
+         * whole rows (the y tile is stored and reloaded once per block). */
+        const ptrdiff_t kb = k * n <= DK_GEMM_DIRECT_SIZE          ? DK_GEMM_KC
+                           : k * n <= DK_GEMM_DIRECT_CACHED_SIZE ? DK_GEMM_KC_DIRECT_CACHED
+                                                                  : DK_GEMM_KC_DIRECT;
         for (ptrdiff_t ir = r0; ir < r1; ir += DK_GEMM_MR) {
             ptrdiff_t mr = r1 - ir < DK_GEMM_MR ? r1 - ir : DK_GEMM_MR;
             for (ptrdiff_t pc = 0; pc < k; pc += kb) {
