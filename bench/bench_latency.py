@@ -4,6 +4,8 @@ Run: pytest bench/bench_latency.py --benchmark-only --benchmark-json=lat.json
      (one group per cell, its cases run one after the other; the ratios of medians
      within a group are the targets), then
      python bench/bench_latency.py table lat.json   the README table;
+     python bench/bench_latency.py quiet [seconds]   how steady the machine is (the
+                                            spread of one thread's GEMM rate);
      python bench/bench_latency.py alone [max_batch]   each library in its own
                                             process (medians of 20 samples of 50
                                             calls, or of 15 calls at widths > 1024).
@@ -304,6 +306,33 @@ def _alone(max_batch):
               f"{t / dk:.2f} |")
 
 
+def _quiet(seconds):
+    """How steady this machine is: one thread's float32 GEMM rate (numpy's BLAS, 512^3),
+    sampled every 0.25 s. A ratio of medians in the sweep means little when the rate
+    itself swings by more than the margin it is compared with."""
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((512, 512), dtype=np.float32) for _ in range(2))
+    out = np.empty((512, 512), np.float32)
+    rates = []
+    with threadpool_limits(1):
+        np.matmul(a, b, out=out)
+        stop = time.perf_counter() + seconds
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            for _ in range(5):
+                np.matmul(a, b, out=out)
+            rates.append(5 * 2 * 512**3 / (time.perf_counter() - t0) / 1e9)
+            time.sleep(0.25)
+    rates = np.array(rates)
+    print(f"one-thread GEMM over {seconds:g} s ({rates.size} samples): min {rates.min():.1f}, "
+          f"median {np.median(rates):.1f}, max {rates.max():.1f} GFLOP/s; "
+          f"max/min {rates.max() / rates.min():.2f}")
+
+
 if __name__ == "__main__":
     import sys
 
@@ -311,6 +340,8 @@ if __name__ == "__main__":
         _table(sys.argv[2])
     elif sys.argv[1:2] == ["alone"]:
         _alone(int(sys.argv[2]) if len(sys.argv) > 2 else max(BATCHES))
+    elif sys.argv[1:2] == ["quiet"]:
+        _quiet(float(sys.argv[2]) if len(sys.argv) > 2 else 20.0)
     elif sys.argv[1:2] == ["_alone_worker"]:
         _alone_worker(sys.argv[2], [int(b) for b in sys.argv[3].split(",")])
     else:
