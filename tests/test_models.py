@@ -176,6 +176,23 @@ def test_fused_predict_equals_layer_by_layer_exactly(dtype, rows, monkeypatch):
     assert_array_equal(model.predict(x, verbose=0), y)
 
 
+@pytest.mark.parametrize("rows, n_threads, block", [
+    (256, 2, 64), (256, 1, 256), (20, 2, 16), (5000, 2, 256), (300, 3, 50)])
+def test_fused_predict_gives_every_thread_blocks(rows, n_threads, block, monkeypatch):
+    # 64 features: the plan's cache-sized block is 256 rows; one block for two
+    # threads left one of them idle
+    model = randomize(Sequential([Input((64,)), Dense(64, activation="relu"), Dense(64)]))
+    seen = []
+    real = fused_module._dense.mlp_forward
+    monkeypatch.setattr(fused_module._dense, "mlp_forward",
+                        lambda *a: seen.append((a[-2], a[-1])) or real(*a))
+    monkeypatch.setattr(fused_module, "threads_for", lambda work, n=None: n_threads)
+    x = RNG.standard_normal((rows, 64)).astype(np.float32)
+    y = model.predict(x, verbose=0, n_threads=n_threads)
+    assert seen == [(block, n_threads)]
+    assert_array_equal(y, model(x))
+
+
 def test_predict_empty_and_single_row():
     model = randomize(tutorial())
     assert model.predict(np.empty((0, 16)), verbose=0).shape == (0, 8)

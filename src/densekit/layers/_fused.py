@@ -135,9 +135,21 @@ def run_mlp(plan, x, out, n_threads, progress, n_updates=1):
     step = rows if n_updates <= 1 else max(plan.block, -(-rows // n_updates))
     # Threads by work size: a small batch never wakes the OpenMP team.
     n_threads = threads_for(plan.flops_per_row * min(step, rows), n_threads)
+    block = _thread_block(plan.block, min(step, rows), n_threads)
     for start in range(0, rows, max(step, 1)):
         stop = min(start + step, rows)
         _dense.mlp_forward(x[start:stop], plan.kernels, plan.biases, plan.codes,
-                           plan.params, out[start:stop], plan.block, n_threads)
+                           plan.params, out[start:stop], block, n_threads)
         if progress is not None:
             progress.update(stop - start)
+
+
+def _thread_block(block, rows, n_threads):
+    """Rows per block of one ``mlp_forward`` call of `rows` rows: the plan's cache-sized
+    `block`, made smaller (down to 16 rows) so that each of `n_threads` threads gets
+    two blocks. With one block of 256 rows for 256 rows, one thread did all the work
+    while the other waited. Rows are independent, so no bit changes."""
+    if n_threads <= 1:
+        return block
+    return max(16, min(block, -(-rows // (2 * n_threads))))
+
