@@ -152,4 +152,3 @@ def _thread_block(block, rows, n_threads):
     if n_threads <= 1:
         return block
     return max(16, min(block, -(-rows // (2 * n_threads))))
-
