@@ -114,20 +114,26 @@ def _torch_forward(layer, x, width):
     return forward
 
 
-@_cases(["densekit", "numpy", "torch"])
-def test_dense(benchmark, batch, width, impl):
-    benchmark.group = f"dense-b{batch}-w{width}"
+def _dense_fn(impl, batch, width):
+    """One call of a dense cell: the layer, the numpy expression with the layer's own
+    W and b, or torch's Linear + relu with them too."""
     layer, x = _layer(width), _x(batch, width)
     w, b = layer.kernel, layer.bias
     if impl == "densekit":
-        fn = lambda: layer(x)  # noqa: E731
-    elif impl == "numpy":
-        fn = lambda: np.maximum(x @ w + b, 0)  # noqa: E731
-    elif torch is None:
+        return lambda: layer(x)
+    if impl == "numpy":
+        return lambda: np.maximum(x @ w + b, 0)
+    return _torch_forward(layer, x, width)
+
+
+@_cases(["densekit", "numpy", "torch"])
+def test_dense(benchmark, batch, width, impl):
+    benchmark.group = f"dense-b{batch}-w{width}"
+    if impl == "torch" and torch is None:
         pytest.skip("torch is not installed")
-    else:
-        fn = _torch_forward(layer, x, width)
-    y = _run(benchmark, fn, batch, width)
+    y = _run(benchmark, _dense_fn(impl, batch, width), batch, width)
+    layer, x = _layer(width), _x(batch, width)
+    w, b = layer.kernel, layer.bias
     y = y.numpy() if impl == "torch" else y
     np.testing.assert_allclose(y, np.maximum(x @ w + b, 0), rtol=1e-3, atol=1e-3)
 
@@ -220,18 +226,11 @@ def _report(quick=False):
     print("|---|---|---|---|---|---|---|---|")
     for batch in batches:
         for width in widths:
-            layer, model, x = _layer(width), _model(width), _x(batch, width)
-            w, b = layer.kernel, layer.bias
-            cases = {"dk": lambda: layer(x), "np": lambda: np.maximum(x @ w + b, 0)}
+            model, x = _model(width), _x(batch, width)
+            cases = {"dk": _dense_fn("densekit", batch, width),
+                     "np": _dense_fn("numpy", batch, width)}
             if torch is not None:
-                linear = torch.nn.Linear(width, width)
-                xt = torch.from_numpy(x)
-
-                def forward(linear=linear, xt=xt):
-                    with torch.inference_mode():
-                        return torch.relu(linear(xt))
-
-                cases["torch"] = forward
+                cases["torch"] = _dense_fn("torch", batch, width)
             rounds = max(3, _rounds(batch, width) // (5 if quick else 1))
             wall, _ = measure(cases, rounds)
             seq, _ = measure({"predict": lambda: model.predict(x, verbose=0),
@@ -260,14 +259,7 @@ def _alone_worker(impl, batches):
     medians = {}
     for batch in batches:
         for width in WIDTHS:
-            layer, x = _layer(width), _x(batch, width)
-            w, b = layer.kernel, layer.bias
-            if impl == "densekit":
-                fn = lambda: layer(x)  # noqa: E731
-            elif impl == "numpy":
-                fn = lambda: np.maximum(x @ w + b, 0)  # noqa: E731
-            else:
-                fn = _torch_forward(layer, x, width)
+            fn = _dense_fn(impl, batch, width)
             for _ in range(3):
                 fn()
             # microsecond cells: samples of 50 calls each (one call is timer noise)
