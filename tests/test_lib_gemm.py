@@ -19,10 +19,12 @@ LEVELS = [lv for lv in (2, 3) if lv <= _dense.FMA_LEVEL]
 # (m, k, n): in-place w (few rows, or a small w), packed w with the output block in
 # cache (k blocks outer) and not (column blocks outer), ragged row tiles and column
 # tails of every width, k = 0, 1, and several k blocks of every block size (in-place w
-# of at most 65536 values, of at most 2**20, and more).
+# of at most 65536 values, of at most 2**20, and more); one row over a w of more than
+# 2**20 values (streamed 8 rows of w at a time over chunks of 4096 columns), with k not
+# a multiple of 8 and several chunks with a ragged last one.
 SHAPES = [
     (1, 1, 1), (1, 5, 3), (2, 33, 17), (3, 17, 70), (6, 257, 513), (1, 1100, 300),
-    (3, 1100, 1000),
+    (3, 1100, 1000), (1, 1029, 1100), (1, 260, 9000),
     (2, 40, 2100), (7, 100, 130), (13, 333, 77), (7, 257, 513), (40, 300, 300),
     (300, 260, 300), (61, 600, 1030), (100, 70, 1000), (64, 300, 17), (9, 0, 5),
     (0, 4, 4), (4, 3, 0),

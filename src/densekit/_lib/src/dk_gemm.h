@@ -21,6 +21,10 @@
 #define DK_GEMM_KC_DIRECT_CACHED 64
 #define DK_GEMM_DIRECT_CACHED_SIZE (1 << 20) /* values of w (4 MiB) */
 #define DK_GEMM_KC_DIRECT 32
+/* One row over a w larger than DK_GEMM_DIRECT_CACHED_SIZE: rows of w per pass, and columns of
+ * y per pass (16 KiB, in L1). */
+#define DK_GEMM_STREAM_KR 8
+#define DK_GEMM_STREAM_NC 4096
 #define DK_GEMM_Y_CACHED 65536 /* a y block of at most this many values stays in L2 */
 
 typedef struct {

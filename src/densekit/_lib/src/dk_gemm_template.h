@@ -129,6 +129,55 @@ __attribute__((target(G_TARGET))) static void G_(strip)(ptrdiff_t mr, ptrdiff_t 
     }
 }
 
+/* One row of y over a w read from memory: w streams in memory order, DK_GEMM_STREAM_KR rows
+ * per pass over DK_GEMM_STREAM_NC columns of y, which stay in L1 between passes. Each row of
+ * w is then read in runs of up to 16 KiB, which the hardware prefetchers follow: the 1 KiB
+ * runs of the register tile (256 columns) made one row 1.2x slower at w of 256 MiB, and as
+ * much behind a BLAS GEMV. (For 2-6 rows this order won 1.0-1.13x at 256 MiB but lost
+ * 0.66-0.9x where w sits in L3: there the register tiles, y in registers, are faster.) Every
+ * y value is the same FMA chain over p = 0..k-1, so the bits are the tiles'. */
+__attribute__((target(G_TARGET))) static void G_(stream1)(const dk_gemm_args *g, ptrdiff_t r0,
+                                                          ptrdiff_t j0, ptrdiff_t j1)
+{
+    const ptrdiff_t k = g->k, n = g->n;
+    const float *x = g->x + r0 * k;
+    for (ptrdiff_t c = j0; c < j1; c += DK_GEMM_STREAM_NC) {
+        const ptrdiff_t nc = j1 - c < DK_GEMM_STREAM_NC ? j1 - c : DK_GEMM_STREAM_NC;
+        const ptrdiff_t full = nc / G_VL * G_VL;
+        const G_MASK mt = G_MASKN(nc > full ? (int)(nc - full) : G_VL);
+        float *y = g->y + r0 * n + c;
+        ptrdiff_t p = 0;
+        for (; p + DK_GEMM_STREAM_KR <= k; p += DK_GEMM_STREAM_KR) {
+            const float *wp = g->w + p * n + c;
+            G_VEC a[DK_GEMM_STREAM_KR];
+            _Pragma("GCC unroll 16") for (int q = 0; q < DK_GEMM_STREAM_KR; q++)
+                a[q] = G_SET1(x[p + q]);
+            for (ptrdiff_t j = 0; j < full; j += G_VL) {
+                G_VEC acc = p > 0 ? G_LOAD(y + j) : G_ZERO;
+                _Pragma("GCC unroll 16") for (int q = 0; q < DK_GEMM_STREAM_KR; q++)
+                    acc = G_FMA(a[q], G_LOAD(wp + q * n + j), acc);
+                G_STORE(y + j, acc);
+            }
+            if (full < nc) {
+                G_VEC acc = p > 0 ? G_LOADM(mt, y + full) : G_ZERO;
+                _Pragma("GCC unroll 16") for (int q = 0; q < DK_GEMM_STREAM_KR; q++)
+                    acc = G_FMA(a[q], G_LOADM(mt, wp + q * n + full), acc);
+                G_STOREM(y + full, mt, acc);
+            }
+        }
+        for (; p < k; p++) {
+            const float *wp = g->w + p * n + c;
+            const G_VEC a = G_SET1(x[p]);
+            for (ptrdiff_t j = 0; j < full; j += G_VL)
+                G_STORE(y + j, G_FMA(a, G_LOAD(wp + j), p > 0 ? G_LOAD(y + j) : G_ZERO));
+            if (full < nc)
+                G_STOREM(y + full, mt,
+                         G_FMA(a, G_LOADM(mt, wp + full), p > 0 ? G_LOADM(mt, y + full) : G_ZERO));
+        }
+        dk_gemm_epilogue(g, r0, r0 + 1, c, c + nc);
+    }
+}
+
 /* Pack w[pc:pc+kc, jc:jc+nc] into panels of G_PW columns (kc rows of G_PW floats each, zero
  * padded), then run every register tile of rows r0..r1 over it; the epilogue after the
  * last k block. */
@@ -172,6 +221,10 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
                                                        ptrdiff_t j1, float *pack)
 {
     const ptrdiff_t k = g->k, n = g->n;
+    if (pack == NULL && r1 - r0 == 1 && k * n > DK_GEMM_DIRECT_CACHED_SIZE) {
+        G_(stream1)(g, r0, j0, j1);
+        return;
+    }
     if (pack == NULL) {
         /* w read in place: a small w sits in cache (k blocks of DK_GEMM_KC); a few rows use
          * each w value once, so a larger w streams through in memory order, in k blocks of
