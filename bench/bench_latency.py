@@ -29,6 +29,8 @@ Groups:
                              Target: densekit >= 1.0x torch.
 """
 
+import time
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,17 @@ def _x(batch, width):
     return np.random.default_rng(batch).standard_normal((batch, width), dtype=np.float32)
 
 
+def _idle():
+    """Let the previous case's thread pools go to sleep before a case is timed. After a
+    threaded call numpy's OpenBLAS workers spin on for 0.10-0.13 s (that much CPU time
+    in a 0.2-0.3 s sleep after np.matmul), and a two-thread densekit GEMV at 1x8192 ran
+    2.4x slower inside that window (23 ms against 9.6 ms 0.2 s later); each case's
+    correctness check runs numpy's matmul too."""
+    time.sleep(0.3)
+
+
 def _run(benchmark, fn, batch, width):
+    _idle()
     return benchmark.pedantic(fn, rounds=_rounds(batch, width), iterations=1,
                               warmup_rounds=2)
 
@@ -154,6 +166,7 @@ def test_orthogonal(benchmark, n, impl):
     benchmark.group = f"orthogonal-{n}"
     if impl == "densekit":
         init = Orthogonal(seed=0)
+        _idle()
         w = benchmark.pedantic(lambda: init((n, n)), rounds=5, iterations=1, warmup_rounds=1)
         np.testing.assert_allclose(w[:8].astype(float) @ w[:8].T.astype(float), np.eye(8),
                                    atol=1e-4)
@@ -161,6 +174,7 @@ def test_orthogonal(benchmark, n, impl):
         pytest.skip("torch is not installed")
     else:
         t = torch.empty(n, n)
+        _idle()
         benchmark.pedantic(lambda: torch.nn.init.orthogonal_(t), rounds=5, iterations=1,
                            warmup_rounds=1)
 
@@ -199,8 +213,6 @@ def _table(path):
 def _report(quick=False):
     """Interleaved rounds per cell: median wall time, median CPU time of all threads
     (process_time: spinning pool threads count), and the target ratios."""
-    import time
-
     def measure(cases, rounds):
         # Each timed call directly follows an untimed call of the same case: a
         # rotation alone let one case follow torch (whose idle OpenMP/MKL threads
@@ -254,7 +266,6 @@ def _report(quick=False):
 def _alone_worker(impl, batches):
     """Median ms of each cell for one library, alone in this process (printed as JSON)."""
     import json
-    import time
 
     medians = {}
     for batch in batches:
@@ -304,8 +315,6 @@ def _quiet(seconds):
     """How steady this machine is: one thread's float32 GEMM rate (numpy's BLAS, 512^3),
     sampled every 0.25 s. A ratio of medians in the sweep means little when the rate
     itself swings by more than the margin it is compared with."""
-    import time
-
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
