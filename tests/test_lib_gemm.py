@@ -24,7 +24,7 @@ LEVELS = [lv for lv in (2, 3) if lv <= _dense.FMA_LEVEL]
 # a multiple of 8 and several chunks with a ragged last one.
 SHAPES = [
     (1, 1, 1), (1, 5, 3), (2, 33, 17), (3, 17, 70), (6, 257, 513), (1, 1100, 300),
-    (3, 1100, 1000), (1, 1029, 1100), (1, 260, 9000),
+    (3, 1100, 1000), (1, 1029, 1100), (1, 260, 9000), (1, 70001, 17),
     (2, 40, 2100), (7, 100, 130), (13, 333, 77), (7, 257, 513), (40, 300, 300),
     (300, 260, 300), (61, 600, 1030), (100, 70, 1000), (64, 300, 17), (9, 0, 5),
     (0, 4, 4), (4, 3, 0),
@@ -82,7 +82,8 @@ def test_unavailable_levels_and_bad_arguments_are_refused():
         _dense.fma_product(x, w, b, out, softmax, 0.0, 0.0, 0.0, 3, 1)
 
 
-@pytest.mark.parametrize("units, input_dim", [(64, 64), (300, 1030), (8, 16), (1000, 70)])
+@pytest.mark.parametrize("units, input_dim",
+                         [(64, 64), (300, 1030), (8, 16), (1000, 70), (1100, 1030)])
 def test_a_rows_bits_do_not_depend_on_its_batch_or_the_threads(units, input_dim):
     layer = Dense(units, activation="relu")
     layer.build((None, input_dim))
