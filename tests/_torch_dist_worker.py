@@ -174,8 +174,17 @@ def main():
 
 
 if __name__ == "__main__":
+    # Leave by os._exit once the result is printed: in 1 of about 30 runs rank 0 (the
+    # host of the TCPStore) printed its OK and then aborted in the interpreter's own
+    # teardown ("terminate called without an active exception": a thread of torch's
+    # still running when the process's destructors ran). That is torch's shutdown, after
+    # every check passed; skipping the teardown keeps it out of the result.
+    code = 0
     try:
         main()
     except BaseException:
         traceback.print_exc()
-        sys.exit(1)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
