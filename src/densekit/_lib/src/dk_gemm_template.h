@@ -129,6 +129,29 @@ __attribute__((target(G_TARGET))) static void G_(strip)(ptrdiff_t mr, ptrdiff_t 
     }
 }
 
+/* y[0:nc] := (accum ? y : 0) + x[0:NQ] @ w[0:NQ, 0:nc], w's rows ldw apart: one pass of
+ * stream1 (NQ is a constant where it is inlined; the last, partial vector is masked). */
+static inline __attribute__((always_inline, target(G_TARGET))) void
+G_(stream_pass)(const int NQ, const float *x, const float *w, ptrdiff_t ldw, float *y,
+                ptrdiff_t full, ptrdiff_t nc, G_MASK mt, int accum)
+{
+    G_VEC a[DK_GEMM_STREAM_KR];
+    _Pragma("GCC unroll 16") for (int q = 0; q < NQ; q++)
+        a[q] = G_SET1(x[q]);
+    for (ptrdiff_t j = 0; j < full; j += G_VL) {
+        G_VEC acc = accum ? G_LOAD(y + j) : G_ZERO;
+        _Pragma("GCC unroll 16") for (int q = 0; q < NQ; q++)
+            acc = G_FMA(a[q], G_LOAD(w + q * ldw + j), acc);
+        G_STORE(y + j, acc);
+    }
+    if (full < nc) {
+        G_VEC acc = accum ? G_LOADM(mt, y + full) : G_ZERO;
+        _Pragma("GCC unroll 16") for (int q = 0; q < NQ; q++)
+            acc = G_FMA(a[q], G_LOADM(mt, w + q * ldw + full), acc);
+        G_STOREM(y + full, mt, acc);
+    }
+}
+
 /* One row of y over a w read from memory: w streams in memory order, DK_GEMM_STREAM_KR rows
  * per pass over DK_GEMM_STREAM_NC columns of y, which stay in L1 between passes. Each row of
  * w is then read in runs of up to 16 KiB, which the hardware prefetchers follow: the 1 KiB
@@ -147,33 +170,11 @@ __attribute__((target(G_TARGET))) static void G_(stream1)(const dk_gemm_args *g,
         const G_MASK mt = G_MASKN(nc > full ? (int)(nc - full) : G_VL);
         float *y = g->y + r0 * n + c;
         ptrdiff_t p = 0;
-        for (; p + DK_GEMM_STREAM_KR <= k; p += DK_GEMM_STREAM_KR) {
-            const float *wp = g->w + p * n + c;
-            G_VEC a[DK_GEMM_STREAM_KR];
-            _Pragma("GCC unroll 16") for (int q = 0; q < DK_GEMM_STREAM_KR; q++)
-                a[q] = G_SET1(x[p + q]);
-            for (ptrdiff_t j = 0; j < full; j += G_VL) {
-                G_VEC acc = p > 0 ? G_LOAD(y + j) : G_ZERO;
-                _Pragma("GCC unroll 16") for (int q = 0; q < DK_GEMM_STREAM_KR; q++)
-                    acc = G_FMA(a[q], G_LOAD(wp + q * n + j), acc);
-                G_STORE(y + j, acc);
-            }
-            if (full < nc) {
-                G_VEC acc = p > 0 ? G_LOADM(mt, y + full) : G_ZERO;
-                _Pragma("GCC unroll 16") for (int q = 0; q < DK_GEMM_STREAM_KR; q++)
-                    acc = G_FMA(a[q], G_LOADM(mt, wp + q * n + full), acc);
-                G_STOREM(y + full, mt, acc);
-            }
-        }
-        for (; p < k; p++) {
-            const float *wp = g->w + p * n + c;
-            const G_VEC a = G_SET1(x[p]);
-            for (ptrdiff_t j = 0; j < full; j += G_VL)
-                G_STORE(y + j, G_FMA(a, G_LOAD(wp + j), p > 0 ? G_LOAD(y + j) : G_ZERO));
-            if (full < nc)
-                G_STOREM(y + full, mt,
-                         G_FMA(a, G_LOADM(mt, wp + full), p > 0 ? G_LOADM(mt, y + full) : G_ZERO));
-        }
+        for (; p + DK_GEMM_STREAM_KR <= k; p += DK_GEMM_STREAM_KR)
+            G_(stream_pass)(DK_GEMM_STREAM_KR, x + p, g->w + p * n + c, n, y, full, nc, mt,
+                            p > 0);
+        for (; p < k; p++)
+            G_(stream_pass)(1, x + p, g->w + p * n + c, n, y, full, nc, mt, p > 0);
         dk_gemm_epilogue(g, r0, r0 + 1, c, c + nc);
     }
 }
