@@ -20,11 +20,13 @@ LEVELS = [lv for lv in (2, 3) if lv <= _dense.FMA_LEVEL]
 # cache (k blocks outer) and not (column blocks outer), ragged row tiles and column
 # tails of every width, k = 0, 1, and several k blocks of every block size (in-place w
 # of at most 65536 values, of at most 2**20, and more); one row over a w of more than
-# 2**20 values (streamed 8 rows of w at a time over chunks of 4096 columns), with k not
-# a multiple of 8 and several chunks with a ragged last one.
+# 2**20 values (streamed 8 rows of w at a time over chunks of 4096 columns when a task's
+# columns of w hold at least 2**19 values), with k not a multiple of 8 and several chunks
+# with a ragged last one; 1x600x1000 is streamed on one thread and tiled on several.
 SHAPES = [
     (1, 1, 1), (1, 5, 3), (2, 33, 17), (3, 17, 70), (6, 257, 513), (1, 1100, 300),
     (3, 1100, 1000), (1, 1029, 1100), (1, 260, 9000), (1, 70001, 17),
+    (1, 600, 1000),
     (2, 40, 2100), (7, 100, 130), (13, 333, 77), (7, 257, 513), (40, 300, 300),
     (300, 260, 300), (61, 600, 1030), (100, 70, 1000), (64, 300, 17), (9, 0, 5),
     (0, 4, 4), (4, 3, 0),
@@ -56,6 +58,73 @@ def test_equals_the_scalar_fma_reference_bit_for_bit(shape):
             assert np.array_equal(out, ref), (level, n_threads)
 
 
+# One row in the k pipeline: stages of contiguous rows of w passing y along in steps of
+# 128 columns; a ragged last step, stages of unequal k ranges (k not a multiple of the
+# stage count), k blocks of 64 with a ragged last one, a step narrower than a panel.
+PIPE_SHAPES = [(1, 1024, 1024), (1, 777, 1000), (1, 130, 300), (1, 5, 70), (1, 200, 129),
+               (1, 3, 1)]
+
+
+@pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested below)")
+@pytest.mark.parametrize("shape", PIPE_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_the_k_pipeline_of_one_row_gives_the_references_bits(shape):
+    x, w, b = _arrays(*shape, seed=5)
+    ref = np.empty((1, shape[2]), np.float32)
+    _dense.fma_product(x, w, b, ref, 1, 0.0, 0.0, 0.0, LEVELS[0], 1, reference=True)
+    for level in LEVELS:
+        for n_threads in (2, 3, 5):
+            if shape[1] < n_threads:
+                continue
+            for pipeline in (True, None):
+                out = np.full_like(ref, np.nan)
+                _dense.fma_product(x, w, b, out, 1, 0.0, 0.0, 0.0, level, n_threads,
+                                   pipeline=pipeline)
+                assert np.array_equal(out, ref), (level, n_threads, pipeline)
+
+
+def test_the_k_pipeline_refuses_what_it_cannot_run():
+    x, w, b = _arrays(2, 8, 4)
+    out = np.empty((2, 4), np.float32)
+    for args in ((x, 2), (x[:1], 1), (x[:1, :1], 2)):
+        xi, n_threads = args
+        with pytest.raises(ValueError, match="pipeline"):
+            _dense.fma_product(xi, w[:xi.shape[1]], b, out[:xi.shape[0]], 0, 0.0, 0.0, 0.0,
+                               _dense.FMA_LEVEL or 3, n_threads, pipeline=True)
+
+
+_SMALL_TEAM = """
+import numpy as np
+from densekit._lib import _dense
+rng = np.random.default_rng(0)
+x = rng.standard_normal((1, 900), dtype=np.float32)
+w = rng.standard_normal((900, 700), dtype=np.float32)
+ref = np.empty((1, 700), np.float32)
+_dense.fma_product(x, w, None, ref, 0, 0.0, 0.0, 0.0, _dense.FMA_LEVEL, 1, reference=True)
+for n_threads in (2, 4, 7):
+    out = np.empty_like(ref)
+    _dense.fma_product(x, w, None, out, 0, 0.0, 0.0, 0.0, _dense.FMA_LEVEL, n_threads,
+                       pipeline=True)
+    assert np.array_equal(out, ref), n_threads
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested below)")
+@pytest.mark.parametrize("limit", ["1", "2"])
+def test_the_k_pipeline_completes_in_a_team_smaller_than_its_stages(limit):
+    # Each stage waits for the one before it: with OpenMP held to fewer threads than
+    # stages, a thread runs its stages in order and the product still completes.
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_THREAD_LIMIT=limit)
+    done = subprocess.run([sys.executable, "-c", _SMALL_TEAM], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 @pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested below)")
 @pytest.mark.parametrize("name", ["relu", "gelu", "tanh", "leaky_relu", "silu"])
 def test_the_epilogue_is_the_activation_of_the_biased_sum(name):
@@ -83,7 +152,7 @@ def test_unavailable_levels_and_bad_arguments_are_refused():
 
 
 @pytest.mark.parametrize("units, input_dim",
-                         [(64, 64), (300, 1030), (8, 16), (1000, 70), (1100, 1030)])
+                         [(64, 64), (300, 1030), (8, 16), (1000, 70), (1100, 1030), (1024, 1024)])
 def test_a_rows_bits_do_not_depend_on_its_batch_or_the_threads(units, input_dim):
     layer = Dense(units, activation="relu")
     layer.build((None, input_dim))

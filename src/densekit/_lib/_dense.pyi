@@ -28,6 +28,7 @@ def fma_product(
     level: int,
     n_threads: int,
     reference: bool = False,
+    pipeline: bool | None = False,
 ) -> None: ...
 
 def rows_forward(

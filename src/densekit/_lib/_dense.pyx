@@ -73,6 +73,14 @@ cdef extern from "dk_gemm.h" nogil:
     int dk_gemm_tasks(int level, const dk_gemm_args* g, int n_threads)
     void dk_gemm_task_f32(int level, const dk_gemm_args* g, int task, int n_tasks)
     void dk_gemm_reference_f32(const dk_gemm_args* g)
+    # The k pipeline of one row (src/dk_gemm.h): stages passing y along.
+    ctypedef struct dk_gemm_progress:
+        pass
+    int dk_gemm_pipe_stages(int level, const dk_gemm_args* g, int n_threads)
+    dk_gemm_progress* dk_gemm_progress_new(int n_stages)
+    void dk_gemm_progress_free(dk_gemm_progress* p)
+    void dk_gemm_pipe_stage_f32(int level, const dk_gemm_args* g, int stage, int n_stages,
+                                dk_gemm_progress* p)
 
 # The instruction set of the FMA product on this CPU (3 = AVX-512, 2 = AVX2), or 0: then
 # float32 takes the BLAS / row-kernel paths of float64.
@@ -97,6 +105,25 @@ cdef inline void _fma_args(dk_gemm_args* g, const float* x, const float* w,
     g.p2 = p2
 
 
+cdef bint _fma_pipeline(const dk_gemm_args* g, int level, int n_stages) noexcept nogil:
+    """The product by the k pipeline of one row in n_stages stages, one per thread
+    (dk_gemm.h); False, having done nothing, for fewer than 2 stages or when its
+    progress counters cannot be had. Stage s waits only for stage s - 1 and static
+    chunks of 1 hand each thread its stages in order, so a smaller team still
+    completes them."""
+    cdef dk_gemm_progress* prog
+    cdef int t
+    if n_stages < 2:
+        return False
+    prog = dk_gemm_progress_new(n_stages)
+    if prog == NULL:
+        return False
+    for t in prange(n_stages, schedule='static', chunksize=1, num_threads=n_stages):
+        dk_gemm_pipe_stage_f32(level, g, t, n_stages, prog)
+    dk_gemm_progress_free(prog)
+    return True
+
+
 cdef void _fma_forward(const float* x, const float* w, const float* bias, float* y,
                        Py_ssize_t n, Py_ssize_t k, Py_ssize_t u,
                        int code, double p0, double p1, double p2,
@@ -112,7 +139,7 @@ cdef void _fma_forward(const float* x, const float* w, const float* bias, float*
     _fma_args(&g, x, w, bias, y, n, k, u, ACT_LINEAR if rowwise else code, p0, p1, p2)
     if n_threads == 1:
         dk_gemm_task_f32(level, &g, 0, 1)
-    else:
+    elif not _fma_pipeline(&g, level, dk_gemm_pipe_stages(level, &g, n_threads)):
         # Disjoint blocks of y (dk_gemm_tasks: up to 4 per thread, taken dynamically, so
         # that a thread sharing its core takes fewer). The bits do not depend on them.
         n_tasks = dk_gemm_tasks(level, &g, n_threads)
@@ -487,10 +514,12 @@ def rows_forward(cnp.ndarray x,        # IN (n, k) C-contiguous
 
 def fma_product(const float[:, ::1] x, const float[:, ::1] kernel, object bias,
                 float[:, ::1] out, int code, double p0, double p1, double p2, int level,
-                int n_threads, bint reference=False):
+                int n_threads, bint reference=False, object pipeline=False):
     """For the tests: out := act_code(x @ kernel + bias) by the FMA product at
     `level` (a level this CPU has) in `n_threads` tasks, or by the scalar fmaf
-    reference. Elementwise codes only."""
+    reference. Elementwise codes only. `pipeline`: True runs one row in the
+    n_threads stages of the k pipeline (x of 1 row, at least n_threads rows of
+    kernel), None where dk_gemm_pipe_stages takes it (as Dense does), False never."""
     cdef dk_gemm_args g
     cdef const float[::1] b
     cdef const float* bptr = NULL
@@ -508,15 +537,24 @@ def fma_product(const float[:, ::1] x, const float[:, ::1] kernel, object bias,
             raise ValueError("fma_product: bias shape")
         if b.shape[0]:
             bptr = &b[0]
+    if pipeline is True and (n_threads < 2 or x.shape[0] != 1 or x.shape[1] < n_threads):
+        raise ValueError("fma_product: the pipeline takes 1 row, 2+ threads, k >= threads")
     if out.shape[0] == 0 or out.shape[1] == 0:
         return
     _fma_args(&g, &x[0, 0] if x.shape[1] else NULL, &kernel[0, 0] if x.shape[1] else NULL,
               bptr, &out[0, 0], x.shape[0], x.shape[1], kernel.shape[1], code, p0, p1, p2)
+    cdef int stages = 0
+    if pipeline is True:
+        stages = n_threads
+    elif pipeline is None and n_threads > 1:
+        stages = dk_gemm_pipe_stages(level, &g, n_threads)
     with nogil:
         if reference:
             dk_gemm_reference_f32(&g)
         elif n_threads == 1:
             dk_gemm_task_f32(level, &g, 0, 1)
+        elif _fma_pipeline(&g, level, stages):
+            pass
         else:
             # n_threads tasks exactly (not dk_gemm_tasks): the tests pick odd splits
             for t in prange(n_threads, schedule='dynamic', num_threads=n_threads):

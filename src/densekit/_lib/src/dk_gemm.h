@@ -21,11 +21,15 @@
 #define DK_GEMM_KC_DIRECT_CACHED 64
 #define DK_GEMM_DIRECT_CACHED_SIZE (1 << 20) /* values of w (4 MiB) */
 #define DK_GEMM_KC_DIRECT 32
-/* One row over a w larger than DK_GEMM_DIRECT_CACHED_SIZE: rows of w per pass, and columns of
- * y per pass (16 KiB, in L1). */
+/* One row over a task's columns of w of at least DK_GEMM_STREAM_MIN values (2 MiB, the L2 of
+ * a server core: the task's w is read from L3 or memory): rows of w per pass, and columns of y
+ * per pass (16 KiB, in L1). */
+#define DK_GEMM_STREAM_MIN (1 << 19)
 #define DK_GEMM_STREAM_KR 8
 #define DK_GEMM_STREAM_NC 4096
 #define DK_GEMM_Y_CACHED 65536 /* a y block of at most this many values stays in L2 */
+/* Columns of y per step of the k pipeline (dk_gemm_pipe_stage_f32). */
+#define DK_GEMM_PIPE_NC 128
 
 typedef struct {
     const float *x;    /* (m, k) row-major */
@@ -50,6 +54,28 @@ int dk_gemm_tasks(int level, const dk_gemm_args *g, int n_threads);
  * use and freed when the thread exits (if it cannot be had, w is read in place: slower, same
  * bits). */
 void dk_gemm_task_f32(int level, const dk_gemm_args *g, int task, int n_tasks);
+
+/* One row over a w that the cores' L2 caches can hold between them, on n_threads >= 2 threads:
+ * a k pipeline. Split by columns (dk_gemm_task_f32), each thread reads part of every row of w,
+ * and those parts do not stay in its L2 from one call to the next (1x1024x1024 on two threads:
+ * 72 us, while reading the same 4 MiB as two contiguous halves takes 31-36 us). So stage s of
+ * n_stages takes the contiguous rows k*s/n_stages .. k*(s+1)/n_stages of w, and the stages pass
+ * y along in steps of DK_GEMM_PIPE_NC columns: stage s continues the sums of a step after
+ * stage s-1 has stored them. Every value is still the one FMA chain over p = 0..k-1 (a running
+ * sum stored as float32 and reloaded changes nothing), so the bits are the other paths'.
+ *
+ * dk_gemm_pipe_stages gives the number of stages to use (n_threads), or 0 where this path does
+ * not pay: more than one row, one thread, more threads than CPUs, a w outside 0.6-1.3 times
+ * the L2 caches of n_threads cores, or column parts of 4 KiB or more per row. The stages run
+ * with a progress array from dk_gemm_progress_new (zeroed; NULL if it cannot be had); each
+ * stage waits only for the one before it, so they complete in any schedule that hands them
+ * out in order (a team with fewer threads than stages runs them one after the other). */
+typedef struct dk_gemm_progress dk_gemm_progress;
+int dk_gemm_pipe_stages(int level, const dk_gemm_args *g, int n_threads);
+dk_gemm_progress *dk_gemm_progress_new(int n_stages);
+void dk_gemm_progress_free(dk_gemm_progress *p);
+void dk_gemm_pipe_stage_f32(int level, const dk_gemm_args *g, int stage, int n_stages,
+                            dk_gemm_progress *p);
 
 /* The same values by scalar fmaf (libm), one element at a time: the reference of the tests. */
 void dk_gemm_reference_f32(const dk_gemm_args *g);

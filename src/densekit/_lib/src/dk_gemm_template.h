@@ -152,13 +152,16 @@ G_(stream_pass)(const int NQ, const float *x, const float *w, ptrdiff_t ldw, flo
     }
 }
 
-/* One row of y over a w read from memory: w streams in memory order, DK_GEMM_STREAM_KR rows
- * per pass over DK_GEMM_STREAM_NC columns of y, which stay in L1 between passes. Each row of
- * w is then read in runs of up to 16 KiB, which the hardware prefetchers follow: the 1 KiB
+/* One row of y over a w read from L3 or memory: w streams in memory order, DK_GEMM_STREAM_KR
+ * rows per pass over DK_GEMM_STREAM_NC columns of y, which stay in L1 between passes. Each row
+ * of w is then read in runs of up to 16 KiB, which the hardware prefetchers follow: the 1 KiB
  * runs of the register tile (256 columns) made one row 1.2x slower at w of 256 MiB, and as
- * much behind a BLAS GEMV. (For 2-6 rows this order won 1.0-1.13x at 256 MiB but lost
- * 0.66-0.9x where w sits in L3: there the register tiles, y in registers, are faster.) Every
- * y value is the same FMA chain over p = 0..k-1, so the bits are the tiles'. */
+ * much behind a BLAS GEMV; 1x1024x1024 on two threads (2 MiB of w each) 1.08x faster, and
+ * 1x512x1024 on one 1.07x. Where the task's w fits in L2 the tiles are faster (two threads
+ * with 1 MiB each: 0.96x; 0.8 MiB: 0.9x; 0.5 MiB: 0.72x), hence DK_GEMM_STREAM_MIN. (For 2-6 rows
+ * this order won 1.0-1.13x at 256 MiB but lost 0.66-0.9x where w sits in L3: there the
+ * register tiles, y in registers, are faster.) Every y value is the same FMA chain over
+ * p = 0..k-1, so the bits are the tiles'. */
 __attribute__((target(G_TARGET))) static void G_(stream1)(const dk_gemm_args *g, ptrdiff_t r0,
                                                           ptrdiff_t j0, ptrdiff_t j1)
 {
@@ -176,6 +179,33 @@ __attribute__((target(G_TARGET))) static void G_(stream1)(const dk_gemm_args *g,
         for (; p < k; p++)
             G_(stream_pass)(1, x + p, g->w + p * n + c, n, y, full, nc, mt, p > 0);
         dk_gemm_epilogue(g, r0, r0 + 1, c, c + nc);
+    }
+}
+
+/* Stage of the k pipeline of dk_gemm.h (one row): rows k0..k1 of w over every column, in
+ * steps of DK_GEMM_PIPE_NC columns; each step after stage s-1 has published it (`wait_on`,
+ * NULL for the first stage), then published in `publish`; the last stage applies the
+ * epilogue. */
+__attribute__((target(G_TARGET))) static void G_(pipe_stage)(const dk_gemm_args *g,
+                                                             ptrdiff_t k0, ptrdiff_t k1,
+                                                             _Atomic ptrdiff_t *wait_on,
+                                                             _Atomic ptrdiff_t *publish,
+                                                             int last)
+{
+    const ptrdiff_t n = g->n;
+    ptrdiff_t step = 0;
+    for (ptrdiff_t c = 0; c < n; c += DK_GEMM_PIPE_NC, step++) {
+        const ptrdiff_t nc = n - c < DK_GEMM_PIPE_NC ? n - c : DK_GEMM_PIPE_NC;
+        if (wait_on != NULL)
+            dk_gemm_wait(wait_on, step);
+        for (ptrdiff_t pc = k0; pc < k1; pc += DK_GEMM_KC_DIRECT_CACHED) {
+            const ptrdiff_t kc = k1 - pc < DK_GEMM_KC_DIRECT_CACHED ? k1 - pc
+                                                                     : DK_GEMM_KC_DIRECT_CACHED;
+            G_(strip)(1, kc, g->x + pc, g->k, g->w + pc * n + c, n, g->y + c, n, nc, pc > 0, 1);
+        }
+        if (last)
+            dk_gemm_epilogue(g, 0, 1, c, c + nc);
+        atomic_store_explicit(publish, step + 1, memory_order_release);
     }
 }
 
@@ -222,7 +252,7 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
                                                        ptrdiff_t j1, float *pack)
 {
     const ptrdiff_t k = g->k, n = g->n;
-    if (pack == NULL && r1 - r0 == 1 && k * n > DK_GEMM_DIRECT_CACHED_SIZE) {
+    if (pack == NULL && r1 - r0 == 1 && k * (j1 - j0) >= DK_GEMM_STREAM_MIN) {
         G_(stream1)(g, r0, j0, j1);
         return;
     }
