@@ -666,3 +666,21 @@ def test_predict_wide_layers_equals_call(rows):
     x = RNG.standard_normal((rows, 70)).astype(np.float32)
     assert_array_equal(model.predict(x, verbose=0), model(x))
     assert_array_equal(model.predict(x, batch_size=7, verbose=0), model(x))
+
+
+@pytest.mark.parametrize("batch_size", [7, 1000])
+def test_predict_in_one_chunk_or_many_equals_call(batch_size, monkeypatch):
+    # an input above the chunk size: batch_size=1000 makes the whole input one chunk
+    # (each layer's output allocated as the layer runs), 7 makes many reused buffers
+    model = randomize(Sequential([Input((70,)), Dense(40, activation="relu"),
+                                  Activation("tanh"), Dense(90)]))
+    x = RNG.standard_normal((1000, 70)).astype(np.float32)
+    monkeypatch.setattr(sequential_module, "_CHUNK_BYTES", 4096)
+    forwards = []
+    real = Dense._forward
+    monkeypatch.setattr(Dense, "_forward",
+                        lambda self, h, out, n: forwards.append(out.shape[0]) or real(self, h, out, n))
+    y = model.predict(x, batch_size=batch_size, verbose=0)
+    assert_array_equal(y, model(x))
+    assert y.shape == (1000, 90) and y.dtype == np.float32
+    assert (max(forwards) == 1000) == (batch_size == 1000)

@@ -402,7 +402,6 @@ class Sequential:
         for layer in layers:
             shape = tuple(layer.compute_output_shape((None,) + shape)[1:])
             shapes.append(shape)
-        out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
         if verbose == "auto":
             # A bar on a terminal; written to a file or a pipe, its carriage-return
             # updates would be one garbled line, so there 'auto' is Keras' 2.
@@ -416,10 +415,11 @@ class Sequential:
                     _PLANS[self] = plan
             if plan is not None:
                 # One kernel call for everything, unless a progress bar wants updates.
+                out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
                 _fused.run_mlp(plan, np.ascontiguousarray(x), out, n_threads, progress,
                                n_updates=50 if verbose == 1 else 1)
             else:
-                self._predict_layers(x, out, layers, shapes, batch_size, progress, n_threads)
+                out = self._predict_layers(x, layers, shapes, batch_size, progress, n_threads)
         finally:
             progress.close()
         return out
@@ -437,16 +437,30 @@ class Sequential:
         return h
 
     @staticmethod
-    def _predict_layers(x, out, layers, shapes, batch_size, progress, n_threads):
-        """Layer by layer over chunks of many batches, reusing the buffers."""
+    def _predict_layers(x, layers, shapes, batch_size, progress, n_threads):
+        """The output, layer by layer over chunks of many batches, reusing the
+        buffers."""
         n = x.shape[0]
         widest = max(
             [math.prod(s) * np.dtype(layer.dtype).itemsize for s, layer in zip(shapes, layers)]
             + [math.prod(x.shape[1:]) * x.itemsize]
         )
-        budget = max(_CHUNK_BYTES, min(out.nbytes, _WHOLE_BYTES))
+        out_bytes = n * math.prod(shapes[-1]) * np.dtype(layers[-1].dtype).itemsize
+        budget = max(_CHUNK_BYTES, min(out_bytes, _WHOLE_BYTES))
         batches_per_chunk = max(1, budget // max(1, widest * batch_size))
         chunk = batches_per_chunk * int(batch_size)
+        if chunk >= n:
+            # One chunk: each output is allocated when its layer runs and the one before
+            # it is let go, as in model(x). All of them held at once are handed back to
+            # the system when freed (above glibc's trim threshold), and the next call
+            # faults fresh pages in inside the product: 31.8 ms against 26.2 ms for the
+            # last 4096x1024 layer of a 3-layer model.
+            h = x
+            for layer, shape in zip(layers, shapes):
+                h = layer._forward(h, np.empty((n,) + shape, dtype=layer.dtype), n_threads)
+            progress.update(n)
+            return h
+        out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
         rows = min(chunk, n)
         buffers = [
             np.empty((rows,) + s, dtype=layer.dtype) for s, layer in zip(shapes[:-1], layers)
@@ -458,6 +472,7 @@ class Sequential:
                 h = layer._forward(h, buf[: stop - start], n_threads)
             layers[-1]._forward(h, out[start:stop], n_threads)
             progress.update(stop - start)
+        return out
 
     # -------------------------------------------------------------- training
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
