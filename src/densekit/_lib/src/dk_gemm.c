@@ -169,9 +169,11 @@ int dk_gemm_tasks(int level, const dk_gemm_args *g, int n_threads)
         /* bound by reading w: one wide column block per thread streams it */
         return panels < n_threads ? (int)panels : n_threads;
     if (panels >= 2 * (ptrdiff_t)n_threads) {
-        /* column blocks of at least two panels, up to 4 per thread (taken dynamically:
-         * a thread that shares its core takes fewer); each packs only its own w */
-        ptrdiff_t t = panels / 2;
+        /* column blocks of DK_GEMM_TASK_NC columns or more, at least one per thread and up
+         * to 4 (taken dynamically: a thread that shares its core takes fewer); each packs
+         * only its own w, and reads all of x */
+        ptrdiff_t t = g->n / DK_GEMM_TASK_NC;
+        t = t < n_threads ? n_threads : t;
         return t > 4 * n_threads ? 4 * n_threads : (int)t;
     }
     /* few columns: one block of rows per thread (each packs all of a narrow w) */
