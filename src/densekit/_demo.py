@@ -41,16 +41,21 @@ def _median_seconds(fn, repeat):
     return statistics.median(times)
 
 
-def _median_pair(ours, theirs, repeat):
+def _median_pair(ours, theirs, repeat, pause=0.0):
     """Median seconds of two functions, each run once first (warm caches, thread
     pools started), then in alternating order, so that neither always runs on the
-    state the other left (a cold first call, or the other's spinning threads)."""
+    state the other left (a cold first call, or the other's spinning threads).
+    `pause` seconds before each timed call let the other side's thread pool go idle:
+    numpy's OpenBLAS workers poll for about 0.1 s after a threaded call, and a call
+    that starts meanwhile on a 2-core machine waits for scheduler ticks."""
     ours()
     theirs()
     times = ([], [])
     for r in range(repeat):
         order = ((0, ours), (1, theirs)) if r % 2 == 0 else ((1, theirs), (0, ours))
         for slot, fn in order:
+            if pause:
+                time.sleep(pause)
             start = time.perf_counter()
             fn()
             times[slot].append(time.perf_counter() - start)
@@ -206,11 +211,13 @@ def _wide_model_tour(width, n_threads, repeat):
         return h
 
     _timing(f"forward pass, batch {batch}: densekit and numpy, alternating")
-    # Both sides run the same GEMMs, so the difference is small and a few rounds
-    # would show mostly this machine's noise: take at least 7 of each.
+    # Both sides run GEMMs near this machine's peak, so the difference is small and
+    # a few rounds would show mostly its noise: take at least 7 of each, each after
+    # the other side's BLAS or OpenMP threads have gone idle (0.3 s, as the latency
+    # benchmark does).
     ours_fwd, theirs_fwd = _median_pair(
         lambda: model.predict(x, verbose=0, n_threads=n_threads), numpy_forward,
-        max(repeat, 7))
+        max(repeat, 7), pause=0.3)
     flops = 2.0 * batch * width * width * n_layers
     _print(f"  forward pass, batch {batch}          densekit {flops / ours_fwd / 1e9:6.1f} GFLOP/s"
            f"   numpy {flops / theirs_fwd / 1e9:6.1f} GFLOP/s   "
