@@ -129,6 +129,20 @@ __attribute__((target(G_TARGET))) static void G_(strip)(ptrdiff_t mr, ptrdiff_t 
     }
 }
 
+/* y[ir:ir+mr, j0:j1] := (p0 > 0 ? y : 0) + x[ir:ir+mr, p0:p1] @ w[p0:p1, j0:j1] with w read in
+ * place, in k blocks of kb rows (the y tile is stored and reloaded once per block). */
+static inline __attribute__((always_inline, target(G_TARGET))) void
+G_(in_place)(const dk_gemm_args *g, ptrdiff_t ir, ptrdiff_t mr, ptrdiff_t p0, ptrdiff_t p1,
+             ptrdiff_t kb, ptrdiff_t j0, ptrdiff_t j1)
+{
+    const ptrdiff_t k = g->k, n = g->n;
+    for (ptrdiff_t pc = p0; pc < p1; pc += kb) {
+        const ptrdiff_t kc = p1 - pc < kb ? p1 - pc : kb;
+        G_(strip)(mr, kc, g->x + ir * k + pc, k, g->w + pc * n + j0, n, g->y + ir * n + j0, n,
+                  j1 - j0, pc > 0, 1);
+    }
+}
+
 /* y[0:nc] := (accum ? y : 0) + x[0:NQ] @ w[0:NQ, 0:nc], w's rows ldw apart: one pass of
  * stream1 (NQ is a constant where it is inlined; the last, partial vector is masked). */
 static inline __attribute__((always_inline, target(G_TARGET))) void
@@ -198,11 +212,7 @@ __attribute__((target(G_TARGET))) static void G_(pipe_stage)(const dk_gemm_args 
         const ptrdiff_t nc = n - c < DK_GEMM_PIPE_NC ? n - c : DK_GEMM_PIPE_NC;
         if (wait_on != NULL)
             dk_gemm_wait(wait_on, step);
-        for (ptrdiff_t pc = k0; pc < k1; pc += DK_GEMM_KC_DIRECT_CACHED) {
-            const ptrdiff_t kc = k1 - pc < DK_GEMM_KC_DIRECT_CACHED ? k1 - pc
-                                                                     : DK_GEMM_KC_DIRECT_CACHED;
-            G_(strip)(1, kc, g->x + pc, g->k, g->w + pc * n + c, n, g->y + c, n, nc, pc > 0, 1);
-        }
+        G_(in_place)(g, 0, 1, k0, k1, DK_GEMM_KC_DIRECT_CACHED, c, c + nc);
         if (last)
             dk_gemm_epilogue(g, 0, 1, c, c + nc);
         atomic_store_explicit(publish, step + 1, memory_order_release);
@@ -265,11 +275,7 @@ __attribute__((target(G_TARGET))) static void G_(tile)(const dk_gemm_args *g, pt
                                                                   : DK_GEMM_KC_DIRECT;
         for (ptrdiff_t ir = r0; ir < r1; ir += DK_GEMM_MR) {
             ptrdiff_t mr = r1 - ir < DK_GEMM_MR ? r1 - ir : DK_GEMM_MR;
-            for (ptrdiff_t pc = 0; pc < k; pc += kb) {
-                ptrdiff_t kc = k - pc < kb ? k - pc : kb;
-                G_(strip)(mr, kc, g->x + ir * k + pc, k, g->w + pc * n + j0, n,
-                          g->y + ir * n + j0, n, j1 - j0, pc > 0, 1);
-            }
+            G_(in_place)(g, ir, mr, 0, k, kb, j0, j1);
             dk_gemm_epilogue(g, ir, ir + mr, j0, j1);
         }
         return;
