@@ -14,6 +14,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import densekit
 from densekit import initializers
 from densekit.io import DEFAULT_H5_DATASET, _block_plan, _h5_chunks, initialize_file
 
@@ -155,6 +156,51 @@ def test_orthogonal_and_constant_initializers_work(tmp_path):
         _same_bits(np.load(path), init((40, 30)))
 
 
+def test_whole_cost_initializers_are_computed_once_per_tensor(tmp_path, monkeypatch):
+    # Orthogonal's block() factors the whole matrix: a file of many blocks must not
+    # factor it once per block.
+    init = initializers.Orthogonal(seed=3)
+    factors = []
+    real = initializers.Orthogonal._factor
+
+    def counting(self, *args, **kwargs):
+        factors.append(args)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(initializers.Orthogonal, "_factor", counting)
+    for threads in (1, 3):
+        factors.clear()
+        path = tmp_path / f"o{threads}.npy"
+        initialize_file(path, (64, 48), init, chunk_bytes=512, n_threads=threads,
+                        progress=False)
+        assert len(factors) == 1
+        monkeypatch.setattr(initializers.Orthogonal, "_factor", real)
+        _same_bits(np.load(path), init((64, 48)))
+        monkeypatch.setattr(initializers.Orthogonal, "_factor", counting)
+
+
+def test_keras_style_initializer_of_the_wrong_dtype_is_refused(tmp_path):
+    class Float64Always(initializers.Initializer):
+        def __call__(self, shape, dtype=None):
+            return np.zeros(shape, dtype=np.float64)
+
+    with pytest.raises(TypeError, match="returned an array of shape"):
+        initialize_file(tmp_path / "w.npy", (40, 40), Float64Always(), chunk_bytes=256,
+                        progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_blocks_generated_in_parallel_equal_the_whole(tmp_path):
+    # Many small blocks on several generating threads, written in order by one.
+    init = initializers.TruncatedNormal(seed=5)
+    shape = (257, 129)
+    for threads in (2, 3, 5):
+        path = tmp_path / f"p{threads}.npy"
+        initialize_file(path, shape, init, chunk_bytes=3000, n_threads=threads,
+                        progress=False)
+        _same_bits(np.load(path), init(shape))
+
+
 def test_initializer_given_by_name_or_config(tmp_path):
     initialize_file(tmp_path / "a.npy", (8, 9), "zeros", progress=False)
     assert not np.load(tmp_path / "a.npy").any()
@@ -234,7 +280,9 @@ def test_interrupted_run_leaves_no_file(tmp_path, exc):
     with pytest.raises(type(exc)):
         initialize_file(tmp_path / "w.npy", (100, 100), init, chunk_bytes=4000,
                         progress=False)
-    assert init.calls == 5
+    # Blocks are generated ahead on several threads, but no further than the ring of
+    # n_threads + 2 buffers: generation stops right after the failure.
+    assert 5 <= init.calls <= 5 + densekit.get_num_threads() + 2
     assert os.listdir(tmp_path) == []
 
 

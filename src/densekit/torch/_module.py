@@ -775,7 +775,7 @@ def save_initialized(module_or_shapes, path, *, seed, scheme="torch", rules=None
 
     The file holds exactly what :func:`init_module_` (same `seed`, `scheme`,
     `rules`, `std`, `fans`) puts in a real model, bit for bit, generated through
-    :mod:`densekit.io`'s chunked writer: two buffers of `chunk_bytes` whatever the
+    :mod:`densekit.io`'s chunked writer: ``2 * chunk_bytes`` of buffers whatever the
     model's size, a temporary file renamed into place only when complete, a
     progress bar. A 7B-parameter model built on the meta device needs no 28 GB
     of RAM for its seed checkpoint.
