@@ -61,7 +61,7 @@ def _run(benchmark, fn, shape, group, **extra):
     # pay the kernel's huge-page compaction (seconds of sys time, measured here)
     # whichever contender comes first. Every round still gets a fresh output.
     out = benchmark.pedantic(timed, rounds=rounds, iterations=1, warmup_rounds=1)
-    cpu = cpu[1:]
+    cpu = cpu[1:] if len(cpu) > 1 else cpu  # --benchmark-disable runs no warm-up round
     benchmark.extra_info["cpu_seconds_median"] = float(np.median(cpu))
     print(f"\n  {benchmark.name}: CPU time median {np.median(cpu):.3f} s")
     assert out.shape == tuple(shape)
