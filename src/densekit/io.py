@@ -637,9 +637,7 @@ def _check_initializer(init, shape, dtype, n_threads):
     """Run the initializer's own checks (rank rules such as Orthogonal's, dtype) on an
     empty block, before any file exists. Only densekit's own ``block()`` is probed: the
     generic one of a Keras-style initializer would compute the whole tensor."""
-    from densekit.initializers import Initializer
-
-    if getattr(type(init), "block", None) is Initializer.block:
+    if _block_kind(init) == "generic":
         return
     index = (slice(0, 0),) if shape else ()
     init.block(shape, index, dtype, n_threads=n_threads)
@@ -657,10 +655,10 @@ def _block_kind(init):
     return "whole" if isinstance(init, Orthogonal) else "block"
 
 
-def _whole_tensor(init, shape, dtype, n_threads):
+def _whole_tensor(init, kind, shape, dtype, n_threads):
     """``init(shape, dtype)`` flattened, for an initializer whose every block costs the
-    whole tensor (see :func:`_block_kind`)."""
-    if _block_kind(init) == "generic":
+    whole tensor (`kind` from :func:`_block_kind`)."""
+    if kind == "generic":
         full = np.asarray(init(shape, dtype))
     else:
         full = np.asarray(init(shape, dtype, n_threads=n_threads))
@@ -749,8 +747,8 @@ def _generate_blocks(jobs, pool, pending, bar, chunk_bytes, n_threads):
             kind = _block_kind(init)
             # One whole computation for all of the tensor's blocks, not one per block
             # (the memory is what each block() would need anyway).
-            full = None if whole or kind == "block" else _whole_tensor(init, shape, dtype,
-                                                                       n_threads)
+            full = None if whole or kind == "block" else _whole_tensor(init, kind, shape,
+                                                                       dtype, n_threads)
             for index, start, count, block_shape in plan:
                 slot = step % n_slots
                 step += 1

@@ -461,9 +461,8 @@ class Sequential:
             progress.update(n)
             return h
         out = np.empty((n,) + shapes[-1], dtype=layers[-1].dtype)
-        rows = min(chunk, n)
         buffers = [
-            np.empty((rows,) + s, dtype=layer.dtype) for s, layer in zip(shapes[:-1], layers)
+            np.empty((chunk,) + s, dtype=layer.dtype) for s, layer in zip(shapes[:-1], layers)
         ]
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
