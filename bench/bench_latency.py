@@ -1,9 +1,9 @@
 """Latency sweep (issue 13): Dense, Sequential.predict and Orthogonal at every size.
 
 Run: pytest bench/bench_latency.py --benchmark-only --benchmark-json=lat.json
-     (one group per cell, its cases run one after the other; the ratios of medians
-     within a group are the targets; a call shorter than 1 ms is timed in rounds of
-     as many calls as fill 1 ms), then
+     (one group per cell, its cases run one after the other, REPS times over; the
+     target ratios are the medians of the REPS ratios of medians of neighbouring runs;
+     a call shorter than 1 ms is timed in rounds of as many calls as fill 1 ms), then
      python bench/bench_latency.py table lat.json   the README table;
      python bench/bench_latency.py quiet [seconds]   how steady the machine is (the
                                             spread of one thread's GEMM rate);
@@ -49,16 +49,28 @@ WIDTHS = [64, 1024, 4096, 8192]
 ORTHO = [512, 1024, 2048]
 
 
+# Each case of a cell is timed REPS times, the cases alternating (densekit, numpy,
+# torch, densekit, numpy, torch, ...): the table's ratio is the median of the REPS
+# ratios of neighbouring runs. This host's speed drifts by a few percent from one
+# half second to the next (one thread's 200^3 GEMM, medians of 50 ms windows: 0.95-1.13
+# of the 20 s median); with each case timed once, a cell whose sides do the same work
+# (a GEMV both read from memory at the same rate, predict and model(x) running the same
+# code) read 0.63-2.08 for predict/model(x) in one sweep, and on a rerun 1.21 where
+# it had read 0.63.
+REPS = 3
+
+
 def _rounds(batch, width):
-    """Fewer rounds for the big cells, many for the microsecond ones. One call in
-    several is slowed by this host (a 65 ms round among 10 ms ones, seen at 32x4096),
-    so even the seconds-long cells take 5 rounds: their median survives two such."""
+    """Rounds per rep: fewer for the big cells, many for the microsecond ones. One call
+    in several is slowed by this host (a 65 ms round among 10 ms ones, seen at 32x4096),
+    so even the seconds-long cells take 3 rounds per rep (9 in all): their median
+    survives such a call in each rep."""
     flops = 2 * batch * width * width
     if flops >= 1 << 34:
-        return 5
+        return 3
     if flops >= 1 << 30:
-        return 15
-    return 50
+        return 7
+    return 20
 
 
 _cache = {}
@@ -113,17 +125,21 @@ def _iterations(fn):
     return max(1, min(1000, int(1e-3 / max(time.perf_counter() - start, 1e-7))))
 
 
-def _run(benchmark, fn, batch, width):
+def _run(benchmark, fn, batch, width, rep):
     _idle()
+    benchmark.extra_info["rep"] = rep
+    warmup = 1 if 2 * batch * width * width >= 1 << 34 else 2
     return benchmark.pedantic(fn, rounds=_rounds(batch, width), iterations=_iterations(fn),
-                              warmup_rounds=2)
+                              warmup_rounds=warmup)
 
 
-# Cell-major order: the cases of one group run one right after the other, so that
-# this machine's slow drifts (minutes) do not enter the ratios within a group.
+# Cell-major order: the cases of one group run one right after the other, REPS times
+# over, so that this machine's drifts (seconds to minutes) do not enter the ratios
+# within a group.
 def _cases(impls):
     return pytest.mark.parametrize(
-        "batch, width, impl", [(b, w, i) for b in BATCHES for w in WIDTHS for i in impls])
+        "batch, width, rep, impl",
+        [(b, w, r, i) for b in BATCHES for w in WIDTHS for r in range(REPS) for i in impls])
 
 
 def _torch_forward(layer, x, width):
@@ -153,11 +169,11 @@ def _dense_fn(impl, batch, width):
 
 
 @_cases(["densekit", "numpy", "torch"])
-def test_dense(benchmark, batch, width, impl):
+def test_dense(benchmark, batch, width, rep, impl):
     benchmark.group = f"dense-b{batch}-w{width}"
     if impl == "torch" and torch is None:
         pytest.skip("torch is not installed")
-    y = _run(benchmark, _dense_fn(impl, batch, width), batch, width)
+    y = _run(benchmark, _dense_fn(impl, batch, width), batch, width, rep)
     layer, x = _layer(width), _x(batch, width)
     w, b = layer.kernel, layer.bias
     y = y.numpy() if impl == "torch" else y
@@ -165,23 +181,25 @@ def test_dense(benchmark, batch, width, impl):
 
 
 @_cases(["predict", "call"])
-def test_seq(benchmark, batch, width, impl):
+def test_seq(benchmark, batch, width, rep, impl):
     benchmark.group = f"seq-b{batch}-w{width}"
     model, x = _model(width), _x(batch, width)
     if impl == "predict":
-        y = _run(benchmark, lambda: model.predict(x, verbose=0), batch, width)
+        y = _run(benchmark, lambda: model.predict(x, verbose=0), batch, width, rep)
         np.testing.assert_array_equal(y, model(x))
     else:
-        _run(benchmark, lambda: model(x), batch, width)
+        _run(benchmark, lambda: model(x), batch, width, rep)
 
 
-@pytest.mark.parametrize("n, impl", [(n, i) for n in ORTHO for i in ("densekit", "torch")])
-def test_orthogonal(benchmark, n, impl):
+@pytest.mark.parametrize("n, rep, impl",
+                         [(n, r, i) for n in ORTHO for r in range(REPS) for i in ("densekit", "torch")])
+def test_orthogonal(benchmark, n, rep, impl):
     benchmark.group = f"orthogonal-{n}"
+    benchmark.extra_info["rep"] = rep
     if impl == "densekit":
         init = Orthogonal(seed=0)
         _idle()
-        w = benchmark.pedantic(lambda: init((n, n)), rounds=5, iterations=1, warmup_rounds=1)
+        w = benchmark.pedantic(lambda: init((n, n)), rounds=3, iterations=1, warmup_rounds=1)
         np.testing.assert_allclose(w[:8].astype(float) @ w[:8].T.astype(float), np.eye(8),
                                    atol=1e-4)
     elif torch is None:
@@ -189,39 +207,58 @@ def test_orthogonal(benchmark, n, impl):
     else:
         t = torch.empty(n, n)
         _idle()
-        benchmark.pedantic(lambda: torch.nn.init.orthogonal_(t), rounds=5, iterations=1,
+        benchmark.pedantic(lambda: torch.nn.init.orthogonal_(t), rounds=3, iterations=1,
                            warmup_rounds=1)
 
 
 def _table(path):
-    """The README table from a --benchmark-json file: medians, ratios, misses marked."""
+    """The README table from a --benchmark-json file: per cell the median, over the REPS
+    reps, of the ratio of the two sides' medians in that rep (each rep's cases ran one
+    right after the other); misses marked. densekit ms is the median of its reps."""
     import collections
     import json
 
-    med = collections.defaultdict(dict)
+    med = collections.defaultdict(lambda: collections.defaultdict(dict))
     with open(path) as f:
         for b in json.load(f)["benchmarks"]:
-            med[b["group"]][b["params"]["impl"]] = b["stats"]["median"]
+            rep = b["params"].get("rep", 0)
+            med[b["group"]][b["params"]["impl"]][rep] = b["stats"]["median"]
     nan = float("nan")
+
+    def ratio(cell, num, den):
+        # the median of the per-rep ratios, and their range
+        num, den = cell.get(num, {}), cell.get(den, {})
+        r = [num[k] / den[k] for k in sorted(num) if k in den]
+        return (float(np.median(r)), min(r), max(r)) if r else (nan, nan, nan)
+
+    def ms(cell, impl):
+        return float(np.median(list(cell[impl].values()))) * 1e3 if impl in cell else nan
+
     print("| batch | width | densekit ms | numpy/densekit | torch/densekit | predict/model(x) |")
     print("|---|---|---|---|---|---|")
+    spread = []
     for batch in BATCHES:
         for width in WIDTHS:
             d = med.get(f"dense-b{batch}-w{width}", {})
             q = med.get(f"seq-b{batch}-w{width}", {})
-            dk = d.get("densekit", nan)
-            r_np, r_t = d.get("numpy", nan) / dk, d.get("torch", nan) / dk
-            r_p = q.get("predict", nan) / q.get("call", nan)
-            miss = [name for name, bad in [("numpy", not r_np >= 1.0),
-                                           ("torch", batch >= 32 and not r_t >= 1.0),
-                                           ("predict", not r_p <= 1.05)] if bad]
-            print(f"| {batch} | {width} | {dk * 1e3:.3f} | {r_np:.2f} | {r_t:.2f} | {r_p:.2f} |"
+            r_np, r_t, r_p = (ratio(d, "numpy", "densekit"), ratio(d, "torch", "densekit"),
+                              ratio(q, "predict", "call"))
+            spread.append(f"{batch}x{width}: numpy {r_np[1]:.2f}-{r_np[2]:.2f}, torch "
+                          f"{r_t[1]:.2f}-{r_t[2]:.2f}, predict {r_p[1]:.2f}-{r_p[2]:.2f}")
+            miss = [name for name, bad in [("numpy", not r_np[0] >= 1.0),
+                                           ("torch", batch >= 32 and not r_t[0] >= 1.0),
+                                           ("predict", not r_p[0] <= 1.05)] if bad]
+            print(f"| {batch} | {width} | {ms(d, 'densekit'):.3f} | {r_np[0]:.2f} | "
+                  f"{r_t[0]:.2f} | {r_p[0]:.2f} |"
                   + (f" below target: {', '.join(miss)}" if miss else ""))
     for n in ORTHO:
         o = med.get(f"orthogonal-{n}", {})
-        print(f"orthogonal {n}^2: densekit {o.get('densekit', nan) * 1e3:.1f} ms, torch "
-              f"{o.get('torch', nan) * 1e3:.1f} ms, torch/densekit "
-              f"{o.get('torch', nan) / o.get('densekit', nan):.2f}")
+        r = ratio(o, "torch", "densekit")
+        print(f"orthogonal {n}^2: densekit {ms(o, 'densekit'):.1f} ms, torch "
+              f"{ms(o, 'torch'):.1f} ms, torch/densekit {r[0]:.2f} (reps {r[1]:.2f}-{r[2]:.2f})")
+    print("ranges of the per-rep ratios:")
+    for line in spread:
+        print("  " + line)
 
 
 def _report(quick=False):
@@ -257,7 +294,7 @@ def _report(quick=False):
                      "np": _dense_fn("numpy", batch, width)}
             if torch is not None:
                 cases["torch"] = _dense_fn("torch", batch, width)
-            rounds = max(3, _rounds(batch, width) // (5 if quick else 1))
+            rounds = max(3, REPS * _rounds(batch, width) // (5 if quick else 1))
             wall, _ = measure(cases, rounds)
             seq, _ = measure({"predict": lambda: model.predict(x, verbose=0),
                               "call": lambda: model(x)}, rounds)
