@@ -50,27 +50,40 @@ ORTHO = [512, 1024, 2048]
 
 
 # Each case of a cell is timed REPS times, the cases alternating (densekit, numpy,
-# torch, densekit, numpy, torch, ...): the table's ratio is the median of the REPS
-# ratios of neighbouring runs. This host's speed drifts by a few percent from one
-# half second to the next (one thread's 200^3 GEMM, medians of 50 ms windows: 0.95-1.13
-# of the 20 s median); with each case timed once, a cell whose sides do the same work
-# (a GEMV both read from memory at the same rate, predict and model(x) running the same
-# code) read 0.63-2.08 for predict/model(x) in one sweep, and on a rerun 1.21 where
-# it had read 0.63.
+# torch, densekit, numpy, torch, ...), each time for about SPAN seconds (at least 3
+# rounds): the table's ratio is the median of the REPS ratios of neighbouring runs.
+# This host's speed drifts by a few percent from one half second to the next, and
+# some 10-100 ms stretches run far slower (one thread's 200^3 GEMM: medians of 50 ms
+# windows 0.95-1.13 of the 20 s median). Timed once each for a fixed number of rounds
+# (50 rounds of 1 ms at the small cells), a cell whose sides do the same work (a GEMV
+# both read from memory at the same rate, predict and model(x) running the same code)
+# read anywhere from 0.63 to 2.08 for predict/model(x), and per-rep ratios over 20 ms
+# windows still spread over 0.87-1.88.
 REPS = 3
+SPAN = 0.5
 
 
-def _rounds(batch, width):
-    """Rounds per rep: fewer for the big cells, many for the microsecond ones. One call
-    in several is slowed by this host (a 65 ms round among 10 ms ones, seen at 32x4096),
-    so even the seconds-long cells take 3 rounds per rep (9 in all): their median
-    survives such a call in each rep."""
-    flops = 2 * batch * width * width
-    if flops >= 1 << 34:
-        return 3
-    if flops >= 1 << 30:
-        return 7
-    return 20
+def _plan(fn):
+    """(iterations, rounds, warm-up rounds) of a case: calls per round as many as fill
+    1 ms, for calls shorter than that (timeit's practice: a lone call of a few
+    microseconds times the harness around it as much as the call; predict of a 3-layer
+    8x64 model read 9.7 us against 7.6 us for model(x) one call per round, and 6.4
+    against 7.7 us in rounds of 31 calls), and rounds as many as fill SPAN seconds, at
+    least 3 (one call in several is slowed by this host: a 65 ms round among 10 ms
+    ones, seen at 32x4096; the median of 3 survives one such call per rep). A call of
+    more than 50 ms is timed once here, and that call is its warm-up."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    t = time.perf_counter() - start
+    if t >= 0.05:
+        return 1, 3, 0
+    for _ in range(3):
+        start = time.perf_counter()
+        fn()
+        t = min(t, time.perf_counter() - start)
+    iterations = max(1, min(1000, int(1e-3 / max(t, 1e-7))))
+    return iterations, max(3, min(1000, int(SPAN / (iterations * t)))), 2
 
 
 _cache = {}
@@ -112,24 +125,11 @@ def _idle():
     time.sleep(0.3)
 
 
-def _iterations(fn):
-    """Calls per round: as many as fill 1 ms, for calls shorter than that (timeit's
-    practice). A lone call of a few microseconds times the harness around it as much as
-    the call: predict of a 3-layer 8x64 model read 9.7 us against 7.6 us for model(x)
-    one call per round (its fastest round 6.0 us, below model(x)'s 7.2), and 6.4 against
-    7.7 us in rounds of 31 calls."""
-    for _ in range(3):
-        fn()
-    start = time.perf_counter()
-    fn()
-    return max(1, min(1000, int(1e-3 / max(time.perf_counter() - start, 1e-7))))
-
-
-def _run(benchmark, fn, batch, width, rep):
+def _run(benchmark, fn, rep):
     _idle()
     benchmark.extra_info["rep"] = rep
-    warmup = 1 if 2 * batch * width * width >= 1 << 34 else 2
-    return benchmark.pedantic(fn, rounds=_rounds(batch, width), iterations=_iterations(fn),
+    iterations, rounds, warmup = _plan(fn)
+    return benchmark.pedantic(fn, rounds=rounds, iterations=iterations,
                               warmup_rounds=warmup)
 
 
@@ -173,7 +173,7 @@ def test_dense(benchmark, batch, width, rep, impl):
     benchmark.group = f"dense-b{batch}-w{width}"
     if impl == "torch" and torch is None:
         pytest.skip("torch is not installed")
-    y = _run(benchmark, _dense_fn(impl, batch, width), batch, width, rep)
+    y = _run(benchmark, _dense_fn(impl, batch, width), rep)
     layer, x = _layer(width), _x(batch, width)
     w, b = layer.kernel, layer.bias
     y = y.numpy() if impl == "torch" else y
@@ -185,10 +185,10 @@ def test_seq(benchmark, batch, width, rep, impl):
     benchmark.group = f"seq-b{batch}-w{width}"
     model, x = _model(width), _x(batch, width)
     if impl == "predict":
-        y = _run(benchmark, lambda: model.predict(x, verbose=0), batch, width, rep)
+        y = _run(benchmark, lambda: model.predict(x, verbose=0), rep)
         np.testing.assert_array_equal(y, model(x))
     else:
-        _run(benchmark, lambda: model(x), batch, width, rep)
+        _run(benchmark, lambda: model(x), rep)
 
 
 @pytest.mark.parametrize("n, rep, impl",
@@ -294,7 +294,9 @@ def _report(quick=False):
                      "np": _dense_fn("numpy", batch, width)}
             if torch is not None:
                 cases["torch"] = _dense_fn("torch", batch, width)
-            rounds = max(3, REPS * _rounds(batch, width) // (5 if quick else 1))
+            flops = 2 * batch * width * width
+            rounds = 150 if flops < 1 << 30 else 45 if flops < 1 << 34 else 9
+            rounds = max(3, rounds // (5 if quick else 1))
             wall, _ = measure(cases, rounds)
             seq, _ = measure({"predict": lambda: model.predict(x, verbose=0),
                               "call": lambda: model(x)}, rounds)

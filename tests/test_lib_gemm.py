@@ -231,3 +231,31 @@ def test_short_lived_threads_do_not_leak_packing_buffers():
     assert all(results) and len(results) == 300
     # a buffer kept per thread would be 300 MiB
     assert _rss_mib() - before < 64
+
+
+@pytest.mark.skipif(not LEVELS, reason="this CPU has no FMA: Dense uses BLAS (tested below)")
+@pytest.mark.parametrize("shape", [(4096, 64, 64), (13, 70, 37), (1, 1029, 1100), (300, 260, 300),
+                                   (1, 1024, 1024), (7, 5, 3)],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_the_vector_epilogue_of_bias_and_relu_keeps_the_row_epilogues_bits(shape, with_bias):
+    # Linear with a bias, and the plain relu, run in vectors inside the product; the
+    # reference takes the row-by-row activation. Sums of exactly 0, -0, +-inf and NaN
+    # (from the bias and from x) must come out the same: relu(-0) = +0, relu(NaN) = NaN.
+    m, k, n = shape
+    x, w, b = _arrays(m, k, n, seed=11)
+    x[0, 0] = np.nan if m > 1 else x[0, 0]
+    b[: min(n, 4)] = [np.inf, -np.inf, np.nan, -0.0][: min(n, 4)]
+    x[-1] = 0.0  # the last row sums to exactly 0 (+0), then bias -0 gives -0 + ...
+    bias = b if with_bias else None
+    for code in (0, 1):
+        ref = np.empty((m, n), np.float32)
+        _dense.fma_product(x, w, bias, ref, code, 0.0, np.nan, 0.0, LEVELS[0], 1,
+                           reference=True)
+        for level in LEVELS:
+            for n_threads in (1, 2, 3):
+                out = np.full_like(ref, 7.0)
+                _dense.fma_product(x, w, bias, out, code, 0.0, np.nan, 0.0, level, n_threads,
+                                   pipeline=None)
+                assert np.array_equal(out.view(np.uint32), ref.view(np.uint32)), (code, level,
+                                                                                  n_threads)

@@ -61,6 +61,8 @@ static void dk_gemm_wait(_Atomic ptrdiff_t *done, ptrdiff_t step)
 #define G_STORE(p, v) _mm512_storeu_ps((p), (v))
 #define G_STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define G_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define G_ADD(a, b) _mm512_add_ps((a), (b))
+#define G_RELU(v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((v), _mm512_setzero_ps(), _CMP_NLE_UQ), (v))
 #include "dk_gemm_template.h"
 #undef G_SFX
 #undef G_TARGET
@@ -78,6 +80,8 @@ static void dk_gemm_wait(_Atomic ptrdiff_t *done, ptrdiff_t step)
 #undef G_STORE
 #undef G_STOREM
 #undef G_FMA
+#undef G_ADD
+#undef G_RELU
 
 __attribute__((target("avx2"))) static inline __m256i dk_avx2_mask(ptrdiff_t n)
 {
@@ -100,6 +104,8 @@ __attribute__((target("avx2"))) static inline __m256i dk_avx2_mask(ptrdiff_t n)
 #define G_STORE(p, v) _mm256_storeu_ps((p), (v))
 #define G_STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define G_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define G_ADD(a, b) _mm256_add_ps((a), (b))
+#define G_RELU(v) _mm256_and_ps((v), _mm256_cmp_ps((v), _mm256_setzero_ps(), _CMP_NLE_UQ))
 #include "dk_gemm_template.h"
 #endif /* DK_HAVE_AVX512 */
 
