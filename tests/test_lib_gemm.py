@@ -246,7 +246,7 @@ def test_the_vector_epilogue_of_bias_and_relu_keeps_the_row_epilogues_bits(shape
     x, w, b = _arrays(m, k, n, seed=11)
     x[0, 0] = np.nan if m > 1 else x[0, 0]
     b[: min(n, 4)] = [np.inf, -np.inf, np.nan, -0.0][: min(n, 4)]
-    x[-1] = 0.0  # the last row sums to exactly 0 (+0), then bias -0 gives -0 + ...
+    x[-1] = 0.0  # the last row sums to exactly +0: + (-0) bias stays +0, relu(+0) = +0
     bias = b if with_bias else None
     for code in (0, 1):
         ref = np.empty((m, n), np.float32)
